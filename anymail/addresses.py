@@ -1,0 +1,157 @@
+"""Parsing and formatting of email addresses.
+
+Every address Anymail sends or receives goes through here, so a malformed address is refused
+with the same clear error everywhere (rather than silently truncated, or worse, split into a
+different recipient than the user meant).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from email.errors import HeaderParseError, NonASCIILocalPartDefect
+from email.headerregistry import Address
+from email.utils import getaddresses
+
+from .exceptions import AnymailInvalidAddress
+from .lazy import force_non_lazy
+
+_QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_UNSAFE_CHARS = re.compile(r"[\r\n\x00]")
+# Used only for internationalized local parts, which Address() refuses to parse
+_EAI_ADDR_SPEC = re.compile(
+    r"^[^\s@<>()\[\],;:\\\"]+@[^\s@<>()\[\],;:\\\"]+\.[^\s@<>()\[\],;:\\\"]+$"
+)
+
+
+class EmailAddress:
+    """A parsed address: ``display_name`` and ``addr_spec`` (plus ``username`` and ``domain``).
+
+    Mirrors the attributes of Python's ``email.headerregistry.Address``. ``str()`` gives the
+    RFC 5322 form, quoting the display name when it needs quotes (but never RFC 2047 encoding
+    it: ESP APIs want the Unicode name).
+    """
+
+    def __init__(self, display_name: str = "", addr_spec: str = "") -> None:
+        self.display_name = display_name or ""
+        self.addr_spec = addr_spec or ""
+
+    @property
+    def username(self) -> str:
+        return self.addr_spec.rpartition("@")[0] if "@" in self.addr_spec else self.addr_spec
+
+    @property
+    def domain(self) -> str:
+        return self.addr_spec.rpartition("@")[2] if "@" in self.addr_spec else ""
+
+    @property
+    def address(self) -> str:
+        """The full formatted address, e.g. ``"Widgets, Inc." <widgets@example.com>``."""
+        return self.formatted()
+
+    def formatted(self, quote_always: bool = False) -> str:
+        if not self.display_name:
+            return self.addr_spec
+        try:
+            formatted = str(Address(display_name=self.display_name, addr_spec=self.addr_spec))
+        except (ValueError, HeaderParseError, IndexError):
+            # Address() rejects internationalized local parts; quote the name ourselves
+            formatted = f'"{_escape_quoted(self.display_name)}" <{self.addr_spec}>'
+        if quote_always and not formatted.startswith('"'):
+            formatted = f'"{_escape_quoted(self.display_name)}" <{self.addr_spec}>'
+        return formatted
+
+    def __str__(self) -> str:
+        return self.address
+
+    def __repr__(self) -> str:
+        return f"EmailAddress({self.display_name!r}, {self.addr_spec!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EmailAddress):
+            return (self.display_name, self.addr_spec) == (other.display_name, other.addr_spec)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.display_name, self.addr_spec))
+
+
+def _escape_quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _is_valid_addr_spec(addr_spec: str) -> bool:
+    try:
+        parsed = Address(addr_spec=addr_spec)
+    except NonASCIILocalPartDefect:
+        return bool(_EAI_ADDR_SPEC.match(addr_spec))
+    except (ValueError, HeaderParseError, IndexError, TypeError):
+        return False
+    has_domain = "." in parsed.domain.strip(".") or parsed.domain == "localhost"
+    return bool(parsed.username) and has_domain
+
+
+def parse_address_list(
+    addresses: str | Iterable[str] | None, field: str | None = None
+) -> list[EmailAddress]:
+    """Parse one address string or a list of them; each string may hold several addresses.
+
+    Raises AnymailInvalidAddress naming the field and the offending text for anything that is
+    not a clean, complete address list.
+    """
+    if addresses is None:
+        return []
+    addresses = force_non_lazy(addresses)
+    if isinstance(addresses, str):
+        addresses = [addresses]
+    parsed: list[EmailAddress] = []
+    for text in addresses:
+        text = force_non_lazy(text)
+        if isinstance(text, EmailAddress):
+            parsed.append(text)
+            continue
+        if not isinstance(text, str):
+            raise AnymailInvalidAddress(
+                f"Invalid email address {text!r}{_in_field(field)}: expected a str, "
+                f"not {type(text).__name__}"
+            )
+        parsed.extend(_parse_address_string(text, field))
+    return parsed
+
+
+def parse_single_address(address: str, field: str | None = None) -> EmailAddress:
+    """Parse a string that must hold exactly one address."""
+    parsed = parse_address_list(address, field=field)
+    if len(parsed) != 1:
+        raise AnymailInvalidAddress(
+            f"Expected a single email address{_in_field(field)}, found {len(parsed)} in {address!r}"
+        )
+    return parsed[0]
+
+
+def _parse_address_string(text: str, field: str | None) -> list[EmailAddress]:
+    if _UNSAFE_CHARS.search(text):
+        raise AnymailInvalidAddress(
+            f"Invalid email address {text!r}{_in_field(field)}: "
+            "it contains a line break or NUL character"
+        )
+    if not text.strip(" \t,"):
+        return []
+    # (empty entries come from stray commas, e.g. "a@example.com, , b@example.com")
+    pairs = [pair for pair in getaddresses([text]) if pair != ("", "")]
+    # Every address has exactly one unquoted "@". If the parser found a different number of
+    # addresses, it silently merged or dropped part of the text (e.g., an unquoted comma
+    # in a display name), so refuse rather than send to the wrong recipients.
+    unquoted_ats = _QUOTED_STRING.sub("", text).count("@")
+    if unquoted_ats != len(pairs) or not all(
+        _is_valid_addr_spec(addr_spec) for _, addr_spec in pairs
+    ):
+        hint = ""
+        if "," in text and '"' not in text:
+            hint = " (if a display name contains a comma, put it in double quotes)"
+        raise AnymailInvalidAddress(f"Invalid email address {text!r}{_in_field(field)}{hint}")
+    return [EmailAddress(name, addr_spec) for name, addr_spec in pairs]
+
+
+def _in_field(field: str | None) -> str:
+    return f" in `{field}`" if field else ""

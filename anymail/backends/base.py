@@ -1,0 +1,449 @@
+"""The send pipeline every Anymail backend shares, and the payload builder ESPs fill in.
+
+An ESP backend subclasses ``AnymailBaseBackend`` (settings, ``build_message_payload``,
+``post_to_esp``, ``parse_recipient_status``) and ``BasePayload`` (one ``set_*`` or ``add_*``
+method per feature it supports). Everything else happens here, once: send defaults, signals,
+address and header rules, unsupported-feature refusal, recipient status and error handling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.mail.backends.base import BaseEmailBackend
+from django.utils.encoding import force_str
+from requests.structures import CaseInsensitiveDict
+
+from ..addresses import EmailAddress, parse_address_list, parse_single_address
+from ..attachments import Attachment
+from ..conf import UNSET, get_anymail_setting
+from ..exceptions import (
+    AnymailCancelSend,
+    AnymailError,
+    AnymailRecipientsRefused,
+    AnymailSerializationError,
+    AnymailUnsupportedFeature,
+)
+from ..lazy import force_non_lazy
+from ..message import AnymailRecipientStatus, AnymailStatus
+from ..serialization import check_serializable
+from ..signals import post_send, pre_send
+from ..timestamps import aware_send_at
+
+REFUSED_STATUSES = {"invalid", "rejected"}
+
+
+class AnymailBaseBackend(BaseEmailBackend):
+    """Django EmailBackend that sends each message through an ESP payload."""
+
+    esp_name = "Anymail"  #: Shown in errors and signals; also the settings prefix ("Mailgun")
+
+    def __init__(self, **kwargs: Any) -> None:
+        fail_silently = kwargs.pop("fail_silently", False)
+        self.ignore_unsupported_features = get_anymail_setting(
+            "ignore_unsupported_features", default=False, kwargs=kwargs
+        )
+        self.ignore_recipient_status = get_anymail_setting(
+            "ignore_recipient_status", default=False, kwargs=kwargs
+        )
+        self.debug_api_requests = get_anymail_setting(
+            "debug_api_requests", default=False, kwargs=kwargs
+        )
+        send_defaults = get_anymail_setting("send_defaults", default={}, kwargs=kwargs)
+        esp_send_defaults = kwargs.pop("esp_send_defaults", UNSET)
+        if esp_send_defaults is UNSET:
+            esp_send_defaults = get_anymail_setting(
+                "send_defaults", default={}, esp_name=self.esp_name
+            )
+        # ESP-specific defaults replace (not merge with) the global value for the same key
+        self.send_defaults: dict[str, Any] = {**(send_defaults or {}), **(esp_send_defaults or {})}
+        # What's left (e.g., send_mail's username/password, Django 6.1's alias) is Django's
+        super().__init__(**kwargs)
+        self.fail_silently = fail_silently
+
+    # open() and close() are no-ops here; backends with connections override them.
+    def open(self) -> bool:
+        """Open any connection; return True if this call opened it (so must close it)."""
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def send_messages(self, email_messages: Iterable[Any]) -> int:
+        """Send each message, reusing one connection; return how many were sent."""
+        email_messages = list(email_messages or [])
+        if not email_messages:
+            return 0
+        try:
+            created_connection = self.open()
+        except AnymailError:
+            if self.fail_silently:
+                return 0
+            raise
+        num_sent = 0
+        try:
+            for message in email_messages:
+                try:
+                    if self._send(message):
+                        num_sent += 1
+                except AnymailError:
+                    if not self.fail_silently:
+                        raise
+        finally:
+            if created_connection:
+                self.close()
+        return num_sent
+
+    def _send(self, message: Any) -> bool:
+        message.anymail_status = AnymailStatus()
+        if not self.run_pre_send(message):
+            return False  # cancelled by a pre_send receiver
+        if not message.recipients():
+            return False  # as Django's own backends do
+        payload = self.build_message_payload(message, self.send_defaults)
+        response = self.post_to_esp(payload, message)
+        message.anymail_status.esp_response = response
+        recipient_status = self.parse_recipient_status(response, payload, message)
+        message.anymail_status.set_recipient_status(recipient_status)
+        self.run_post_send(message)
+        self.raise_for_recipient_status(message.anymail_status, response, payload, message)
+        return True
+
+    def run_pre_send(self, message: Any) -> bool:
+        """Send pre_send; False if a receiver cancelled the message."""
+        try:
+            pre_send.send(self.__class__, message=message, esp_name=self.esp_name)
+        except AnymailCancelSend:
+            return False
+        return True
+
+    def run_post_send(self, message: Any) -> None:
+        """Send post_send to every receiver, then re-raise the first receiver error, if any."""
+        results = post_send.send_robust(
+            self.__class__, message=message, status=message.anymail_status, esp_name=self.esp_name
+        )
+        for _receiver, result in results:
+            if isinstance(result, Exception):
+                raise result
+
+    def raise_for_recipient_status(
+        self, status: AnymailStatus, response: Any, payload: Any, message: Any
+    ) -> None:
+        if self.ignore_recipient_status or not status.status:
+            return
+        if status.status <= REFUSED_STATUSES:
+            refused = ", ".join(
+                f"{email} ({recipient.status})" for email, recipient in status.recipients.items()
+            )
+            raise AnymailRecipientsRefused(
+                f"{self.esp_name} refused every recipient of the message: {refused}. "
+                "(Set ANYMAIL_IGNORE_RECIPIENT_STATUS = True to treat this as sent.)",
+                backend=self,
+                email_message=message,
+                payload=payload,
+                response=response,
+            )
+
+    # The three hooks an ESP backend implements:
+
+    def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> BasePayload:
+        """Return the ESP's payload object for message (usually ``SomePayload(...)``)."""
+        raise NotImplementedError(f"{self.__class__.__name__} must implement build_message_payload")
+
+    def post_to_esp(self, payload: BasePayload, message: Any) -> Any:
+        """Call the ESP's send API; return its response, or raise AnymailAPIError."""
+        raise NotImplementedError(f"{self.__class__.__name__} must implement post_to_esp")
+
+    def parse_recipient_status(
+        self, response: Any, payload: BasePayload, message: Any
+    ) -> dict[str, AnymailRecipientStatus]:
+        """Map each recipient's addr_spec to its AnymailRecipientStatus, from the response."""
+        raise NotImplementedError(
+            f"{self.__class__.__name__} must implement parse_recipient_status"
+        )
+
+
+class BasePayload:
+    """Reads a message (merged with send defaults) and calls the ESP's ``set_*`` methods.
+
+    Every optional feature's method below refuses the feature; an ESP supports a feature by
+    overriding its method. (So ``supported_features()`` is also the ESP's feature matrix.)
+    """
+
+    def __init__(self, message: Any, defaults: dict[str, Any], backend: AnymailBaseBackend):
+        self.message = message
+        self.defaults = defaults
+        self.backend = backend
+        self.esp_name = backend.esp_name
+        self.all_recipients: list[EmailAddress] = []  # to + cc + bcc, as parsed
+        self.init_payload()
+        self.process_message()
+
+    # Reading the message
+
+    def value(self, attr: str) -> Any:
+        """The message's value for attr, combined with any send default.
+
+        None on the message suppresses the default. Lists are appended to the default, dicts
+        merged over it; other values replace it (an empty string counts as not given).
+        """
+        value = getattr(self.message, attr, UNSET)
+        default = self.defaults.get(attr, UNSET)
+        if value is None or default is UNSET or default is None:
+            return None if value is UNSET else value
+        if value is UNSET or value == "":
+            return default
+        if isinstance(default, (list, tuple)) and isinstance(value, (list, tuple)):
+            return [*default, *value]
+        if isinstance(default, dict) and isinstance(value, dict):
+            return {**default, **value}
+        return value
+
+    def process_message(self) -> None:
+        message = self.message
+        headers = CaseInsensitiveDict(self.value("extra_headers") or {})
+        from_email = self.value("from_email")
+        envelope_sender = self.value("envelope_sender")
+        if "From" in headers:
+            # As Django's SMTP backend: the header is what recipients see, from_email the envelope
+            if envelope_sender is None:
+                envelope_sender = from_email
+            from_email = headers.pop("From")
+        reply_to = self.value("reply_to")
+        if "Reply-To" in headers:
+            reply_to = headers.pop("Reply-To")
+        spoofed_to = headers.pop("To", None)
+
+        from_emails = parse_address_list(from_email, "from_email")
+        if from_emails:
+            self.set_from_email_list(from_emails)
+        for recipient_type in ("to", "cc", "bcc"):
+            emails = parse_address_list(self.value(recipient_type), recipient_type)
+            self.all_recipients.extend(emails)
+            if emails:
+                self.set_recipients(recipient_type, emails)
+        if spoofed_to is not None:
+            self.set_spoofed_to_header(self.header_value("To", spoofed_to))
+        subject = self.value("subject")
+        if subject is not None:
+            self.set_subject(self.header_value("Subject", subject))
+        reply_to_emails = parse_address_list(reply_to, "reply_to")
+        if reply_to_emails:
+            self.set_reply_to(reply_to_emails)
+        if headers:
+            self.set_extra_headers(
+                CaseInsensitiveDict(
+                    {force_str(name): self.header_value(name, val) for name, val in headers.items()}
+                )
+            )
+        self.process_bodies(message)
+        for attachment in self.value("attachments") or []:
+            self.add_attachment(Attachment(attachment, getattr(message, "encoding", None)))
+        self.process_anymail_attrs(envelope_sender)
+
+    def process_bodies(self, message: Any) -> None:
+        body = force_non_lazy(self.value("body"))
+        body_is_html = getattr(message, "content_subtype", "plain") == "html"
+        if body:
+            (self.set_html_body if body_is_html else self.set_text_body)(body)
+        has_html, has_text = body_is_html and bool(body), not body_is_html and bool(body)
+        for content, mimetype in self.value("alternatives") or []:
+            content = force_non_lazy(content)
+            if mimetype == "text/html" and not has_html:
+                self.set_html_body(content)
+                has_html = True
+            elif mimetype == "text/plain" and not has_text and body_is_html:
+                self.set_text_body(content)
+                has_text = True
+            else:
+                self.add_alternative(content, mimetype)
+
+    def process_anymail_attrs(self, envelope_sender: Any) -> None:
+        if envelope_sender:
+            self.set_envelope_sender(parse_single_address(envelope_sender, "envelope_sender"))
+        metadata = self.json_value("metadata")
+        if metadata:
+            self.set_metadata(metadata)
+        send_at = self.value("send_at")
+        if send_at is not None:
+            self.set_send_at(aware_send_at(send_at))
+        tags = force_non_lazy(self.value("tags"))
+        if tags:
+            self.set_tags([tags] if isinstance(tags, str) else [str(tag) for tag in tags])
+        for attr in ("track_clicks", "track_opens"):
+            tracking = self.value(attr)
+            if tracking is not None:
+                getattr(self, f"set_{attr}")(bool(tracking))
+        template_id = force_non_lazy(self.value("template_id"))
+        if template_id is not None and template_id != "":
+            self.set_template_id(template_id)
+        # An empty merge_data (or merge_metadata) still asks for a batch send
+        merge_data = self.json_value("merge_data")
+        if merge_data is not None:
+            self.set_merge_data(merge_data)
+        merge_global_data = self.json_value("merge_global_data")
+        if merge_global_data:
+            self.set_merge_global_data(merge_global_data)
+        merge_metadata = self.json_value("merge_metadata")
+        if merge_metadata is not None:
+            self.set_merge_metadata(merge_metadata)
+        esp_extra = force_non_lazy(self.value("esp_extra"))
+        if esp_extra:
+            self.set_esp_extra(esp_extra)
+
+    def json_value(self, attr: str) -> Any:
+        """value(attr) with lazy strings resolved, refused if it can't be sent as JSON."""
+        value = force_non_lazy(self.value(attr))
+        if value is not None:
+            check_serializable(
+                value, attr, self.esp_name, email_message=self.message, backend=self.backend
+            )
+        return value
+
+    def header_value(self, name: str, value: Any) -> str:
+        """A header value as str; refuses line breaks (header injection)."""
+        text = force_str(value)
+        if "\n" in text or "\r" in text:
+            raise AnymailSerializationError(
+                f"Header {name!r} contains a line break, which would let it inject other headers: "
+                f"{text!r}",
+                email_message=self.message,
+                backend=self.backend,
+            )
+        return text
+
+    # Helpers for ESP payloads
+
+    def unsupported_feature(self, feature: str) -> None:
+        """Refuse feature (unless IGNORE_UNSUPPORTED_FEATURES): one error wording for all ESPs."""
+        if not self.backend.ignore_unsupported_features:
+            raise AnymailUnsupportedFeature(
+                f"{self.esp_name} does not support {feature}. "
+                "(Set ANYMAIL_IGNORE_UNSUPPORTED_FEATURES = True to send anyway, without it.)",
+                email_message=self.message,
+                payload=self,
+                backend=self.backend,
+            )
+
+    def at_most_one(self, values: list[Any], feature: str) -> list[Any]:
+        """For ESPs that take a single tag (etc.): refuse more, or keep only the first."""
+        if len(values) > 1:
+            self.unsupported_feature(feature)
+        return values[:1]
+
+    def recipient_status_for_all(
+        self, message_id: Any, status: str
+    ) -> dict[str, AnymailRecipientStatus]:
+        """The same id and status for every recipient: the common case for one-call sends."""
+        return {
+            recipient.addr_spec: AnymailRecipientStatus(message_id, status)
+            for recipient in self.all_recipients
+        }
+
+    @classmethod
+    def supported_features(cls) -> dict[str, bool]:
+        """Which optional features this payload class implements (its feature matrix)."""
+        return {
+            feature: getattr(cls, method) is not getattr(BasePayload, method)
+            for feature, method in OPTIONAL_FEATURES.items()
+        }
+
+    # What every ESP payload must implement
+
+    def init_payload(self) -> None:
+        """Set up the empty ESP payload (before any set_* call)."""
+
+    def set_from_email_list(self, emails: list[EmailAddress]) -> None:
+        if len(emails) > 1:
+            self.unsupported_feature("multiple from emails")
+        self.set_from_email(emails[0])
+
+    def set_from_email(self, email: EmailAddress) -> None:
+        raise NotImplementedError(f"{self.__class__.__name__} must implement set_from_email")
+
+    def set_recipients(self, recipient_type: str, emails: list[EmailAddress]) -> None:
+        """recipient_type is "to", "cc" or "bcc"."""
+        raise NotImplementedError(f"{self.__class__.__name__} must implement set_recipients")
+
+    def set_subject(self, subject: str) -> None:
+        raise NotImplementedError(f"{self.__class__.__name__} must implement set_subject")
+
+    def set_text_body(self, body: str) -> None:
+        raise NotImplementedError(f"{self.__class__.__name__} must implement set_text_body")
+
+    def set_html_body(self, body: str) -> None:
+        raise NotImplementedError(f"{self.__class__.__name__} must implement set_html_body")
+
+    # Optional features: refused unless the ESP payload overrides them
+
+    def set_reply_to(self, emails: list[EmailAddress]) -> None:
+        self.unsupported_feature("reply_to")
+
+    def set_extra_headers(self, headers: CaseInsensitiveDict) -> None:
+        self.unsupported_feature("extra_headers")
+
+    def set_spoofed_to_header(self, header_to: str) -> None:
+        # Django's SMTP backend lets a To header differ from the envelope recipients
+        self.unsupported_feature("a spoofed To header")
+
+    def add_alternative(self, content: str, mimetype: str) -> None:
+        self.unsupported_feature(f"alternative part with type '{mimetype}'")
+
+    def add_attachment(self, attachment: Attachment) -> None:
+        self.unsupported_feature("attachments")
+
+    def set_envelope_sender(self, email: EmailAddress) -> None:
+        self.unsupported_feature("envelope_sender")
+
+    def set_metadata(self, metadata: dict[str, Any]) -> None:
+        self.unsupported_feature("metadata")
+
+    def set_send_at(self, send_at: Any) -> None:
+        self.unsupported_feature("send_at")
+
+    def set_tags(self, tags: list[str]) -> None:
+        self.unsupported_feature("tags")
+
+    def set_track_clicks(self, track_clicks: bool) -> None:
+        self.unsupported_feature("track_clicks")
+
+    def set_track_opens(self, track_opens: bool) -> None:
+        self.unsupported_feature("track_opens")
+
+    def set_template_id(self, template_id: Any) -> None:
+        self.unsupported_feature("template_id")
+
+    def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
+        self.unsupported_feature("merge_data")
+
+    def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
+        self.unsupported_feature("merge_global_data")
+
+    def set_merge_metadata(self, merge_metadata: dict[str, dict[str, Any]]) -> None:
+        self.unsupported_feature("merge_metadata")
+
+    def set_esp_extra(self, extra: dict[str, Any]) -> None:
+        self.unsupported_feature("esp_extra")
+
+
+#: Feature name -> the BasePayload method an ESP overrides to support it
+OPTIONAL_FEATURES = {
+    "reply_to": "set_reply_to",
+    "extra_headers": "set_extra_headers",
+    "spoofed_to_header": "set_spoofed_to_header",
+    "alternatives": "add_alternative",
+    "attachments": "add_attachment",
+    "multiple_from_emails": "set_from_email_list",
+    "envelope_sender": "set_envelope_sender",
+    "metadata": "set_metadata",
+    "send_at": "set_send_at",
+    "tags": "set_tags",
+    "track_clicks": "set_track_clicks",
+    "track_opens": "set_track_opens",
+    "template_id": "set_template_id",
+    "merge_data": "set_merge_data",
+    "merge_global_data": "set_merge_global_data",
+    "merge_metadata": "set_merge_metadata",
+    "esp_extra": "set_esp_extra",
+}

@@ -1,0 +1,161 @@
+"""Base for ESPs reached over HTTP with Requests: one Session per open()/close()."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+from .._version import __version__
+from ..conf import get_anymail_setting
+from ..exceptions import AnymailRequestsAPIError
+from ..serialization import serialize_json
+from .base import AnymailBaseBackend, BasePayload
+
+DEFAULT_REQUESTS_TIMEOUT = 30  # seconds
+
+
+class AnymailRequestsBackend(AnymailBaseBackend):
+    """Posts each payload's request with a shared ``requests.Session``."""
+
+    def __init__(self, api_url: str, **kwargs: Any) -> None:
+        # urljoin() would drop a last path segment without its slash (".../v3" + "messages")
+        self.api_url = api_url if api_url.endswith("/") else api_url + "/"
+        self.timeout = get_anymail_setting(
+            "requests_timeout", default=DEFAULT_REQUESTS_TIMEOUT, kwargs=kwargs
+        )
+        super().__init__(**kwargs)
+        self.session: requests.Session | None = None
+
+    def open(self) -> bool:
+        if self.session is not None:
+            return False
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = (
+            f"django-anymail/{__version__}-{self.esp_name.lower().replace(' ', '')} "
+            f"{self.session.headers.get('User-Agent', '')}".strip()
+        )
+        return True
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def post_to_esp(self, payload: RequestsPayload, message: Any) -> requests.Response:
+        """Make the payload's API request; AnymailRequestsAPIError for any failure."""
+        params = payload.get_request_params(self.api_url)
+        params.setdefault("timeout", self.timeout)
+        session = self.session
+        created_session = session is None  # e.g., a backend used without send_messages()
+        if created_session:
+            self.open()
+            session = self.session
+        try:
+            response = session.request(**params)
+        except requests.RequestException as err:
+            raise AnymailRequestsAPIError(
+                f"Error calling {self.esp_name} API at {params.get('url')}: {err}",
+                email_message=message,
+                payload=payload,
+                backend=self,
+            ) from err
+        finally:
+            if created_session:
+                self.close()
+        if self.debug_api_requests:
+            describe_request_and_response(response, self.esp_name)
+        self.raise_for_status(response, payload, message)
+        return response
+
+    def raise_for_status(self, response: requests.Response, payload: Any, message: Any) -> None:
+        """Raise AnymailRequestsAPIError, with the ESP's error text, for a non-2xx response."""
+        if not 200 <= response.status_code <= 299:
+            raise AnymailRequestsAPIError(
+                f"{self.esp_name} API response {response.status_code} ({response.reason})",
+                email_message=message,
+                payload=payload,
+                response=response,
+                backend=self,
+            )
+
+    def deserialize_json_response(
+        self, response: requests.Response, payload: Any, message: Any
+    ) -> Any:
+        """response.json(), or AnymailRequestsAPIError if the ESP sent something else."""
+        try:
+            return response.json()
+        except ValueError as err:
+            raise AnymailRequestsAPIError(
+                f"Invalid JSON in {self.esp_name} API response",
+                email_message=message,
+                payload=payload,
+                response=response,
+                backend=self,
+            ) from err
+
+
+class RequestsPayload(BasePayload):
+    """A payload that becomes one HTTP request: ESPs fill in data, headers, files, etc."""
+
+    def __init__(
+        self,
+        message: Any,
+        defaults: dict[str, Any],
+        backend: AnymailRequestsBackend,
+        method: str = "POST",
+        params: dict[str, Any] | None = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        files: Any = None,
+        auth: Any = None,
+    ) -> None:
+        self.method = method
+        self.params = params
+        self.data = data
+        self.headers = headers
+        self.files = files
+        self.auth = auth
+        super().__init__(message, defaults, backend)
+
+    def get_request_params(self, api_url: str) -> dict[str, Any]:
+        """Keyword args for ``Session.request()``."""
+        return {
+            "method": self.method,
+            "url": urljoin(api_url, self.get_api_endpoint()),
+            "params": self.params,
+            "data": self.serialize_data(),
+            "headers": self.headers,
+            "files": self.files,
+            "auth": self.auth,
+        }
+
+    def get_api_endpoint(self) -> str:
+        """The endpoint path, relative to the backend's api_url."""
+        raise NotImplementedError(f"{self.__class__.__name__} must implement get_api_endpoint")
+
+    def serialize_data(self) -> Any:
+        """The request body as sent (JSON APIs return ``self.serialize_json(self.data)``)."""
+        return self.data
+
+    def serialize_json(self, data: Any) -> str:
+        return serialize_json(data, self.esp_name, email_message=self.message, backend=self.backend)
+
+
+def describe_request_and_response(response: requests.Response, esp_name: str) -> None:
+    """DEBUG_API_REQUESTS: print the raw API exchange (may include API keys: dev only)."""
+    request = response.request
+    out = sys.stdout
+    out.write(f"===== Anymail API request ({esp_name})\n{request.method} {request.url}\n")
+    for name, value in request.headers.items():
+        out.write(f"{name}: {value}\n")
+    body = request.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    out.write(f"\n{body or ''}\n")
+    out.write(f"===== Anymail API response\n{response.status_code} {response.reason}\n")
+    for name, value in response.headers.items():
+        out.write(f"{name}: {value}\n")
+    out.write(f"\n{response.text}\n")

@@ -1,0 +1,151 @@
+"""Every error and warning Anymail raises.
+
+Errors carry what went wrong *and* where: the ESP, the problem field or address, and, for API
+failures, the ESP's own error text, so a stack trace alone is enough to fix the problem.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
+from requests import RequestException
+
+__all__ = [
+    "AnymailAPIError",
+    "AnymailCancelSend",
+    "AnymailConfigurationError",
+    "AnymailDeprecationWarning",
+    "AnymailError",
+    "AnymailImproperlyInstalled",
+    "AnymailInsecureWebhookWarning",
+    "AnymailInvalidAddress",
+    "AnymailRecipientsRefused",
+    "AnymailRequestsAPIError",
+    "AnymailSerializationError",
+    "AnymailUnsupportedFeature",
+    "AnymailWarning",
+    "AnymailWebhookValidationFailure",
+]
+
+
+class AnymailError(Exception):
+    """Base for every Anymail error raised while sending or receiving.
+
+    Optional keyword args describe the context (``backend``, ``email_message``, ``payload``,
+    ``response``, ``esp_name``) and are kept as attributes for callers that want to inspect them.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        backend: Any = None,
+        email_message: Any = None,
+        payload: Any = None,
+        response: Any = None,
+        esp_name: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(*args)
+        self.backend = backend
+        self.email_message = email_message
+        self.payload = payload
+        self.response = response
+        self.esp_name = esp_name or getattr(backend, "esp_name", None)
+        if status_code is None and response is not None:
+            status_code = getattr(response, "status_code", None)
+        self.status_code = status_code
+
+    def __str__(self) -> str:
+        parts = [" ".join(str(arg) for arg in self.args)]
+        described_response = self.describe_response()
+        if described_response:
+            parts.append(described_response)
+        return "\n".join(part for part in parts if part)
+
+    def describe_response(self) -> str | None:
+        """The ESP's own words about the failure, so users need not dig through logs."""
+        response = self.response
+        if response is None:
+            return None
+        text = getattr(response, "text", None)
+        if text is None:
+            return None
+        try:
+            # Pretty-print JSON error bodies, which is what most ESPs return
+            detail = json.dumps(response.json(), indent=2, ensure_ascii=False)
+        except (ValueError, AttributeError, TypeError):
+            detail = text
+        if len(detail) > 2000:
+            detail = detail[:2000] + "... (truncated)"
+        return f"{self.esp_name or 'ESP'} API response {self.status_code}:\n{detail}"
+
+
+class AnymailAPIError(AnymailError):
+    """The ESP's API refused the send or could not be reached."""
+
+
+class AnymailRequestsAPIError(AnymailAPIError, RequestException):
+    """An API error from a Requests-based backend (also a ``requests.RequestException``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # RequestException's own __init__ would swallow our context kwargs; ours keeps them all.
+        super().__init__(*args, **kwargs)
+        self.request = getattr(self.response, "request", None)
+
+
+class AnymailRecipientsRefused(AnymailError):
+    """The ESP rejected every recipient of the message at send time."""
+
+    def __init__(self, message: str | None = None, *args: Any, **kwargs: Any) -> None:
+        if message is None:
+            message = "All message recipients were rejected or invalid"
+        super().__init__(message, *args, **kwargs)
+
+
+class AnymailInvalidAddress(AnymailError, ValueError):
+    """An email address could not be parsed, or is unsafe to send (e.g., contains a newline)."""
+
+
+class AnymailUnsupportedFeature(AnymailError, ValueError):
+    """The message uses a feature the ESP (or Anymail's support for it) cannot send."""
+
+
+class AnymailSerializationError(AnymailError, TypeError):
+    """Message data (usually metadata or merge data) cannot be represented for the ESP."""
+
+
+class AnymailCancelSend(AnymailError):
+    """Raised by a pre_send receiver to drop a message silently."""
+
+
+class AnymailWebhookValidationFailure(AnymailError, SuspiciousOperation):
+    """A webhook call failed authentication; Django answers it with a 400."""
+
+
+class AnymailConfigurationError(ImproperlyConfigured):
+    """A required setting is missing or invalid."""
+
+
+class AnymailImproperlyInstalled(AnymailConfigurationError, ImportError):
+    """An ESP's optional package is not installed."""
+
+    def __init__(self, missing_package: str, install_extra: str = "<esp>") -> None:
+        self.missing_package = missing_package
+        super().__init__(
+            f"{missing_package} is not installed, and this ESP needs it. "
+            f"Install it with: pip install django-anymail[{install_extra}]"
+        )
+
+
+class AnymailWarning(Warning):
+    """Base for Anymail's warnings."""
+
+
+class AnymailInsecureWebhookWarning(AnymailWarning):
+    """A webhook is running without a WEBHOOK_SECRET, so anyone can post to it."""
+
+
+class AnymailDeprecationWarning(AnymailWarning, DeprecationWarning):
+    """A feature that still works but will be removed."""

@@ -1,0 +1,26 @@
+"""Resolve Django lazy translation strings, so ESP payloads hold only plain data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.encoding import force_str
+from django.utils.functional import Promise
+
+
+def is_lazy(value: Any) -> bool:
+    """True for ``gettext_lazy()`` and similar proxies."""
+    return isinstance(value, Promise)
+
+
+def force_non_lazy(value: Any) -> Any:
+    """Return value with every lazy string (at any depth in lists, tuples, dicts) made a str."""
+    if isinstance(value, Promise):
+        return force_str(value)
+    if isinstance(value, dict):
+        return {force_non_lazy(key): force_non_lazy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [force_non_lazy(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(force_non_lazy(item) for item in value)
+    return value

@@ -1,0 +1,140 @@
+"""What every Anymail webhook view does before and after the ESP-specific parsing.
+
+Order matters for security: authenticate (basic auth, then the ESP's signature) before reading
+the body at all; parse the whole body before calling any receiver; answer 400, never 500, to
+anything malformed, so a hostile caller cannot learn about (or crash) the app.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import logging
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import View
+
+from ..conf import get_anymail_setting
+from ..exceptions import AnymailInsecureWebhookWarning, AnymailWebhookValidationFailure
+from ..signals import AnymailEvent
+
+logger = logging.getLogger("anymail.webhooks")
+
+
+class AnymailBasicAuthMixin:
+    """Checks WEBHOOK_SECRET ("user:pass", or a list of them) as HTTP basic auth."""
+
+    warn_if_no_basic_auth = True  #: ESPs whose own signature suffices may turn the warning off
+    webhook_secret: str | list[str] | None = None  # allows as_view(webhook_secret=...)
+
+    def __init__(self, **kwargs: Any) -> None:
+        secret = get_anymail_setting("webhook_secret", default=[], kwargs=kwargs)
+        self.basic_auth: list[str] = [secret] if isinstance(secret, str) else list(secret or [])
+        if self.warn_if_no_basic_auth and not self.basic_auth:
+            warnings.warn(
+                "Your Anymail webhooks are insecure and open to anyone on the web. "
+                "You should set WEBHOOK_SECRET in your ANYMAIL settings. "
+                "See 'Securing webhooks' in the Anymail docs.",
+                AnymailInsecureWebhookWarning,
+                stacklevel=2,
+            )
+        super().__init__(**kwargs)
+
+    def validate_basic_auth(self, request: HttpRequest) -> None:
+        if not self.basic_auth:
+            return
+        given = (request_basic_auth(request) or "").encode("utf-8")
+        # Compare with every allowed secret, in constant time, so timing reveals nothing
+        matches = [
+            hmac.compare_digest(given, allowed.encode("utf-8")) for allowed in self.basic_auth
+        ]
+        if not any(matches):
+            raise AnymailWebhookValidationFailure(
+                "Missing or invalid basic auth in Anymail webhook "
+                f"{getattr(self, 'esp_name', '')}".rstrip()
+            )
+
+
+def request_basic_auth(request: HttpRequest) -> str | None:
+    """The "user:pass" from a request's HTTP basic Authorization header, or None."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "basic" or not credentials:
+        return None
+    try:
+        return base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
+    """Base for tracking and inbound webhooks: authenticate, parse, send one signal per event.
+
+    An ESP view sets ``esp_name`` and ``signal``, implements ``parse_events(request)``, and
+    overrides ``validate_request(request)`` if the ESP signs its webhooks.
+    """
+
+    esp_name = "ESP"
+    signal: Any = None  # anymail.signals.tracking or .inbound
+    http_method_names = ["post", "head", "options"]
+
+    def head(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Some ESPs check the url with a HEAD request before they start posting to it
+        return HttpResponse()
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.run_validators(request)
+        try:
+            events = list(self.parse_events(request))
+        except AnymailWebhookValidationFailure:
+            raise
+        except Exception as err:  # whatever the body, never a 500
+            logger.warning("Malformed %s webhook payload: %s", self.esp_name, err, exc_info=True)
+            return HttpResponseBadRequest(f"Malformed {self.esp_name} webhook payload")
+        for event in events:
+            try:
+                self.signal.send(sender=self.__class__, event=event, esp_name=self.esp_name)
+            except Exception:  # the documented answer is a 400, so the ESP retries
+                logger.exception(
+                    "Error in an Anymail %s signal receiver for %s; answering 400 so %s retries",
+                    getattr(self.signal, "name", "webhook"),
+                    self.esp_name,
+                    self.esp_name,
+                )
+                return HttpResponseBadRequest("Error processing webhook event")
+        return HttpResponse()
+
+    def run_validators(self, request: HttpRequest) -> None:
+        """Basic auth, then the ESP's own check; any failure is a 400 before parsing."""
+        self.validate_basic_auth(request)
+        try:
+            self.validate_request(request)
+        except AnymailWebhookValidationFailure:
+            raise
+        except Exception as err:  # a signature we cannot even read is invalid
+            raise AnymailWebhookValidationFailure(
+                f"Could not verify {self.esp_name} webhook signature: {err}"
+            ) from err
+
+    def validate_request(self, request: HttpRequest) -> None:
+        """ESP-specific authentication (e.g., a signature check); raise on failure."""
+
+    def parse_events(self, request: HttpRequest) -> Iterable[AnymailEvent]:
+        """Return the normalized events in request; raise anything for a malformed payload."""
+        raise NotImplementedError(f"{self.__class__.__name__} must implement parse_events")
+
+
+def parse_json_body(request: HttpRequest, expected_type: type | tuple[type, ...] = (dict, list)):
+    """The request body as JSON of the expected type; ValueError (so a 400) otherwise."""
+    data = json.loads(request.body.decode("utf-8"))
+    if not isinstance(data, expected_type):
+        raise ValueError(f"Expected JSON {expected_type}, got {type(data).__name__}")
+    return data
