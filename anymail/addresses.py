@@ -137,14 +137,21 @@ def _parse_address_string(text: str, field: str | None) -> list[EmailAddress]:
         )
     if not text.strip(" \t,"):
         return []
-    # (empty entries come from stray commas, e.g. "a@example.com, , b@example.com")
-    pairs = [pair for pair in getaddresses([text]) if pair != ("", "")]
+    all_pairs = getaddresses([text])
+    pairs = [pair for pair in all_pairs if pair != ("", "")]
+    # The parser skips what it can't understand, yielding an empty pair. That is harmless only
+    # for blank entries between commas ("a@example.com, , b@example.com"); anything else was
+    # dropped text (e.g., "alice@example.org)<bob@example.org>").
+    unquoted = _QUOTED_STRING.sub('""', text)
+    blank_entries = sum(1 for entry in unquoted.split(",")[:-1] if not entry.strip())
+    dropped_text = len(all_pairs) - len(pairs) > blank_entries
     # Every address has exactly one unquoted "@". If the parser found a different number of
-    # addresses, it silently merged or dropped part of the text (e.g., an unquoted comma
-    # in a display name), so refuse rather than send to the wrong recipients.
-    unquoted_ats = _QUOTED_STRING.sub("", text).count("@")
-    if unquoted_ats != len(pairs) or not all(
-        _is_valid_addr_spec(addr_spec) for _, addr_spec in pairs
+    # addresses, it merged or split part of the text (e.g., an unquoted comma in a display
+    # name), so refuse rather than send to the wrong recipients.
+    if (
+        dropped_text
+        or unquoted.count("@") != len(pairs)
+        or not all(_is_valid_addr_spec(addr_spec) for _, addr_spec in pairs)
     ):
         hint = ""
         if "," in text and '"' not in text:

@@ -1,0 +1,187 @@
+"""Shared fakes: the ESPs, faked where our code meets them (never a network call)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any
+from unittest import mock
+
+import requests
+from django.test import SimpleTestCase
+from requests.structures import CaseInsensitiveDict
+
+from anymail.addresses import EmailAddress
+from anymail.backends.base import AnymailBaseBackend, BasePayload
+from anymail.message import AnymailRecipientStatus
+
+
+def make_response(
+    status_code: int = 200,
+    json_data: Any = None,
+    text: str | None = None,
+    reason: str | None = None,
+    headers: dict[str, str] | None = None,
+    url: str = "https://api.example.com/",
+) -> requests.Response:
+    """A real requests.Response, as an ESP's server would have sent it."""
+    response = requests.Response()
+    response.status_code = status_code
+    response.reason = reason or requests.status_codes._codes.get(status_code, ("",))[0].upper()
+    if json_data is not None:
+        text = json.dumps(json_data)
+        headers = {"Content-Type": "application/json", **(headers or {})}
+    response._content = (text or "").encode("utf-8")
+    response.encoding = "utf-8"
+    response.headers = CaseInsensitiveDict(headers or {})
+    response.url = url
+    response.request = requests.Request("POST", url).prepare()
+    return response
+
+
+class RequestsFakeTestCase(SimpleTestCase):
+    """Fakes the ESP at ``requests.Session.request`` and records each API call.
+
+    Queue responses with ``set_response()`` / ``set_responses()`` (default: 200 with
+    ``default_response_json``); inspect calls with ``api_call()`` and friends.
+    """
+
+    default_response_json: Any = {}
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.responses: list[Any] = []
+        patcher = mock.patch("requests.Session.request", autospec=True)
+        self.mock_request = patcher.start()
+        self.addCleanup(patcher.stop)
+        self.mock_request.side_effect = self._next_response
+
+    def _next_response(self, session: requests.Session, method: str, url: str, **kwargs: Any):
+        response = self.responses.pop(0) if self.responses else None
+        if response is None:
+            response = make_response(200, json_data=self.default_response_json, url=url)
+        if isinstance(response, BaseException):
+            raise response
+        prepared = session.prepare_request(
+            requests.Request(
+                method,
+                url,
+                params=kwargs.get("params"),
+                data=kwargs.get("data"),
+                headers=kwargs.get("headers"),
+                files=kwargs.get("files"),
+                auth=kwargs.get("auth"),
+                json=kwargs.get("json"),
+            )
+        )
+        response.request = prepared
+        response.url = url
+        return response
+
+    def set_response(self, *args: Any, **kwargs: Any) -> requests.Response:
+        """Queue one response (args as make_response) for the next API call."""
+        response = make_response(*args, **kwargs)
+        self.responses.append(response)
+        return response
+
+    def set_error(self, error: BaseException) -> None:
+        """Make the next API call raise error (e.g., requests.ConnectionError)."""
+        self.responses.append(error)
+
+    # Inspecting calls
+
+    def api_calls(self) -> list[mock._Call]:
+        return self.mock_request.call_args_list
+
+    def api_call(self, index: int = -1) -> mock._Call:
+        calls = self.api_calls()
+        if not calls:
+            raise AssertionError("No ESP API call was made")
+        return calls[index]
+
+    def api_call_kwargs(self, index: int = -1) -> dict[str, Any]:
+        """All arguments of the call by name (method, url, data, headers, timeout, ...)."""
+        call = self.api_call(index)
+        bound = inspect.signature(requests.Session.request).bind(*call.args, **call.kwargs)
+        arguments = dict(bound.arguments)
+        arguments.pop("self")
+        return {**arguments.pop("kwargs", {}), **arguments}
+
+    def api_call_json(self, index: int = -1) -> Any:
+        """The JSON body of the API call (as sent on the wire)."""
+        data = self.api_call_kwargs(index)["data"]
+        if isinstance(data, bytes):
+            data = data.decode("utf-8")
+        return json.loads(data)
+
+    def assert_api_called(self, method: str, url: str, index: int = -1) -> dict[str, Any]:
+        kwargs = self.api_call_kwargs(index)
+        self.assertEqual(kwargs["method"], method)
+        self.assertEqual(kwargs["url"], url)
+        return kwargs
+
+    def assert_no_api_call(self) -> None:
+        if self.api_calls():
+            raise AssertionError(f"Unexpected ESP API call(s): {self.api_calls()}")
+
+
+# A sample ESP: the smallest backend that exercises the shared base code
+
+
+class MinimalPayload(BasePayload):
+    """Supports only what every ESP must; every optional feature stays refused."""
+
+    def init_payload(self) -> None:
+        self.data: dict[str, Any] = {"to": [], "cc": [], "bcc": []}
+
+    def set_from_email(self, email: EmailAddress) -> None:
+        self.data["from"] = str(email)
+
+    def set_recipients(self, recipient_type: str, emails: list[EmailAddress]) -> None:
+        self.data[recipient_type] = [email.addr_spec for email in emails]
+
+    def set_subject(self, subject: str) -> None:
+        self.data["subject"] = subject
+
+    def set_text_body(self, body: str) -> None:
+        self.data["text"] = body
+
+    def set_html_body(self, body: str) -> None:
+        self.data["html"] = body
+
+
+class MinimalEmailBackend(AnymailBaseBackend):
+    """Statuses come from ``recipient_statuses`` ({addr_spec: status}; default "queued").
+
+    With recipient_statuses given, each recipient gets its own message id (as some ESPs do).
+    """
+
+    esp_name = "Minimal"
+    sent_payloads: list[MinimalPayload] = []  # shared record; tests clear it in setUp
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.recipient_statuses = kwargs.pop("recipient_statuses", {})
+        super().__init__(**kwargs)
+
+    def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> MinimalPayload:
+        return MinimalPayload(message, defaults, self)
+
+    def post_to_esp(self, payload: MinimalPayload, message: Any) -> dict[str, str]:
+        MinimalEmailBackend.sent_payloads.append(payload)
+        return {"id": f"minimal-{len(MinimalEmailBackend.sent_payloads)}"}
+
+    def parse_recipient_status(
+        self, response: dict[str, str], payload: MinimalPayload, message: Any
+    ) -> dict[str, AnymailRecipientStatus]:
+        if not self.recipient_statuses:
+            return payload.recipient_status_for_all(response["id"], "queued")
+        return {
+            recipient.addr_spec: AnymailRecipientStatus(
+                f"{response['id']}-{recipient.addr_spec}",
+                self.recipient_statuses.get(recipient.addr_spec, "queued"),
+            )
+            for recipient in payload.all_recipients
+        }
+
+
+MINIMAL_BACKEND = "tests.fakes.MinimalEmailBackend"

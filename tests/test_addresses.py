@@ -1,0 +1,127 @@
+"""anymail.addresses: parsing what users write, refusing what would send to the wrong place."""
+
+from __future__ import annotations
+
+from django.test import SimpleTestCase
+from django.utils.translation import gettext_lazy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anymail.addresses import EmailAddress, parse_address_list, parse_single_address
+from anymail.exceptions import AnymailInvalidAddress
+
+
+class ParseAddressListTests(SimpleTestCase):
+    def parsed(self, value):
+        return [(a.display_name, a.addr_spec) for a in parse_address_list(value)]
+
+    def test_valid_forms(self):
+        cases = {
+            "a@example.com": [("", "a@example.com")],
+            "A <a@example.com>": [("A", "a@example.com")],
+            '"Widgets, Inc." <w@example.com>': [("Widgets, Inc.", "w@example.com")],
+            "Wile E. Coyote <wile@example.com>": [("Wile E. Coyote", "wile@example.com")],
+            "a@example.com, B <b@example.com>": [("", "a@example.com"), ("B", "b@example.com")],
+            "a@example.com,": [("", "a@example.com")],
+            "a@example.com, , b@example.com": [("", "a@example.com"), ("", "b@example.com")],
+            "Ünïcödé <u@example.com>": [("Ünïcödé", "u@example.com")],
+            '"Quote \\"Q\\"" <q@example.com>': [('Quote "Q"', "q@example.com")],
+            '"a@b" <c@example.com>': [("a@b", "c@example.com")],
+            "root@localhost": [("", "root@localhost")],
+            "用户@例子.广告": [("", "用户@例子.广告")],
+            "": [],
+        }
+        for text, expected in cases.items():
+            with self.subTest(text=text):
+                self.assertEqual(self.parsed(text), expected)
+
+    def test_list_of_strings_and_lazy(self):
+        self.assertEqual(
+            self.parsed(["a@example.com, b@example.com", gettext_lazy("c@example.com")]),
+            [("", "a@example.com"), ("", "b@example.com"), ("", "c@example.com")],
+        )
+        self.assertEqual(parse_address_list(None), [])
+
+    def test_invalid_forms_refused_naming_the_text(self):
+        for text in [
+            "Widgets, Inc. <widgets@example.com>",
+            "no-at-sign",
+            "<@bad>",
+            "a@b@example.com",
+            "x@",
+            "@example.com",
+            "Name <a@example.com> trailing",
+            "a b@example.com",
+            "alice@example.org)<bob@example.org>",
+            "a@nodot",
+            "a@example.com;b@example.com",
+        ]:
+            with self.subTest(text=text), self.assertRaises(AnymailInvalidAddress) as cm:
+                parse_address_list([text], field="to")
+            self.assertIn(repr(text), str(cm.exception))
+            self.assertIn("`to`", str(cm.exception))
+
+    def test_line_breaks_and_nul_refused(self):
+        for text in ["a@example.com\nBcc: x@example.com", "a@example.com\r", "a\x00@example.com"]:
+            with (
+                self.subTest(text=text),
+                self.assertRaisesMessage(AnymailInvalidAddress, "line break or NUL"),
+            ):
+                parse_address_list(text)
+
+    def test_non_string_refused(self):
+        with self.assertRaisesMessage(AnymailInvalidAddress, "expected a str, not int"):
+            parse_address_list([123])
+
+    def test_parse_single_address(self):
+        self.assertEqual(parse_single_address("A <a@example.com>").addr_spec, "a@example.com")
+        with self.assertRaisesMessage(AnymailInvalidAddress, "found 2"):
+            parse_single_address("a@example.com, b@example.com", field="envelope_sender")
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(max_size=60))
+    def test_arbitrary_text_parses_or_raises_anymail_invalid_address(self, text):
+        try:
+            addresses = parse_address_list(text)
+        except AnymailInvalidAddress:
+            return
+        for address in addresses:
+            self.assertIn("@", address.addr_spec)
+            self.assertNotRegex(address.addr_spec, r"[\r\n\s]")
+
+
+class EmailAddressTests(SimpleTestCase):
+    def test_attributes(self):
+        address = EmailAddress("Dr. Justin Customer, CPA", "jcustomer@example.com")
+        self.assertEqual(str(address), '"Dr. Justin Customer, CPA" <jcustomer@example.com>')
+        self.assertEqual(address.addr_spec, "jcustomer@example.com")
+        self.assertEqual(address.display_name, "Dr. Justin Customer, CPA")
+        self.assertEqual(address.domain, "example.com")
+        self.assertEqual(address.username, "jcustomer")
+
+    def test_str_quotes_only_when_needed_and_never_encodes(self):
+        self.assertEqual(str(EmailAddress("", "a@example.com")), "a@example.com")
+        self.assertEqual(
+            str(EmailAddress("Plain Name", "a@example.com")), "Plain Name <a@example.com>"
+        )
+        self.assertEqual(str(EmailAddress("Ünï", "a@example.com")), "Ünï <a@example.com>")
+        self.assertEqual(
+            str(EmailAddress('Say "hi"', "a@example.com")), '"Say \\"hi\\"" <a@example.com>'
+        )
+        self.assertEqual(
+            EmailAddress("Plain", "a@example.com").formatted(quote_always=True),
+            '"Plain" <a@example.com>',
+        )
+
+    def test_round_trip_through_parser(self):
+        for name in ["Widgets, Inc.", 'Q "uoted"', "Ünïcödé", "a(b)c", "semi;colon"]:
+            with self.subTest(name=name):
+                (parsed,) = parse_address_list(str(EmailAddress(name, "x@example.com")))
+                self.assertEqual((parsed.display_name, parsed.addr_spec), (name, "x@example.com"))
+
+    def test_equality(self):
+        self.assertEqual(EmailAddress("A", "a@example.com"), EmailAddress("A", "a@example.com"))
+        self.assertNotEqual(EmailAddress("A", "a@example.com"), EmailAddress("B", "a@example.com"))
+        self.assertEqual(
+            len({EmailAddress("A", "a@example.com"), EmailAddress("A", "a@example.com")}), 1
+        )
