@@ -24,7 +24,9 @@ class SummaryRunner(DiscoverRunner):
         failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
         skipped = len(result.skipped) + len(result.expectedFailures)
         passed = result.testsRun - failed - skipped
-        print(f"{passed} passed, {failed} failed, {skipped} skipped", flush=True)
+        # On stderr, after unittest's own report there, so the two never interleave
+        sys.stderr.flush()
+        print(f"\n{passed} passed, {failed} failed, {skipped} skipped", file=sys.stderr, flush=True)
         return super().suite_result(suite, result, **kwargs)
 
 
