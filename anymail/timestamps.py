@@ -45,7 +45,7 @@ def timestamp_to_datetime(value: Any) -> datetime:
         raise ValueError(f"Invalid timestamp {value!r}")
     try:
         seconds = float(value)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OverflowError) as err:  # OverflowError: float(10**400)
         raise ValueError(f"Invalid timestamp {value!r}") from err
     if not math.isfinite(seconds):
         raise ValueError(f"Invalid timestamp {value!r}")

@@ -36,7 +36,9 @@ class AnymailBasicAuthMixin:
 
     def __init__(self, **kwargs: Any) -> None:
         secret = get_anymail_setting("webhook_secret", default=[], kwargs=kwargs)
-        self.basic_auth: list[str] = [secret] if isinstance(secret, str) else list(secret or [])
+        secrets = [secret] if isinstance(secret, str) else list(secret or [])
+        # An empty secret would match a request with no auth at all: treat it as no secret
+        self.basic_auth: list[str] = [allowed for allowed in secrets if allowed]
         if self.warn_if_no_basic_auth and not self.basic_auth:
             warnings.warn(
                 "Your Anymail webhooks are insecure and open to anyone on the web. "
