@@ -1,14 +1,36 @@
 """Anymail's webhook urls: add ``path("anymail/", include("anymail.urls"))`` to your urlconf.
 
-Each url is ``<esp>/tracking/`` or ``<esp>/inbound/``. ESP webhook modules import their optional
-packages (boto3, sparkpost) only when used, so these urls load without them installed.
+Each url is ``<esp>/tracking/`` or ``<esp>/inbound/`` (Mandrill: one ``mandrill/`` url for
+both). ESP webhook modules import their optional packages (boto3, sparkpost) only when used, so
+these urls load without them installed.
 """
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-# ESP webhook urls are added here as each ESP lands, e.g.
-#   path("mailgun/tracking/", MailgunTrackingWebhookView.as_view(),
-#        name="mailgun_tracking_webhook"),
-urlpatterns: list[URLPattern] = []
+from .webhooks.mailjet import MailjetInboundWebhookView, MailjetTrackingWebhookView
+from .webhooks.mandrill import MandrillCombinedWebhookView, MandrillTrackingWebhookView
+from .webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
+
+urlpatterns = [
+    path("mailjet/inbound/", MailjetInboundWebhookView.as_view(), name="mailjet_inbound_webhook"),
+    path(
+        "mailjet/tracking/", MailjetTrackingWebhookView.as_view(), name="mailjet_tracking_webhook"
+    ),
+    path("mandrill/", MandrillCombinedWebhookView.as_view(), name="mandrill_webhook"),
+    # The pre-inbound url (Anymail < 1.3) still works, for tracking and inbound alike
+    path(
+        "mandrill/tracking/",
+        MandrillTrackingWebhookView.as_view(),
+        name="mandrill_tracking_webhook",
+    ),
+    path(
+        "postmark/inbound/", PostmarkInboundWebhookView.as_view(), name="postmark_inbound_webhook"
+    ),
+    path(
+        "postmark/tracking/",
+        PostmarkTrackingWebhookView.as_view(),
+        name="postmark_tracking_webhook",
+    ),
+]

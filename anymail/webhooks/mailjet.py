@@ -1,0 +1,342 @@
+"""Mailjet webhooks: Event API tracking (``anymail/mailjet/tracking/``) and Parse API inbound
+(``anymail/mailjet/inbound/``).
+
+Both are authenticated only by the WEBHOOK_SECRET basic auth in the url (Mailjet doesn't sign
+its webhooks). Payload formats are from Mailjet's "Event API: real-time notifications" and
+"Parse API: inbound emails" guides.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from email.message import Message
+from typing import Any
+
+from django.http import HttpRequest
+
+from ..exceptions import AnymailError
+from ..inbound import AnymailInboundMessage
+from ..signals import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason
+from ..signals import inbound as inbound_signal
+from ..signals import tracking as tracking_signal
+from ..timestamps import timestamp_to_datetime
+from .base import AnymailBaseWebhookView, parse_json_body
+
+INBOUND_URL = "anymail/mailjet/inbound/"
+TRACKING_URL = "anymail/mailjet/tracking/"
+# Every Parse API payload has some of these (the docs' sample has them all)
+INBOUND_CONTENT_KEYS = ("Headers", "Parts", "Text-part", "Html-part")
+
+
+class MailjetWebhookError(AnymailError, ValueError):
+    """A Mailjet webhook payload Anymail can't use; the base view answers it with a 400."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args, esp_name="Mailjet")
+
+
+class MailjetTrackingWebhookView(AnymailBaseWebhookView):
+    """Mailjet Event API events: a JSON array with "group events" on, else a single object."""
+
+    esp_name = "Mailjet"
+    signal = tracking_signal
+
+    # Event API "event" values
+    event_types = {
+        "sent": EventType.DELIVERED,  # "the destination SMTP server has accepted the message"
+        "open": EventType.OPENED,
+        "click": EventType.CLICKED,
+        "bounce": EventType.BOUNCED,  # (or DEFERRED for a soft bounce: see esp_event_type)
+        "blocked": EventType.REJECTED,  # Mailjet refused to send it
+        "spam": EventType.COMPLAINED,
+        "unsub": EventType.UNSUBSCRIBED,
+    }
+
+    # Event API "Possible values for errors": specific error text first...
+    reject_reasons_by_error = {
+        # error_related_to "recipient"
+        "user unknown": RejectReason.BOUNCED,
+        "mailbox inactive": RejectReason.BOUNCED,
+        "quota exceeded": RejectReason.BOUNCED,
+        "blacklisted": RejectReason.BLOCKED,
+        "spam reporter": RejectReason.SPAM,
+        # "domain"
+        "invalid domain": RejectReason.INVALID,
+        "no mail host": RejectReason.BOUNCED,
+        "relay/access denied": RejectReason.BOUNCED,
+        "greylisted": RejectReason.OTHER,
+        "typofix": RejectReason.INVALID,
+        # "spam": receiving servers' spam filters
+        "sender blocked": RejectReason.SPAM,
+        "content blocked": RejectReason.SPAM,
+        "policy issue": RejectReason.SPAM,
+        # "system"
+        "system issue": RejectReason.OTHER,
+        "protocol issue": RejectReason.OTHER,
+        "connection issue": RejectReason.OTHER,
+        # "mailjet": Mailjet's own blocking
+        "preblocked": RejectReason.BOUNCED,  # "an address that recently (or repeatedly) bounced"
+        "duplicate in campaign": RejectReason.BLOCKED,  # Mj-deduplicatecampaign
+    }
+    # ...then, for error text Mailjet adds later, its error_related_to category
+    reject_reasons_by_category = {
+        "recipient": RejectReason.BOUNCED,
+        "domain": RejectReason.BOUNCED,
+        "spam": RejectReason.SPAM,
+        "system": RejectReason.OTHER,
+        "mailjet": RejectReason.BLOCKED,
+    }
+
+    def parse_events(self, request: HttpRequest) -> list[AnymailTrackingEvent]:
+        esp_events = parse_json_body(request, (list, dict))
+        # Mailjet's "group events" option posts an array; without it, one bare event object
+        if isinstance(esp_events, dict):
+            esp_events = [esp_events]
+        return [self.esp_to_anymail_event(esp_event) for esp_event in esp_events]
+
+    def esp_to_anymail_event(self, esp_event: Any) -> AnymailTrackingEvent:
+        if not isinstance(esp_event, dict):
+            raise MailjetWebhookError(
+                f"Mailjet tracking event must be a JSON object, not {type(esp_event).__name__}"
+            )
+        if looks_like_inbound(esp_event):
+            raise MailjetWebhookError(
+                "This looks like a Mailjet Parse API (inbound) payload, posted to Anymail's "
+                f"Mailjet tracking webhook. Set your Mailjet parseroute Url to {INBOUND_URL} "
+                f"(not {TRACKING_URL})."
+            )
+        esp_type = optional_str(esp_event, "event")
+        if esp_type is None:
+            raise MailjetWebhookError("Mailjet tracking event has no 'event' type")
+        event_type = self.event_type(esp_type, esp_event)
+        rejected = event_type in (EventType.BOUNCED, EventType.REJECTED)
+        return AnymailTrackingEvent(
+            event_type=event_type,
+            timestamp=event_timestamp(esp_event),
+            event_id=None,  # Mailjet events have no id of their own (MessageID repeats)
+            esp_event=esp_event,
+            message_id=message_id(esp_event),
+            recipient=optional_str(esp_event, "email"),
+            metadata=event_metadata(esp_event),
+            tags=event_tags(esp_event),
+            reject_reason=self.reject_reason(esp_event) if rejected else None,
+            description=optional_str(esp_event, "error"),
+            mta_response=optional_str(esp_event, "smtp_reply")
+            or optional_str(esp_event, "comment"),
+            user_agent=optional_str(esp_event, "agent"),
+            click_url=optional_str(esp_event, "url"),
+        )
+
+    def event_type(self, esp_type: str, esp_event: dict[str, Any]) -> str:
+        if esp_type == "bounce" and esp_event.get("hard_bounce") is False:
+            # A soft (temporary) bounce: Mailjet will keep trying
+            return EventType.DEFERRED
+        return self.event_types.get(esp_type, EventType.UNKNOWN)
+
+    def reject_reason(self, esp_event: dict[str, Any]) -> str | None:
+        error = optional_str(esp_event, "error")
+        category = optional_str(esp_event, "error_related_to")
+        if error is None and category is None:
+            return None  # Mailjet said nothing about why
+        if error is not None and error.lower() in self.reject_reasons_by_error:
+            return self.reject_reasons_by_error[error.lower()]
+        return self.reject_reasons_by_category.get((category or "").lower(), RejectReason.OTHER)
+
+
+def optional_str(esp_event: Mapping[str, Any], key: str) -> str | None:
+    """esp_event[key] as a str; None if missing, null or empty; ValueError if not a str."""
+    value = esp_event.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise MailjetWebhookError(
+            f"Mailjet field {key!r} should be a string, not {type(value).__name__}"
+        )
+    return value
+
+
+def event_timestamp(esp_event: dict[str, Any]) -> datetime | None:
+    # "time": unix timestamp of the event
+    time = esp_event.get("time")
+    return timestamp_to_datetime(time) if time is not None else None
+
+
+def message_id(esp_event: dict[str, Any]) -> str | None:
+    """The event's MessageID, as a str to match anymail_status.message_id."""
+    # MessageID is a JSON number; older (and grouped) events may have only the deprecated
+    # string mj_message_id
+    value = esp_event.get("MessageID")
+    if value is None or value == "":
+        value = esp_event.get("mj_message_id")
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise MailjetWebhookError(f"Mailjet MessageID {value!r} is not a message id")
+    return str(value)
+
+
+def event_metadata(esp_event: dict[str, Any]) -> dict[str, Any]:
+    """Anymail metadata, sent as JSON in Mj-EventPayLoad and returned as "Payload"."""
+    payload = optional_str(esp_event, "Payload")
+    if payload is None:
+        return {}
+    try:
+        metadata = json.loads(payload)
+    except ValueError:
+        return {}  # a non-JSON payload set through esp_extra isn't Anymail metadata
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def event_tags(esp_event: dict[str, Any]) -> list[str]:
+    # Anymail sends its (single) tag as Mj-campaign, which events report as "customcampaign"
+    campaign = optional_str(esp_event, "customcampaign")
+    return [campaign] if campaign else []
+
+
+def looks_like_inbound(payload: Mapping[str, Any]) -> bool:
+    """A Parse API payload: it has Parts (or Headers with a Recipient), and no "event"."""
+    return "event" not in payload and (
+        "Parts" in payload or ("Headers" in payload and "Recipient" in payload)
+    )
+
+
+class MailjetInboundWebhookView(AnymailBaseWebhookView):
+    """Mailjet Parse API: one JSON object per inbound message, already split into parts."""
+
+    esp_name = "Mailjet"
+    signal = inbound_signal
+
+    def parse_events(self, request: HttpRequest) -> list[AnymailInboundEvent]:
+        esp_event = parse_json_body(request, (dict, list))
+        if isinstance(esp_event, list) or "event" in esp_event:
+            raise MailjetWebhookError(
+                "This looks like a Mailjet Event API (tracking) payload, posted to Anymail's "
+                f"Mailjet inbound webhook. Set your Mailjet event tracking url to {TRACKING_URL} "
+                f"(not {INBOUND_URL})."
+            )
+        if not any(key in esp_event for key in INBOUND_CONTENT_KEYS):
+            raise MailjetWebhookError(
+                "Mailjet inbound payload has none of the Parse API's "
+                f"{', '.join(INBOUND_CONTENT_KEYS)} fields"
+            )
+        return [
+            AnymailInboundEvent(
+                event_type=EventType.INBOUND,
+                # (Parse API's "Date" is the message's own Date, not when Mailjet received it)
+                timestamp=None,
+                event_id=None,
+                esp_event=esp_event,
+                message=self.build_message(esp_event),
+            )
+        ]
+
+    def build_message(self, esp_event: dict[str, Any]) -> AnymailInboundMessage:
+        headers = parse_headers(esp_event.get("Headers"))
+        header_names = {name.lower() for name, _ in headers}
+        body_charsets, attachments = self.parse_parts(esp_event)
+        message = AnymailInboundMessage.construct(
+            headers=headers,
+            # top-level From and Subject repeat the headers; use them only if a header is missing
+            from_email=None if "from" in header_names else optional_str(esp_event, "From"),
+            subject=None if "subject" in header_names else optional_str(esp_event, "Subject"),
+            text=optional_str(esp_event, "Text-part"),
+            text_charset=body_charsets.get("Text-part") or "utf-8",
+            html=optional_str(esp_event, "Html-part"),
+            html_charset=body_charsets.get("Html-part") or "utf-8",
+            attachments=attachments,
+        )
+        # The SMTP envelope
+        message.envelope_sender = optional_str(esp_event, "Sender")
+        message.envelope_recipient = optional_str(esp_event, "Recipient")
+        message.spam_score = spam_score(esp_event)
+        return message
+
+    def parse_parts(self, esp_event: dict[str, Any]) -> tuple[dict[str, str], list[Message]]:
+        """Body charsets and attachments from Parts: each part's headers and ContentRef."""
+        parts = esp_event.get("Parts") or []
+        if not isinstance(parts, list):
+            raise MailjetWebhookError("Mailjet inbound 'Parts' should be a list")
+        charsets: dict[str, str] = {}
+        attachments: list[Message] = []
+        seen_refs = set()
+        for part in parts:
+            if not isinstance(part, dict):
+                raise MailjetWebhookError("Mailjet inbound 'Parts' items should be objects")
+            content_ref = optional_str(part, "ContentRef")
+            part_headers = part_header_message(part.get("Headers"))
+            if content_ref in ("Text-part", "Html-part"):
+                charsets[content_ref] = part_headers.get_content_charset()
+            elif content_ref and content_ref.startswith("Attachment"):
+                seen_refs.add(content_ref)
+                attachments.append(attachment_from_part(esp_event, content_ref, part_headers))
+        # An AttachmentN with no Parts entry: keep its content rather than drop it
+        for key in esp_event:
+            if key.startswith("Attachment") and key[10:].isdigit() and key not in seen_refs:
+                attachments.append(attachment_from_part(esp_event, key, Message()))
+        return charsets, attachments
+
+
+def parse_headers(headers: Any) -> list[tuple[str, str]]:
+    """Parse API "Headers": most values are lists of lines; a few (From, To...) are strings."""
+    if headers is None:
+        return []
+    if not isinstance(headers, dict):
+        raise MailjetWebhookError("Mailjet inbound 'Headers' should be an object")
+    pairs = []
+    for name, values in headers.items():
+        for value in values if isinstance(values, list) else [values]:
+            if not isinstance(value, str):
+                raise MailjetWebhookError(f"Mailjet inbound header {name!r} isn't a string")
+            pairs.append((name, value))
+    return pairs
+
+
+def part_header_message(headers: Any) -> Message:
+    """A part's Headers as an (empty) email Message, to parse its params the email way."""
+    parsed = Message()
+    for name, value in parse_headers(headers):
+        try:
+            parsed[name] = value
+        except (ValueError, TypeError) as err:
+            raise MailjetWebhookError(f"Invalid Mailjet inbound part header {name!r}") from err
+    return parsed
+
+
+def attachment_from_part(
+    esp_event: dict[str, Any], content_ref: str, part_headers: Message
+) -> Message:
+    """The AttachmentN content (always base64, per the Parse API docs) as a MIME part."""
+    content = optional_str(esp_event, content_ref) or ""
+    disposition = (part_headers.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    content_id = part_headers.get("Content-ID")
+    try:
+        return AnymailInboundMessage.construct_attachment(
+            content_type=part_headers.get_content_type()
+            if "Content-Type" in part_headers
+            else "application/octet-stream",
+            content=content,
+            charset=part_headers.get_content_charset(),
+            filename=part_headers.get_filename(),
+            # inline (e.g., an <img src="cid:...">) when it has a Content-ID, unless it's
+            # explicitly an attachment
+            content_id=str(content_id) if content_id and disposition != "attachment" else None,
+            base64=True,
+        )
+    except (binascii.Error, ValueError) as err:
+        raise MailjetWebhookError(f"Mailjet inbound {content_ref} isn't valid base64") from err
+
+
+def spam_score(esp_event: dict[str, Any]) -> float | None:
+    # "SpamAssassinScore": a str in the docs' sample ("0.602")
+    score = esp_event.get("SpamAssassinScore")
+    if score is None or score == "":
+        return None
+    if isinstance(score, bool):
+        raise MailjetWebhookError(f"Invalid Mailjet SpamAssassinScore {score!r}")
+    try:
+        return float(score)
+    except (TypeError, ValueError) as err:
+        raise MailjetWebhookError(f"Invalid Mailjet SpamAssassinScore {score!r}") from err

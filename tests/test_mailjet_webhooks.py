@@ -1,0 +1,719 @@
+"""Mailjet tracking webhook: Event API payloads, shaped as Mailjet's Event API guide shows them.
+
+Mailjet posts a JSON array of events when its "group events" option is on, and a single JSON
+object per event when it's off; both must work.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from datetime import datetime, timezone
+from typing import Any
+from unittest import mock
+
+from django.test import Client, SimpleTestCase, override_settings
+from django.urls import path
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from anymail.signals import AnymailTrackingEvent, inbound, tracking
+from anymail.webhooks.mailjet import MailjetInboundWebhookView, MailjetTrackingWebhookView
+
+TRACKING_PATH = "/anymail/mailjet/tracking/"
+INBOUND_PATH = "/anymail/mailjet/inbound/"
+WEBHOOK_SECRET = "mj-user:mj-pass"
+
+urlpatterns = [
+    path(
+        "anymail/mailjet/tracking/",
+        MailjetTrackingWebhookView.as_view(),
+        name="mailjet_tracking_webhook",
+    ),
+    path(
+        "anymail/mailjet/inbound/",
+        MailjetInboundWebhookView.as_view(),
+        name="mailjet_inbound_webhook",
+    ),
+]
+
+
+def utc(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+
+
+# Event API samples, one per event type, as Mailjet documents them (with Anymail's metadata
+# JSON in Payload and its tag in customcampaign where a real Anymail send would put them)
+
+SENT_EVENT = {
+    "event": "sent",
+    "time": 1433333949,
+    "MessageID": 19421777835146490,
+    "Message_GUID": "1ab23cd4-e567-8901-2345-6789f0gh1i2j",
+    "email": "api@mailjet.com",
+    "mj_campaign_id": 7257,
+    "mj_contact_id": 4,
+    "customcampaign": "receipt",
+    "mj_message_id": "19421777835146490",
+    "smtp_reply": "sent (250 2.0.0 OK 1433333948 fa5si855896wjc.199 - gsmtp)",
+    "CustomID": "helloworld",
+    "Payload": '{"order_id": "A-1001", "customer": 42}',
+}
+
+OPEN_EVENT = {
+    "event": "open",
+    "time": 1433103519,
+    "MessageID": 19421777396190490,
+    "Message_GUID": "1ab23cd4-e567-8901-2345-6789f0gh1i2k",
+    "email": "api@mailjet.com",
+    "mj_campaign_id": 7173,
+    "mj_contact_id": 320,
+    "customcampaign": "",
+    "CustomID": "helloworld",
+    "Payload": "",
+    "ip": "127.0.0.1",
+    "geo": "US",
+    "agent": "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0",
+}
+
+CLICK_EVENT = {
+    "event": "click",
+    "time": 1433334653,
+    "MessageID": 19421777836302490,
+    "Message_GUID": "1ab23cd4-e567-8901-2345-6789f0gh1i2l",
+    "email": "api@mailjet.com",
+    "mj_campaign_id": 7272,
+    "mj_contact_id": 4,
+    "customcampaign": "",
+    "CustomID": "helloworld",
+    "Payload": "",
+    "url": "https://mailjet.com",
+    "ip": "127.0.0.1",
+    "geo": "FR",
+    "agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_0) AppleWebKit/537.36",
+}
+
+BOUNCE_EVENT = {
+    "event": "bounce",
+    "time": 1430812195,
+    "MessageID": 13792286917004336,
+    "Message_GUID": "1ab23cd4-e567-8901-2345-6789f0gh1i2m",
+    "email": "bounce@mailjet.com",
+    "mj_campaign_id": 0,
+    "mj_contact_id": 0,
+    "customcampaign": "",
+    "CustomID": "helloworld",
+    "Payload": "",
+    "blocked": True,
+    "hard_bounce": True,
+    "error_related_to": "recipient",
+    "error": "user unknown",
+    "comment": "Host or domain name not found. Name service error for name=lvnet.lv type=A",
+}
+
+SOFT_BOUNCE_EVENT = dict(
+    BOUNCE_EVENT,
+    blocked=False,
+    hard_bounce=False,
+    error_related_to="recipient",
+    error="quota exceeded",
+    comment="452 4.2.2 The email account that you tried to reach is over quota",
+)
+
+BLOCKED_EVENT = {
+    "event": "blocked",
+    "time": 1430812195,
+    "MessageID": 13792286917004336,
+    "Message_GUID": "1ab23cd4-e567-8901-2345-6789f0gh1i2n",
+    "email": "bounce@mailjet.com",
+    "mj_campaign_id": 0,
+    "mj_contact_id": 0,
+    "customcampaign": "",
+    "CustomID": "helloworld",
+    "Payload": "",
+    "error_related_to": "mailjet",
+    "error": "preblocked",
+}
+
+SPAM_EVENT = {
+    "event": "spam",
+    "time": 1430812195,
+    "MessageID": 13792286917004336,
+    "Message_GUID": "1ab23cd4-e567-8901-2345-6789f0gh1i2o",
+    "email": "bounce@mailjet.com",
+    "mj_campaign_id": 0,
+    "mj_contact_id": 0,
+    "customcampaign": "",
+    "CustomID": "helloworld",
+    "Payload": "",
+    "source": "JMRPP",
+}
+
+UNSUB_EVENT = {
+    "event": "unsub",
+    "time": 1433334941,
+    "MessageID": 20547674933128000,
+    "Message_GUID": "1ab23cd4-e567-8901-2345-6789f0gh1i2p",
+    "email": "api@mailjet.com",
+    "mj_campaign_id": 7276,
+    "mj_contact_id": 126,
+    "customcampaign": "",
+    "CustomID": "helloworld",
+    "Payload": "",
+    "mj_list_id": 1,
+    "ip": "127.0.0.1",
+    "geo": "FR",
+    "agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_0) AppleWebKit/537.36 (KHTML, "
+    "like Gecko) Chrome/42.0.2311.135 Safari/537.36",
+}
+
+ALL_SAMPLE_EVENTS = [
+    SENT_EVENT,
+    OPEN_EVENT,
+    CLICK_EVENT,
+    BOUNCE_EVENT,
+    SOFT_BOUNCE_EVENT,
+    BLOCKED_EVENT,
+    SPAM_EVENT,
+    UNSUB_EVENT,
+]
+
+# The Event API guide's "Grouping events" sample: older events have only mj_message_id
+GROUPED_SENT_EVENTS = [
+    {
+        "customcampaign": "test",
+        "email": "api@mailjet.com",
+        "event": "sent",
+        "mj_campaign_id": 483,
+        "mj_contact_id": 4,
+        "mj_message_id": "18858825588804172",
+        "smtp_reply": "sent (250 2.0.0 OK 1424873937 fn1si2587485pab.205 - gsmtp)",
+        "time": 1424873938,
+    },
+    {
+        "customcampaign": "test",
+        "email": "api@mailjet.com",
+        "event": "sent",
+        "mj_campaign_id": 483,
+        "mj_contact_id": 4,
+        "mj_message_id": "18858825588803684",
+        "smtp_reply": "sent (250 2.0.0 OK 1424873937 av4si15414111pbd.46 - gsmtp)",
+        "time": 1424873938,
+    },
+]
+
+
+def basic_auth(credentials: str) -> str:
+    return "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
+
+
+class MailjetWebhookTestCase(SimpleTestCase):
+    """Routes to the Mailjet views, records signal receiver calls, and keeps logs quiet."""
+
+    def setUp(self):
+        super().setUp()
+        self.tracking_handler = mock.Mock()
+        self.inbound_handler = mock.Mock()
+        tracking.connect(self.tracking_handler, weak=False)
+        inbound.connect(self.inbound_handler, weak=False)
+        self.addCleanup(tracking.disconnect, self.tracking_handler)
+        self.addCleanup(inbound.disconnect, self.inbound_handler)
+        urlconf = override_settings(ROOT_URLCONF=__name__)
+        urlconf.enable()
+        self.addCleanup(urlconf.disable)
+        # Expected 400s log warnings; no handlers are configured in tests (assertLogs works)
+        for name in ("django.request", "django.security", "anymail.webhooks"):
+            logger = logging.getLogger(name)
+            self.addCleanup(setattr, logger, "handlers", logger.handlers)
+            self.addCleanup(setattr, logger, "propagate", logger.propagate)
+            logger.handlers = [logging.NullHandler()]
+            logger.propagate = False
+
+    def post_webhook(
+        self,
+        body: Any,
+        url: str = TRACKING_PATH,
+        auth: str | None = WEBHOOK_SECRET,
+        content_type: str = "application/json",
+    ):
+        if not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        headers = {"HTTP_AUTHORIZATION": basic_auth(auth)} if auth is not None else {}
+        return Client().post(url, data=body, content_type=content_type, **headers)
+
+    def tracking_events(self) -> list[AnymailTrackingEvent]:
+        for call in self.tracking_handler.call_args_list:
+            self.assertIs(call.kwargs["sender"], MailjetTrackingWebhookView)
+            self.assertEqual(call.kwargs["esp_name"], "Mailjet")
+        return [call.kwargs["event"] for call in self.tracking_handler.call_args_list]
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class MailjetTrackingAuthTests(MailjetWebhookTestCase):
+    def test_valid_basic_auth(self):
+        self.assertEqual(self.post_webhook(SENT_EVENT).status_code, 200)
+        self.assertEqual(self.tracking_handler.call_count, 1)
+
+    def test_missing_or_wrong_basic_auth_is_400_without_parsing(self):
+        with mock.patch.object(
+            MailjetTrackingWebhookView, "parse_events", autospec=True
+        ) as parse_events:
+            for auth in (None, "mj-user:wrong", "other:mj-pass", ""):
+                with self.subTest(auth=auth):
+                    response = self.post_webhook(SENT_EVENT, auth=auth)
+                    self.assertEqual(response.status_code, 400)
+            parse_events.assert_not_called()
+        self.tracking_handler.assert_not_called()
+
+    def test_head_request_for_url_check(self):
+        response = Client().head(TRACKING_PATH, HTTP_AUTHORIZATION=basic_auth(WEBHOOK_SECRET))
+        self.assertEqual(response.status_code, 200)
+        self.tracking_handler.assert_not_called()
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class MailjetTrackingEventTests(MailjetWebhookTestCase):
+    def assert_single_event(self, esp_event: dict) -> AnymailTrackingEvent:
+        """Post esp_event alone ("group events" off); return the one normalized event."""
+        response = self.post_webhook(esp_event)
+        self.assertEqual(response.status_code, 200)
+        (event,) = self.tracking_events()
+        self.assertIsInstance(event, AnymailTrackingEvent)
+        self.assertEqual(event.esp_event, esp_event)
+        self.assertIsNone(event.event_id)  # Mailjet events have no unique id
+        return event
+
+    def test_sent_event(self):
+        event = self.assert_single_event(SENT_EVENT)
+        self.assertEqual(event.event_type, "delivered")
+        self.assertEqual(event.timestamp, datetime(2015, 6, 3, 12, 19, 9, tzinfo=timezone.utc))
+        self.assertEqual(event.message_id, "19421777835146490")
+        self.assertEqual(event.recipient, "api@mailjet.com")
+        self.assertEqual(event.metadata, {"order_id": "A-1001", "customer": 42})
+        self.assertEqual(event.tags, ["receipt"])
+        self.assertIsNone(event.reject_reason)
+        self.assertIsNone(event.description)
+        self.assertEqual(
+            event.mta_response, "sent (250 2.0.0 OK 1433333948 fa5si855896wjc.199 - gsmtp)"
+        )
+        self.assertIsNone(event.user_agent)
+        self.assertIsNone(event.click_url)
+
+    def test_open_event(self):
+        event = self.assert_single_event(OPEN_EVENT)
+        self.assertEqual(event.event_type, "opened")
+        self.assertEqual(event.timestamp, utc(1433103519))
+        self.assertEqual(event.message_id, "19421777396190490")
+        self.assertEqual(event.recipient, "api@mailjet.com")
+        self.assertEqual(event.metadata, {})
+        self.assertEqual(event.tags, [])
+        self.assertIsNone(event.reject_reason)
+        self.assertIsNone(event.description)
+        self.assertIsNone(event.mta_response)
+        self.assertEqual(
+            event.user_agent, "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0"
+        )
+        self.assertIsNone(event.click_url)
+
+    def test_click_event(self):
+        event = self.assert_single_event(CLICK_EVENT)
+        self.assertEqual(event.event_type, "clicked")
+        self.assertEqual(event.timestamp, utc(1433334653))
+        self.assertEqual(event.message_id, "19421777836302490")
+        self.assertEqual(event.recipient, "api@mailjet.com")
+        self.assertEqual(event.metadata, {})
+        self.assertEqual(event.tags, [])
+        self.assertIsNone(event.reject_reason)
+        self.assertIsNone(event.description)
+        self.assertIsNone(event.mta_response)
+        self.assertEqual(
+            event.user_agent,
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_0) AppleWebKit/537.36",
+        )
+        self.assertEqual(event.click_url, "https://mailjet.com")
+
+    def test_hard_bounce_event(self):
+        event = self.assert_single_event(BOUNCE_EVENT)
+        self.assertEqual(event.event_type, "bounced")
+        self.assertEqual(event.timestamp, utc(1430812195))
+        self.assertEqual(event.message_id, "13792286917004336")
+        self.assertEqual(event.recipient, "bounce@mailjet.com")
+        self.assertEqual(event.metadata, {})
+        self.assertEqual(event.tags, [])
+        self.assertEqual(event.reject_reason, "bounced")
+        self.assertEqual(event.description, "user unknown")
+        self.assertEqual(
+            event.mta_response,
+            "Host or domain name not found. Name service error for name=lvnet.lv type=A",
+        )
+        self.assertIsNone(event.user_agent)
+        self.assertIsNone(event.click_url)
+
+    def test_soft_bounce_is_deferred(self):
+        event = self.assert_single_event(SOFT_BOUNCE_EVENT)
+        self.assertEqual(event.event_type, "deferred")
+        self.assertEqual(event.timestamp, utc(1430812195))
+        self.assertEqual(event.message_id, "13792286917004336")
+        self.assertEqual(event.recipient, "bounce@mailjet.com")
+        self.assertIsNone(event.reject_reason)  # (only for bounced and rejected events)
+        self.assertEqual(event.description, "quota exceeded")
+        self.assertEqual(
+            event.mta_response,
+            "452 4.2.2 The email account that you tried to reach is over quota",
+        )
+        self.assertEqual(event.metadata, {})
+        self.assertEqual(event.tags, [])
+        self.assertIsNone(event.user_agent)
+        self.assertIsNone(event.click_url)
+
+    def test_blocked_event_is_rejected(self):
+        event = self.assert_single_event(BLOCKED_EVENT)
+        self.assertEqual(event.event_type, "rejected")
+        self.assertEqual(event.timestamp, utc(1430812195))
+        self.assertEqual(event.message_id, "13792286917004336")
+        self.assertEqual(event.recipient, "bounce@mailjet.com")
+        self.assertEqual(event.reject_reason, "bounced")  # preblocked: recently bounced address
+        self.assertEqual(event.description, "preblocked")
+        self.assertIsNone(event.mta_response)
+        self.assertEqual(event.metadata, {})
+        self.assertEqual(event.tags, [])
+        self.assertIsNone(event.user_agent)
+        self.assertIsNone(event.click_url)
+
+    def test_spam_event_is_complained(self):
+        event = self.assert_single_event(SPAM_EVENT)
+        self.assertEqual(event.event_type, "complained")
+        self.assertEqual(event.timestamp, utc(1430812195))
+        self.assertEqual(event.message_id, "13792286917004336")
+        self.assertEqual(event.recipient, "bounce@mailjet.com")
+        self.assertIsNone(event.reject_reason)
+        self.assertIsNone(event.description)
+        self.assertIsNone(event.mta_response)
+        self.assertEqual(event.metadata, {})
+        self.assertEqual(event.tags, [])
+        self.assertIsNone(event.user_agent)
+        self.assertIsNone(event.click_url)
+
+    def test_unsub_event(self):
+        event = self.assert_single_event(UNSUB_EVENT)
+        self.assertEqual(event.event_type, "unsubscribed")
+        self.assertEqual(event.timestamp, utc(1433334941))
+        self.assertEqual(event.message_id, "20547674933128000")
+        self.assertEqual(event.recipient, "api@mailjet.com")
+        self.assertIsNone(event.reject_reason)
+        self.assertIsNone(event.description)
+        self.assertIsNone(event.mta_response)
+        self.assertEqual(event.metadata, {})
+        self.assertEqual(event.tags, [])
+        self.assertEqual(event.user_agent, UNSUB_EVENT["agent"])
+        self.assertIsNone(event.click_url)
+
+    def test_unknown_event_type(self):
+        esp_event = dict(OPEN_EVENT, event="some_future_event")
+        event = self.assert_single_event(esp_event)
+        self.assertEqual(event.event_type, "unknown")
+        self.assertEqual(event.message_id, "19421777396190490")
+        self.assertEqual(event.recipient, "api@mailjet.com")
+
+    def test_grouped_events_one_signal_each_in_order(self):
+        response = self.post_webhook(ALL_SAMPLE_EVENTS)
+        self.assertEqual(response.status_code, 200)
+        events = self.tracking_events()
+        self.assertEqual(
+            [event.event_type for event in events],
+            [
+                "delivered",
+                "opened",
+                "clicked",
+                "bounced",
+                "deferred",
+                "rejected",
+                "complained",
+                "unsubscribed",
+            ],
+        )
+        self.assertEqual([event.esp_event for event in events], ALL_SAMPLE_EVENTS)
+        self.inbound_handler.assert_not_called()
+
+    def test_docs_grouped_sample_with_only_mj_message_id(self):
+        response = self.post_webhook(GROUPED_SENT_EVENTS)
+        self.assertEqual(response.status_code, 200)
+        first, second = self.tracking_events()
+        self.assertEqual(first.event_type, "delivered")
+        self.assertEqual(first.message_id, "18858825588804172")
+        self.assertEqual(second.message_id, "18858825588803684")
+        self.assertEqual(first.tags, ["test"])
+        self.assertEqual(first.timestamp, utc(1424873938))
+        self.assertEqual(
+            second.mta_response, "sent (250 2.0.0 OK 1424873937 av4si15414111pbd.46 - gsmtp)"
+        )
+
+    def test_empty_group_is_200_with_no_signal(self):
+        self.assertEqual(self.post_webhook([]).status_code, 200)
+        self.tracking_handler.assert_not_called()
+
+    def test_message_id_matches_backend_anymail_status_format(self):
+        # The backend reports str(MessageID); events must use the same str
+        event = self.assert_single_event(dict(SENT_EVENT, MessageID=1152921504606846976))
+        self.assertEqual(event.message_id, "1152921504606846976")
+
+    def test_non_json_payload_is_not_anymail_metadata(self):
+        # (e.g., Mj-EventPayLoad set directly through esp_extra)
+        for payload in ("Eticket,1234,row,15,seat,B", "[1, 2]", '"a string"', "{bad json"):
+            with self.subTest(payload=payload):
+                self.tracking_handler.reset_mock()
+                self.post_webhook(dict(SENT_EVENT, Payload=payload))
+                (event,) = self.tracking_events()
+                self.assertEqual(event.metadata, {})
+
+    def test_string_time_is_accepted(self):
+        event = self.assert_single_event(dict(SENT_EVENT, time="1433333949"))
+        self.assertEqual(event.timestamp, utc(1433333949))
+
+    def test_missing_time_gives_no_timestamp(self):
+        esp_event = {key: value for key, value in SENT_EVENT.items() if key != "time"}
+        event = self.assert_single_event(esp_event)
+        self.assertIsNone(event.timestamp)
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class MailjetRejectReasonTests(MailjetWebhookTestCase):
+    """error_related_to/error (the Event API's "Possible values for errors") -> reject_reason."""
+
+    def reject_reason(self, event_type: str = "bounce", **fields) -> str | None:
+        self.tracking_handler.reset_mock()
+        esp_event = {key: value for key, value in BOUNCE_EVENT.items() if key not in fields}
+        esp_event.update({key: value for key, value in fields.items() if value is not None})
+        esp_event["event"] = event_type
+        response = self.post_webhook(esp_event)
+        self.assertEqual(response.status_code, 200)
+        (event,) = self.tracking_events()
+        return event.reject_reason
+
+    def test_documented_errors(self):
+        cases = [
+            ("recipient", "user unknown", "bounced"),
+            ("recipient", "mailbox inactive", "bounced"),
+            ("recipient", "quota exceeded", "bounced"),
+            ("recipient", "blacklisted", "blocked"),
+            ("recipient", "spam reporter", "spam"),
+            ("domain", "invalid domain", "invalid"),
+            ("domain", "no mail host", "bounced"),
+            ("domain", "relay/access denied", "bounced"),
+            ("domain", "greylisted", "other"),
+            ("domain", "typofix", "invalid"),
+            ("spam", "sender blocked", "spam"),
+            ("spam", "content blocked", "spam"),
+            ("spam", "policy issue", "spam"),
+            ("system", "system issue", "other"),
+            ("system", "protocol issue", "other"),
+            ("system", "connection issue", "other"),
+            ("mailjet", "preblocked", "bounced"),
+            ("mailjet", "duplicate in campaign", "blocked"),
+        ]
+        for event_type in ("bounce", "blocked"):
+            for related_to, error, expected in cases:
+                with self.subTest(event=event_type, error=error):
+                    self.assertEqual(
+                        self.reject_reason(event_type, error_related_to=related_to, error=error),
+                        expected,
+                    )
+
+    def test_undocumented_error_falls_back_to_category(self):
+        cases = [
+            ("recipient", "some new recipient problem", "bounced"),
+            ("domain", "some new domain problem", "bounced"),
+            ("spam", "some new spam problem", "spam"),
+            ("system", "some new system problem", "other"),
+            ("mailjet", "some new mailjet policy", "blocked"),
+            ("something-new", "whatever", "other"),
+            (None, "whatever", "other"),
+        ]
+        for related_to, error, expected in cases:
+            with self.subTest(related_to=related_to, error=error):
+                self.assertEqual(
+                    self.reject_reason(error_related_to=related_to, error=error), expected
+                )
+
+    def test_error_text_matches_case_insensitively(self):
+        self.assertEqual(
+            self.reject_reason(error_related_to="Domain", error="Invalid Domain"), "invalid"
+        )
+
+    def test_no_error_info_is_no_reject_reason(self):
+        self.assertIsNone(self.reject_reason(error_related_to="", error=""))
+        esp_event = {
+            key: value
+            for key, value in BLOCKED_EVENT.items()
+            if key not in ("error", "error_related_to")
+        }
+        self.tracking_handler.reset_mock()
+        self.post_webhook(esp_event)
+        (event,) = self.tracking_events()
+        self.assertEqual(event.event_type, "rejected")
+        self.assertIsNone(event.reject_reason)
+        self.assertIsNone(event.description)
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class MailjetTrackingErrorTests(MailjetWebhookTestCase):
+    def assert_400(self, body: Any, expected_log: str | None = None) -> None:
+        with self.assertLogs("anymail.webhooks", level="WARNING") as logs:
+            response = self.post_webhook(body)
+        self.assertEqual(response.status_code, 400)
+        self.tracking_handler.assert_not_called()
+        if expected_log:
+            self.assertIn(expected_log, logs.records[0].getMessage())
+
+    def test_inbound_payload_posted_to_tracking_url(self):
+        inbound_payload = {
+            "Sender": "pilot@mailjet.com",
+            "Recipient": "passenger@mailjet.com",
+            "From": "Pilot <pilot@mailjet.com>",
+            "Subject": "Hey! It's Friday!",
+            "Headers": {"Subject": "Hey! It's Friday!"},
+            "Parts": [{"Headers": {"Content-Type": "text/plain"}, "ContentRef": "Text-part"}],
+            "Text-part": "Hi",
+        }
+        self.assert_400(inbound_payload, "Mailjet Parse API (inbound) payload")
+        self.assert_400(inbound_payload, "anymail/mailjet/inbound/")
+
+    def test_malformed_bodies(self):
+        for body in (
+            b"not json",
+            b"\xff\xfe{}",
+            "null",
+            '"sent"',
+            "42",
+            "[1, 2]",
+            '[["nested"]]',
+            "[null]",
+        ):
+            with self.subTest(body=body):
+                self.assert_400(body)
+
+    def test_event_without_type(self):
+        esp_event = {key: value for key, value in SENT_EVENT.items() if key != "event"}
+        self.assert_400(esp_event, "no 'event' type")
+
+    def test_wrong_field_types(self):
+        for field, value in [
+            ("event", 7),
+            ("email", ["a@example.com"]),
+            ("MessageID", {"id": 1}),
+            ("MessageID", True),
+            ("MessageID", 1.5),
+            ("time", "yesterday"),
+            ("time", [1433333949]),
+            ("time", 1e300),
+            ("Payload", {"already": "parsed"}),
+            ("customcampaign", 12),
+            ("smtp_reply", False),
+        ]:
+            with self.subTest(field=field, value=value):
+                self.assert_400(dict(SENT_EVENT, **{field: value}))
+
+    def test_one_bad_event_in_a_group_delivers_none(self):
+        self.assert_400([SENT_EVENT, dict(OPEN_EVENT, time="garbage"), CLICK_EVENT])
+
+    def test_nan_timestamp(self):
+        self.assert_400('{"event": "sent", "time": NaN, "email": "a@example.com"}')
+
+
+# ---------------------------------------------------------------------------------------------
+# Property test: whatever Mailjet (or an attacker) posts, never a 5xx
+# ---------------------------------------------------------------------------------------------
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+odd_times = (
+    st.integers(min_value=-(2**64), max_value=2**64)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12)
+    | st.sampled_from(["1433333949", "", "0", "-1", "1e20", "2015-06-03T12:19:09Z"])
+)
+EVENT_KEYS = sorted({key for esp_event in ALL_SAMPLE_EVENTS for key in esp_event})
+
+
+@st.composite
+def mutated_event(draw: Any) -> Any:
+    esp_event = dict(draw(st.sampled_from(ALL_SAMPLE_EVENTS)))
+    for key in draw(st.lists(st.sampled_from(sorted(esp_event)), max_size=4)):
+        esp_event.pop(key, None)  # dropped keys
+    for key in draw(st.lists(st.sampled_from(EVENT_KEYS), max_size=3)):
+        esp_event[key] = draw(json_values)  # wrong types
+    if draw(st.booleans()):
+        esp_event["time"] = draw(odd_times)
+    if draw(st.integers(min_value=0, max_value=9)) == 0:
+        return draw(json_values)  # not an event object at all
+    return esp_event
+
+
+@st.composite
+def mutated_body(draw: Any) -> bytes:
+    events = draw(st.lists(mutated_event(), max_size=4))
+    payload = events if draw(st.booleans()) or not events else events[0]
+    body = json.dumps(payload, allow_nan=True).encode("utf-8")
+    mutation = draw(st.sampled_from(["none", "none", "latin-1", "bad-bytes", "truncate", "raw"]))
+    if mutation == "latin-1":
+        body = json.dumps(payload, ensure_ascii=False).encode("latin-1", errors="replace")
+    elif mutation == "bad-bytes" and body:
+        index = draw(st.integers(min_value=0, max_value=len(body) - 1))
+        body = body[:index] + b"\xff\xc3" + body[index:]
+    elif mutation == "truncate":
+        body = body[: draw(st.integers(min_value=0, max_value=len(body)))]
+    elif mutation == "raw":
+        body = draw(st.binary(max_size=60))
+    return body
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class MailjetTrackingPropertyTests(MailjetWebhookTestCase):
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(body=mutated_body())
+    def test_valid_auth_is_200_or_400_never_5xx(self, body):
+        self.tracking_handler.reset_mock()
+        response = self.post_webhook(body)
+        self.assertIn(response.status_code, (200, 400))
+        if response.status_code == 200:
+            for event in self.tracking_events():
+                self.assertIsInstance(event, AnymailTrackingEvent)
+                self.assertIsInstance(event.event_type, str)
+                self.assertIsInstance(event.metadata, dict)
+                if event.timestamp is not None:
+                    self.assertIsNotNone(event.timestamp.tzinfo)
+        else:
+            self.tracking_handler.assert_not_called()
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        body=mutated_body(),
+        auth=st.one_of(
+            st.none(),
+            st.just(""),
+            st.just("mj-user:wrong"),
+            st.text(max_size=20).filter(lambda auth: auth != WEBHOOK_SECRET),
+        ),
+    )
+    def test_bad_auth_is_always_400_before_parsing(self, body, auth):
+        self.tracking_handler.reset_mock()
+        with mock.patch.object(
+            MailjetTrackingWebhookView, "parse_events", autospec=True
+        ) as parse_events:
+            response = self.post_webhook(body, auth=auth)
+        self.assertEqual(response.status_code, 400)
+        parse_events.assert_not_called()
+        self.tracking_handler.assert_not_called()
