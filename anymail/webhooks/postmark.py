@@ -1,0 +1,340 @@
+"""Postmark webhooks: status tracking (``anymail/postmark/tracking/``) and inbound
+(``anymail/postmark/inbound/``).
+
+Postmark posts one JSON object per call and doesn't sign it: authentication is the
+WEBHOOK_SECRET basic auth the base view checks (https://postmarkapp.com/developer/webhooks).
+Tracking payloads name their kind in "RecordType" (Postmark's "modular webhooks"); older
+payloads didn't, so their kind is told from their fields.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from email.utils import parseaddr
+from typing import Any
+
+from django.http import HttpRequest
+
+from ..addresses import EmailAddress
+from ..exceptions import AnymailConfigurationError
+from ..inbound import AnymailInboundMessage
+from ..signals import (
+    AnymailInboundEvent,
+    AnymailTrackingEvent,
+    EventType,
+    RejectReason,
+    inbound,
+    tracking,
+)
+from ..timestamps import parse_iso_datetime
+from .base import AnymailBaseWebhookView, parse_json_body
+
+
+class PostmarkBaseWebhookView(AnymailBaseWebhookView):
+    """Postmark posts a single JSON object (one event, or one inbound message) per call."""
+
+    esp_name = "Postmark"
+
+    def parse_events(self, request: HttpRequest) -> list[Any]:
+        esp_event = parse_json_body(request, dict)
+        return [self.esp_to_anymail_event(esp_event)]
+
+    def esp_to_anymail_event(self, esp_event: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+# Tracking
+
+
+def record_type(esp_event: dict[str, Any]) -> str | None:
+    """Postmark's RecordType, or (for pre-"modular webhooks" payloads) what the fields say."""
+    if "RecordType" in esp_event:
+        return _optional_str(esp_event, "RecordType")
+    if "FromFull" in esp_event:
+        return "Inbound"
+    if "Type" in esp_event and "BouncedAt" in esp_event:
+        return "SpamComplaint" if esp_event.get("Type") == "SpamComplaint" else "Bounce"
+    for field, kind in (
+        ("DeliveredAt", "Delivery"),
+        ("FirstOpen", "Open"),
+        ("OriginalLink", "Click"),
+        ("SuppressSending", "SubscriptionChange"),
+    ):
+        if field in esp_event:
+            return kind
+    return None
+
+
+# Bounce "Type" -> (event_type, reject_reason), for every type in Postmark's bounce API docs
+# (https://postmarkapp.com/developer/api/bounce-api#bounce-types). Soft bounces are "bounced",
+# not "deferred" (changelog v0.9); "Transient" is Postmark's "message delayed".
+BOUNCE_TYPES = {
+    "HardBounce": (EventType.BOUNCED, RejectReason.BOUNCED),
+    "Transient": (EventType.DEFERRED, None),
+    "Unsubscribe": (EventType.UNSUBSCRIBED, None),
+    "Subscribe": (EventType.SUBSCRIBED, None),
+    "AutoResponder": (EventType.AUTORESPONDED, None),
+    "AddressChange": (EventType.AUTORESPONDED, None),  # an automated "I've moved" reply
+    "DnsError": (EventType.BOUNCED, RejectReason.OTHER),
+    "SpamNotification": (EventType.BOUNCED, RejectReason.SPAM),
+    "OpenRelayTest": (EventType.UNKNOWN, None),  # not about the message at all
+    "Unknown": (EventType.BOUNCED, RejectReason.OTHER),  # an NDR Postmark couldn't classify
+    "SoftBounce": (EventType.BOUNCED, RejectReason.OTHER),
+    "VirusNotification": (EventType.BOUNCED, RejectReason.OTHER),
+    "ChallengeVerification": (EventType.AUTORESPONDED, None),  # "prove you're a human"
+    "BadEmailAddress": (EventType.REJECTED, RejectReason.INVALID),
+    "SpamComplaint": (EventType.COMPLAINED, None),
+    "ManuallyDeactivated": (EventType.REJECTED, RejectReason.BLOCKED),
+    "Unconfirmed": (EventType.REJECTED, RejectReason.OTHER),
+    "Blocked": (EventType.BOUNCED, RejectReason.BLOCKED),  # "ISP block"
+    "SMTPApiError": (EventType.FAILED, None),
+    "InboundError": (EventType.FAILED, None),
+    "DMARCPolicy": (EventType.BOUNCED, RejectReason.BLOCKED),
+    "TemplateRenderingFailed": (EventType.FAILED, None),
+}
+
+# RecordType -> (event_type, recipient field, timestamp field)
+RECORD_TYPES = {
+    "Delivery": (EventType.DELIVERED, "Recipient", "DeliveredAt"),
+    "Bounce": (None, "Email", "BouncedAt"),  # event_type from BOUNCE_TYPES
+    "SpamComplaint": (EventType.COMPLAINED, "Email", "BouncedAt"),
+    "Open": (EventType.OPENED, "Recipient", "ReceivedAt"),
+    "Click": (EventType.CLICKED, "Recipient", "ReceivedAt"),
+    "SubscriptionChange": (None, "Recipient", "ChangedAt"),  # from SuppressSending
+}
+TRACKING_RECORD_TYPES = set(RECORD_TYPES)
+
+
+class PostmarkTrackingWebhookView(PostmarkBaseWebhookView):
+    """Delivery, Bounce, SpamComplaint, Open, Click and SubscriptionChange webhooks."""
+
+    signal = tracking
+
+    def esp_to_anymail_event(self, esp_event: dict[str, Any]) -> AnymailTrackingEvent:
+        kind = record_type(esp_event)
+        if kind == "Inbound":
+            raise AnymailConfigurationError(
+                "You seem to have set Postmark's *inbound* webhook to Anymail's Postmark "
+                "*tracking* webhook URL (anymail/postmark/tracking/). Use "
+                "anymail/postmark/inbound/ for inbound."
+            )
+        # (an unknown record type still gets whatever fields Postmark's other records use)
+        unknown_recipient_field = "Recipient" if "Recipient" in esp_event else "Email"
+        event_type, recipient_field, timestamp_field = RECORD_TYPES.get(
+            kind or "", (EventType.UNKNOWN, unknown_recipient_field, None)
+        )
+        reject_reason = None
+        description = None
+        if kind == "Bounce":
+            event_type, reject_reason = BOUNCE_TYPES.get(
+                _optional_str(esp_event, "Type") or "", (EventType.UNKNOWN, None)
+            )
+        if kind in ("Bounce", "SpamComplaint"):
+            description = _optional_str(esp_event, "Description")
+        if kind == "SubscriptionChange":
+            # Postmark's suppression list changed: SuppressSending says which way
+            suppress = esp_event.get("SuppressSending")
+            if not isinstance(suppress, bool):
+                raise ValueError("Postmark SubscriptionChange without a boolean SuppressSending")
+            event_type = EventType.UNSUBSCRIBED if suppress else EventType.SUBSCRIBED
+            description = _optional_str(esp_event, "SuppressionReason")
+
+        timestamp = None
+        if timestamp_field and esp_event.get(timestamp_field) is not None:
+            timestamp = parse_iso_datetime(esp_event[timestamp_field])
+        # Only bounce and spam complaint records have an ID (Postmark's bounce ID)
+        event_id = esp_event.get("ID")
+        if event_id is not None and not isinstance(event_id, (int, str)):
+            raise ValueError("Postmark webhook ID is not a number or string")
+        tag = _optional_str(esp_event, "Tag")
+        metadata = esp_event.get("Metadata") or {}
+        if not isinstance(metadata, dict):
+            raise ValueError("Postmark webhook Metadata is not an object")
+
+        return AnymailTrackingEvent(
+            event_type=event_type,
+            timestamp=timestamp,
+            event_id=str(event_id) if event_id is not None else None,
+            esp_event=esp_event,
+            message_id=_optional_str(esp_event, "MessageID"),
+            recipient=_optional_str(esp_event, recipient_field),
+            metadata=metadata,
+            tags=[tag] if tag else [],
+            reject_reason=reject_reason,
+            description=description,
+            # Delivery and bounce "Details" are the receiving server's response
+            mta_response=_optional_str(esp_event, "Details"),
+            user_agent=_optional_str(esp_event, "UserAgent"),
+            click_url=_optional_str(esp_event, "OriginalLink"),
+        )
+
+
+# Inbound
+
+# RFC 5322 field name: printable ASCII except colon
+HEADER_NAME_RE = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")
+DOTNET_ZONE_RE = re.compile(r"([+-]\d\d):(\d\d)\s*$")
+
+
+class PostmarkInboundWebhookView(PostmarkBaseWebhookView):
+    """Postmark's inbound JSON (https://postmarkapp.com/developer/webhooks/inbound-webhook)."""
+
+    signal = inbound
+
+    def esp_to_anymail_event(self, esp_event: dict[str, Any]) -> AnymailInboundEvent:
+        kind = record_type(esp_event)
+        if kind in TRACKING_RECORD_TYPES:
+            raise AnymailConfigurationError(
+                "You seem to have set a Postmark *tracking* webhook to Anymail's Postmark "
+                "*inbound* webhook URL (anymail/postmark/inbound/). Use "
+                "anymail/postmark/tracking/ for tracking."
+            )
+        if kind != "Inbound" and "FromFull" not in esp_event:
+            raise ValueError(f"Not a Postmark inbound payload (RecordType {kind!r})")
+        headers = inbound_headers(esp_event)
+        raw_email = _optional_str(esp_event, "RawEmail")
+        if raw_email:
+            # Postmark's "include raw email content" option: the message exactly as received
+            message = AnymailInboundMessage.parse_raw_mime(raw_email)
+            headers = headers or [(name, str(value)) for name, value in message.items()]
+        else:
+            message = construct_inbound_message(esp_event, headers)
+
+        message.envelope_sender = envelope_sender(headers)
+        message.envelope_recipient = _optional_str(esp_event, "OriginalRecipient")
+        message.stripped_text = _optional_str(esp_event, "StrippedTextReply")
+        # Postmark runs inbound mail through SpamAssassin and passes on its headers
+        message.spam_score = spam_score(headers)
+        message.spam_detected = spam_detected(headers)
+
+        return AnymailInboundEvent(
+            event_type=EventType.INBOUND,
+            timestamp=None,  # Postmark gives only the message's own Date
+            event_id=_optional_str(esp_event, "MessageID"),
+            esp_event=esp_event,
+            message=message,
+        )
+
+
+def inbound_headers(esp_event: dict[str, Any]) -> list[tuple[str, str]]:
+    """Postmark's "Headers" list of {"Name", "Value"}, as (name, value) pairs."""
+    headers = esp_event.get("Headers") or []
+    if not isinstance(headers, list):
+        raise ValueError("Postmark inbound Headers is not a list")
+    pairs = []
+    for header in headers:
+        if not isinstance(header, dict):
+            raise ValueError("Postmark inbound header is not an object")
+        name, value = header.get("Name"), header.get("Value")
+        if not isinstance(name, str) or not isinstance(value, (str, type(None))):
+            raise ValueError("Postmark inbound header Name/Value is not a string")
+        if HEADER_NAME_RE.match(name):  # (skip a header no email could carry)
+            pairs.append((name, value or ""))
+    return pairs
+
+
+def construct_inbound_message(
+    esp_event: dict[str, Any], headers: list[tuple[str, str]]
+) -> AnymailInboundMessage:
+    """Rebuild the message from Postmark's parsed fields (it doesn't post the raw MIME)."""
+    header_names = {name.lower() for name, _ in headers}
+    extra_headers = list(headers)
+    # Postmark gives Date and Reply-To as their own fields (they may not be in Headers).
+    # Its Date shows the zone .NET-style, "Fri, 1 Aug 2014 16:45:32 -04:00": make that RFC 5322.
+    date = _optional_str(esp_event, "Date")
+    if date and "date" not in header_names:
+        extra_headers.append(("Date", DOTNET_ZONE_RE.sub(r"\1\2", date)))
+    reply_to = _optional_str(esp_event, "ReplyTo")
+    if reply_to and "reply-to" not in header_names:
+        extra_headers.append(("Reply-To", reply_to))
+
+    attachments = []
+    for attachment in esp_event.get("Attachments") or []:
+        if not isinstance(attachment, dict):
+            raise ValueError("Postmark inbound attachment is not an object")
+        attachments.append(
+            AnymailInboundMessage.construct_attachment(
+                content_type=_optional_str(attachment, "ContentType") or "",
+                content=_optional_str(attachment, "Content") or "",
+                filename=_optional_str(attachment, "Name"),
+                content_id=_optional_str(attachment, "ContentID"),
+                base64=True,
+            )
+        )
+
+    return AnymailInboundMessage.construct(
+        from_email=full_address(esp_event.get("FromFull"), _optional_str(esp_event, "From")),
+        to=full_address_list(esp_event.get("ToFull"), _optional_str(esp_event, "To")),
+        cc=full_address_list(esp_event.get("CcFull"), _optional_str(esp_event, "Cc")),
+        subject=_optional_str(esp_event, "Subject"),
+        headers=extra_headers,
+        text=_optional_str(esp_event, "TextBody"),
+        html=_optional_str(esp_event, "HtmlBody"),
+        attachments=attachments,
+    )
+
+
+def full_address(full: Any, fallback: str | None) -> str | None:
+    """A formatted address from Postmark's {"Email", "Name", "MailboxHash"} object."""
+    if full is None:
+        return fallback
+    if not isinstance(full, dict):
+        raise ValueError("Postmark inbound address is not an object")
+    email, name = full.get("Email"), full.get("Name")
+    if not isinstance(email, str) or not isinstance(name, (str, type(None))):
+        raise ValueError("Postmark inbound address Email/Name is not a string")
+    if not email:
+        return fallback
+    return EmailAddress(name or "", email).address
+
+
+def full_address_list(full_list: Any, fallback: str | None) -> list[str] | str | None:
+    """Formatted addresses from Postmark's ToFull/CcFull lists."""
+    if full_list is None:
+        return fallback
+    if not isinstance(full_list, list):
+        raise ValueError("Postmark inbound address list is not a list")
+    addresses = [full_address(full, None) for full in full_list]
+    return [address for address in addresses if address] or fallback
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    for header_name, value in headers:
+        if header_name.lower() == name.lower():
+            return value
+    return None
+
+
+def envelope_sender(headers: list[tuple[str, str]]) -> str | None:
+    """The Return-Path header's address ("<>" for a bounce means there is none)."""
+    return_path = _header(headers, "Return-Path")
+    if not return_path:
+        return None
+    return parseaddr(return_path)[1] or None
+
+
+def spam_score(headers: list[tuple[str, str]]) -> float | None:
+    """SpamAssassin's X-Spam-Score, e.g. "-0.1"."""
+    try:
+        score = float(_header(headers, "X-Spam-Score") or "")
+    except ValueError:
+        return None
+    return score if math.isfinite(score) else None
+
+
+def spam_detected(headers: list[tuple[str, str]]) -> bool | None:
+    """SpamAssassin's X-Spam-Status verdict: "Yes, score=..." or "No, score=..."."""
+    status = _header(headers, "X-Spam-Status")
+    verdict = re.split(r"[\s,]", status.strip(), maxsplit=1)[0].lower() if status else ""
+    return {"yes": True, "no": False}.get(verdict)
+
+
+def _optional_str(data: dict[str, Any], key: str) -> str | None:
+    """A string field, or None when missing, null or empty; ValueError for another type."""
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"Postmark field {key!r} is not a string")
+    return value

@@ -1,0 +1,475 @@
+"""Postmark inbound webhook: Postmark's parsed-message JSON becomes an AnymailInboundMessage.
+
+The payload is shaped as Postmark's inbound webhook docs show it
+(https://postmarkapp.com/developer/webhooks/inbound-webhook).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from base64 import b64encode
+from typing import Any
+from unittest import mock
+
+from django.test import SimpleTestCase, override_settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anymail.inbound import AnymailInboundMessage
+from anymail.signals import AnymailInboundEvent, inbound
+from anymail.webhooks.postmark import PostmarkInboundWebhookView
+
+from .test_postmark_webhooks import DELIVERY, WEBHOOK_SECRET, basic_auth, quiet_webhook_logs
+
+INBOUND_URL = "/anymail/postmark/inbound/"
+URLCONF = "tests.test_postmark_webhooks"  # mounts both Postmark views at their documented urls
+
+PNG_CONTENT = b"\x89PNG\r\n\x1a\n pretend this is a png"
+HTML_BODY = '<html><body><p>Test html body.</p><img src="cid:logo@example"></body></html>'
+TEXT_ATTACHMENT = "This is attachment contents, base-64 encoded.\n"
+
+
+def inbound_payload() -> dict[str, Any]:
+    """Postmark's documented example inbound JSON, with an inline image added."""
+    return {
+        "FromName": "Postmarkapp Support",
+        "MessageStream": "inbound",
+        "From": "support@postmarkapp.com",
+        "FromFull": {
+            "Email": "support@postmarkapp.com",
+            "Name": "Postmarkapp Support",
+            "MailboxHash": "",
+        },
+        "To": '"Firstname Lastname" <yourhash+SampleHash@inbound.postmarkapp.com>',
+        "ToFull": [
+            {
+                "Email": "yourhash+SampleHash@inbound.postmarkapp.com",
+                "Name": "Firstname Lastname",
+                "MailboxHash": "SampleHash",
+            }
+        ],
+        "Cc": '"First Cc" <firstcc@postmarkapp.com>, secondCc@postmarkapp.com',
+        "CcFull": [
+            {"Email": "firstcc@postmarkapp.com", "Name": "First Cc", "MailboxHash": ""},
+            {"Email": "secondCc@postmarkapp.com", "Name": "", "MailboxHash": ""},
+        ],
+        "Bcc": '"First Bcc" <firstbcc@postmarkapp.com>',
+        "BccFull": [{"Email": "firstbcc@postmarkapp.com", "Name": "First Bcc", "MailboxHash": ""}],
+        "OriginalRecipient": "yourhash+SampleHash@inbound.postmarkapp.com",
+        "Subject": "Test subject",
+        "MessageID": "73e6d360-66eb-11e1-8e72-a8904824019b",
+        "ReplyTo": "replyto@postmarkapp.com",
+        "MailboxHash": "SampleHash",
+        "Date": "Fri, 1 Aug 2014 16:45:32 -04:00",
+        "TextBody": "This is a test text body.",
+        "HtmlBody": HTML_BODY,
+        "StrippedTextReply": "This is the reply text",
+        "Tag": "TestTag",
+        "Headers": [
+            {"Name": "Return-Path", "Value": "<bounces+abc@postmarkapp.com>"},
+            {"Name": "X-Header-Test", "Value": ""},
+            {"Name": "X-Spam-Status", "Value": "No"},
+            {"Name": "X-Spam-Score", "Value": "-0.1"},
+            {"Name": "X-Spam-Tests", "Value": "DKIM_SIGNED,DKIM_VALID,DKIM_VALID_AU,SPF_PASS"},
+            {"Name": "Message-ID", "Value": "<CAF8=abc123@mail.gmail.com>"},
+            {"Name": "Received", "Value": "by 10.0.0.1 with SMTP id abc; Fri, 1 Aug 2014"},
+            {"Name": "Received", "Value": "from mail.example.com by mx.postmarkapp.com"},
+        ],
+        "Attachments": [
+            {
+                "Name": "test.txt",
+                "Content": b64encode(TEXT_ATTACHMENT.encode()).decode("ascii"),
+                "ContentType": "text/plain",
+                "ContentLength": len(TEXT_ATTACHMENT),
+                "ContentID": "",
+            },
+            {
+                "Name": "logo.png",
+                "Content": b64encode(PNG_CONTENT).decode("ascii"),
+                "ContentType": "image/png",
+                "ContentLength": len(PNG_CONTENT),
+                "ContentID": "logo@example",
+            },
+        ],
+    }
+
+
+@override_settings(ROOT_URLCONF=URLCONF, ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class PostmarkInboundTestCase(SimpleTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        quiet_webhook_logs(self)
+        self.handler = mock.Mock()
+        inbound.connect(self.handler)
+        self.addCleanup(inbound.disconnect, self.handler)
+
+    def post(self, payload: Any, authorization: str | None = None, raw: bytes | None = None):
+        body = raw if raw is not None else json.dumps(payload).encode("utf-8")
+        return self.client.generic(
+            "POST",
+            INBOUND_URL,
+            body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=authorization if authorization is not None else basic_auth(),
+        )
+
+    def post_inbound(self, payload: dict[str, Any]) -> AnymailInboundEvent:
+        response = self.post(payload)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(self.handler.call_count, 1)
+        kwargs = self.handler.call_args.kwargs
+        self.assertEqual(kwargs["sender"], PostmarkInboundWebhookView)
+        self.assertEqual(kwargs["esp_name"], "Postmark")
+        event = kwargs["event"]
+        self.assertIsInstance(event, AnymailInboundEvent)
+        self.assertEqual(event.esp_event, payload)
+        self.assertIsInstance(event.message, AnymailInboundMessage)
+        return event
+
+
+class PostmarkInboundTests(PostmarkInboundTestCase):
+    def test_inbound_basics(self) -> None:
+        event = self.post_inbound(inbound_payload())
+        self.assertEqual(event.event_type, "inbound")
+        self.assertIsNone(event.timestamp)  # Postmark gives only the message's own Date
+        self.assertEqual(event.event_id, "73e6d360-66eb-11e1-8e72-a8904824019b")
+
+        message = event.message
+        self.assertEqual(str(message.from_email), "Postmarkapp Support <support@postmarkapp.com>")
+        self.assertEqual(
+            [str(address) for address in message.to],
+            ["Firstname Lastname <yourhash+SampleHash@inbound.postmarkapp.com>"],
+        )
+        self.assertEqual(
+            [str(address) for address in message.cc],
+            ["First Cc <firstcc@postmarkapp.com>", "secondCc@postmarkapp.com"],
+        )
+        self.assertEqual(message.subject, "Test subject")
+        self.assertEqual(message.date.isoformat(), "2014-08-01T16:45:32-04:00")
+        self.assertEqual(message["Reply-To"], "replyto@postmarkapp.com")
+        self.assertEqual(message["Message-ID"], "<CAF8=abc123@mail.gmail.com>")
+        self.assertEqual(message["X-Header-Test"], "")
+        self.assertEqual(len(message.get_all("Received")), 2)
+        self.assertIsNone(message["Bcc"])  # (received mail doesn't show Bcc)
+
+        self.assertEqual(message.text, "This is a test text body.")
+        self.assertEqual(
+            message.html,
+            HTML_BODY,
+        )
+
+        self.assertEqual(message.envelope_sender, "bounces+abc@postmarkapp.com")
+        self.assertEqual(message.envelope_recipient, "yourhash+SampleHash@inbound.postmarkapp.com")
+        self.assertEqual(message.stripped_text, "This is the reply text")
+        self.assertIsNone(message.stripped_html)
+        self.assertEqual(message.spam_score, -0.1)
+        self.assertIs(message.spam_detected, False)
+
+    def test_attachments(self) -> None:
+        message = self.post_inbound(inbound_payload()).message
+        attachments = message.attachments
+        self.assertEqual(len(attachments), 1)
+        self.assertEqual(attachments[0].get_filename(), "test.txt")
+        self.assertEqual(attachments[0].get_content_type(), "text/plain")
+        self.assertEqual(attachments[0].get_content_text(), TEXT_ATTACHMENT)
+        self.assertTrue(attachments[0].is_attachment())
+
+        inlines = message.inline_attachments
+        self.assertEqual(list(inlines), ["logo@example"])
+        logo = inlines["logo@example"]
+        self.assertEqual(logo.get_filename(), "logo.png")
+        self.assertEqual(logo.get_content_type(), "image/png")
+        self.assertEqual(logo.get_content_bytes(), PNG_CONTENT)
+        self.assertTrue(logo.is_inline_attachment())
+
+    def test_spam_detected(self) -> None:
+        payload = inbound_payload()
+        payload["Headers"] = [
+            {"Name": "X-Spam-Status", "Value": "Yes, score=6.8 required=5.0 tests=BAYES_99"},
+            {"Name": "X-Spam-Score", "Value": "6.8"},
+        ]
+        message = self.post_inbound(payload).message
+        self.assertIs(message.spam_detected, True)
+        self.assertEqual(message.spam_score, 6.8)
+        self.assertIsNone(message.envelope_sender)  # no Return-Path header
+
+    def test_no_spam_headers(self) -> None:
+        payload = inbound_payload()
+        payload["Headers"] = [{"Name": "X-Spam-Score", "Value": "not a number"}]
+        message = self.post_inbound(payload).message
+        self.assertIsNone(message.spam_score)
+        self.assertIsNone(message.spam_detected)
+
+    def test_null_return_path(self) -> None:
+        payload = inbound_payload()
+        payload["Headers"] = [{"Name": "Return-Path", "Value": "<>"}]
+        self.assertIsNone(self.post_inbound(payload).message.envelope_sender)
+
+    def test_minimal_payload(self) -> None:
+        payload = {
+            "From": "sender@example.com",
+            "FromFull": {"Email": "sender@example.com", "Name": "", "MailboxHash": ""},
+            "To": "inbound@example.com",
+            "ToFull": [{"Email": "inbound@example.com", "Name": "", "MailboxHash": ""}],
+            "CcFull": [],
+            "Subject": "",
+            "MessageID": "minimal-id",
+            "TextBody": "",
+            "HtmlBody": "",
+            "StrippedTextReply": "",
+            "Headers": [],
+            "Attachments": [],
+        }
+        event = self.post_inbound(payload)
+        message = event.message
+        self.assertEqual(str(message.from_email), "sender@example.com")
+        self.assertEqual([str(a) for a in message.to], ["inbound@example.com"])
+        self.assertEqual(message.cc, [])
+        self.assertIsNone(message.subject)
+        self.assertIsNone(message.text)
+        self.assertIsNone(message.html)
+        self.assertEqual(message.attachments, [])
+        self.assertIsNone(message.stripped_text)
+        self.assertIsNone(message.envelope_recipient)
+        self.assertIsNone(message.spam_score)
+        self.assertEqual(event.event_id, "minimal-id")
+
+    def test_unicode_and_date_header_precedence(self) -> None:
+        payload = inbound_payload()
+        payload["Subject"] = "Grüße — 你好"
+        payload["FromFull"]["Name"] = "Søren, Ltd."
+        payload["TextBody"] = "Ünïcode body ✓"
+        payload["Headers"].append({"Name": "Date", "Value": "Sat, 2 Aug 2014 10:00:00 +0000"})
+        message = self.post_inbound(payload).message
+        self.assertEqual(message.subject, "Grüße — 你好")
+        self.assertEqual(message.from_email.display_name, "Søren, Ltd.")
+        self.assertEqual(message.from_email.addr_spec, "support@postmarkapp.com")
+        self.assertEqual(message.text, "Ünïcode body ✓")
+        # The Headers list's own Date wins over the top-level field
+        self.assertEqual(message.date.isoformat(), "2014-08-02T10:00:00+00:00")
+
+    def test_raw_email(self) -> None:
+        # Postmark's "include raw email content in JSON payload" option
+        raw = (
+            "Return-Path: <raw-bounces@example.com>\r\n"
+            "From: Raw Sender <raw@example.com>\r\n"
+            "To: inbound@example.com\r\n"
+            "Subject: From the raw message\r\n"
+            "Message-ID: <raw-1@example.com>\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "\r\n"
+            "Raw body ✓\r\n"
+        )
+        payload = {**inbound_payload(), "RawEmail": raw}
+        payload["Headers"] = [
+            {"Name": "Return-Path", "Value": "<raw-bounces@example.com>"},
+            {"Name": "X-Spam-Status", "Value": "No"},
+            {"Name": "X-Spam-Score", "Value": "1.5"},
+        ]
+        message = self.post_inbound(payload).message
+        self.assertEqual(str(message.from_email), "Raw Sender <raw@example.com>")
+        self.assertEqual(message.subject, "From the raw message")
+        self.assertEqual(message.text, "Raw body ✓\r\n")
+        self.assertEqual(message.envelope_sender, "raw-bounces@example.com")
+        self.assertEqual(message.envelope_recipient, "yourhash+SampleHash@inbound.postmarkapp.com")
+        self.assertEqual(message.spam_score, 1.5)
+        self.assertIs(message.spam_detected, False)
+        self.assertEqual(message.stripped_text, "This is the reply text")
+
+    def test_raw_email_without_headers_list(self) -> None:
+        raw = (
+            "Return-Path: <only-in-raw@example.com>\r\n"
+            "X-Spam-Status: Yes, score=9.1\r\n"
+            "X-Spam-Score: 9.1\r\n"
+            "From: raw@example.com\r\n"
+            "Subject: Raw\r\n"
+            "\r\n"
+            "Body\r\n"
+        )
+        payload = {**inbound_payload(), "RawEmail": raw, "Headers": []}
+        message = self.post_inbound(payload).message
+        self.assertEqual(message.envelope_sender, "only-in-raw@example.com")
+        self.assertEqual(message.spam_score, 9.1)
+        self.assertIs(message.spam_detected, True)
+
+    def test_non_finite_spam_score(self) -> None:
+        payload = inbound_payload()
+        payload["Headers"] = [{"Name": "X-Spam-Score", "Value": "NaN"}]
+        self.assertIsNone(self.post_inbound(payload).message.spam_score)
+
+    def test_tracking_payload_posted_to_inbound_url(self) -> None:
+        with self.assertLogs("anymail.webhooks", "WARNING") as logs:
+            response = self.post(DELIVERY)
+        self.assertEqual(response.status_code, 400)
+        self.handler.assert_not_called()
+        self.assertIn(
+            "*tracking* webhook to Anymail's Postmark *inbound* webhook URL", logs.output[0]
+        )
+
+    def test_bad_basic_auth(self) -> None:
+        for authorization in ("", basic_auth("username:wrong")):
+            with self.subTest(authorization=authorization):
+                self.assertEqual(self.post(inbound_payload(), authorization).status_code, 400)
+        self.handler.assert_not_called()
+
+    def test_malformed_bodies(self) -> None:
+        bad_attachment = inbound_payload()
+        bad_attachment["Attachments"][0]["Content"] = "not base64!"
+        bodies = [
+            b"",
+            b"{",
+            b"[]",
+            json.dumps({"Unrelated": "object"}).encode(),
+            json.dumps({**inbound_payload(), "ToFull": "to@example.com"}).encode(),
+            json.dumps({**inbound_payload(), "FromFull": ["not", "a", "dict"]}).encode(),
+            json.dumps({**inbound_payload(), "Headers": {"Name": "X", "Value": "y"}}).encode(),
+            json.dumps({**inbound_payload(), "Headers": [{"Name": 1, "Value": "y"}]}).encode(),
+            json.dumps({**inbound_payload(), "Attachments": ["not an object"]}).encode(),
+            json.dumps({**inbound_payload(), "Subject": 42}).encode(),
+            json.dumps(bad_attachment).encode(),
+        ]
+        for body in bodies:
+            with self.subTest(body=body[:60]), self.assertLogs("anymail.webhooks", "WARNING"):
+                self.assertEqual(self.post(None, raw=body).status_code, 400)
+        self.handler.assert_not_called()
+
+    def test_odd_header_names_skipped(self) -> None:
+        payload = inbound_payload()
+        payload["Headers"].append({"Name": "Bad Header: Name", "Value": "x"})
+        payload["Headers"].append({"Name": "X-Multi", "Value": "line1\r\nInjected: yes"})
+        message = self.post_inbound(payload).message
+        self.assertIsNone(message["Bad Header"])
+        self.assertIsNone(message["Injected"])  # (construct() unfolds header values)
+        self.assertEqual(message["X-Multi"], "line1 Injected: yes")
+
+
+# Property tests
+
+
+def _inbound_mutations() -> st.SearchStrategy:
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(st.text(max_size=5), children, max_size=3)
+        ),
+        max_leaves=5,
+    )
+    keys = st.sampled_from(
+        [
+            "FromFull",
+            "ToFull",
+            "CcFull",
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "ReplyTo",
+            "TextBody",
+            "HtmlBody",
+            "StrippedTextReply",
+            "OriginalRecipient",
+            "Headers",
+            "Attachments",
+            "MessageID",
+            "RawEmail",
+            "RecordType",
+        ]
+    )
+    return st.tuples(
+        st.lists(st.tuples(st.sampled_from(["drop", "set"]), keys, json_values), max_size=4),
+        st.lists(  # nested mutations: attachments and headers
+            st.tuples(
+                st.sampled_from(["Attachments", "Headers"]),
+                st.sampled_from(["Name", "Value", "Content", "ContentType", "ContentID"]),
+                json_values,
+            ),
+            max_size=3,
+        ),
+        st.sampled_from(["utf-8", "latin-1", "utf-16", "truncate"]),
+    )
+
+
+def _mutated_inbound_body(mutation: tuple) -> bytes:
+    top_level, nested, encoding = mutation
+    payload = copy.deepcopy(inbound_payload())
+    for action, key, value in top_level:
+        if action == "drop":
+            payload.pop(key, None)
+        else:
+            payload[key] = value
+    for list_key, field, value in nested:
+        items = payload.get(list_key)
+        if isinstance(items, list) and items and isinstance(items[0], dict):
+            items[0][field] = value
+    text = json.dumps(payload, ensure_ascii=False)
+    if encoding == "truncate":
+        return text.encode("utf-8")[: len(text) // 2]
+    return text.encode(encoding, errors="replace")
+
+
+property_settings = settings(max_examples=100, deadline=None, database=None)
+
+
+@override_settings(ROOT_URLCONF=URLCONF, ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class PostmarkInboundPropertyTests(SimpleTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        quiet_webhook_logs(self)
+
+    @property_settings
+    @given(mutation=_inbound_mutations())
+    def test_mutated_payloads_never_5xx(self, mutation: tuple) -> None:
+        handler = mock.Mock()
+        inbound.connect(handler)
+        try:
+            response = self.client.generic(
+                "POST",
+                INBOUND_URL,
+                _mutated_inbound_body(mutation),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=basic_auth(),
+            )
+        finally:
+            inbound.disconnect(handler)
+        self.assertIn(response.status_code, (200, 400))
+        if response.status_code == 200:
+            self.assertEqual(handler.call_count, 1)
+            message = handler.call_args.kwargs["event"].message
+            # the normalized properties never raise, whatever arrived
+            for attr in ("from_email", "to", "cc", "subject", "date", "text", "html"):
+                getattr(message, attr)
+            for attachment in message.attachments:
+                attachment.get_content_bytes()
+        else:
+            handler.assert_not_called()
+
+    @property_settings
+    @given(
+        mutation=_inbound_mutations(),
+        authorization=st.one_of(
+            st.just(""),
+            st.text(max_size=40),
+            st.builds(basic_auth, st.text(max_size=30)),
+        ).filter(lambda authorization: authorization != basic_auth()),
+    )
+    def test_bad_auth_always_400_without_parsing(self, mutation: tuple, authorization: str) -> None:
+        handler = mock.Mock()
+        inbound.connect(handler)
+        try:
+            with mock.patch.object(
+                PostmarkInboundWebhookView, "parse_events", autospec=True
+            ) as parse_events:
+                response = self.client.generic(
+                    "POST",
+                    INBOUND_URL,
+                    _mutated_inbound_body(mutation),
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=authorization,
+                )
+        finally:
+            inbound.disconnect(handler)
+        self.assertEqual(response.status_code, 400)
+        parse_events.assert_not_called()
+        handler.assert_not_called()
