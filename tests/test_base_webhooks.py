@@ -30,7 +30,11 @@ from django.utils import timezone as django_timezone
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from anymail.exceptions import AnymailInsecureWebhookWarning, AnymailWebhookValidationFailure
+from anymail.exceptions import (
+    AnymailConfigurationError,
+    AnymailInsecureWebhookWarning,
+    AnymailWebhookValidationFailure,
+)
 from anymail.signals import (
     AnymailInboundEvent,
     AnymailTrackingEvent,
@@ -85,7 +89,14 @@ class SampleTrackingWebhookView(AnymailBaseWebhookView):
     def parse_events(self, request):
         # A generator, as many ESP parsers are: the base view must exhaust it (so a bad event
         # anywhere fails the whole batch) before sending any signal.
-        esp_events = parse_json_body(request, list)
+        esp_events = parse_json_body(request, (list, dict))
+        if isinstance(esp_events, dict) and "raw_message" in esp_events:
+            raise AnymailConfigurationError(
+                "This is a SampleESP inbound payload, posted to the tracking webhook. "
+                "Point SampleESP's inbound route at anymail/sampleesp/inbound/."
+            )
+        if not isinstance(esp_events, list):
+            raise ValueError("SampleESP tracking payload must be a JSON list")
         for esp_event in esp_events:
             yield self.esp_to_anymail_event(esp_event)
 
@@ -135,6 +146,21 @@ class SampleInboundWebhookView(AnymailBaseWebhookView):
         ]
 
 
+class SampleCombinedWebhookView(SampleTrackingWebhookView):
+    """One url for both kinds of event (as Mandrill has): each goes to its own signal."""
+
+    def esp_to_anymail_event(self, esp_event):
+        if isinstance(esp_event, dict) and "raw_message" in esp_event:
+            message = email.message_from_string(
+                esp_event["raw_message"], policy=email.policy.default
+            )
+            return AnymailInboundEvent(esp_event=esp_event, message=message)
+        return super().esp_to_anymail_event(esp_event)
+
+    def signal_for_event(self, event):
+        return inbound if isinstance(event, AnymailInboundEvent) else tracking
+
+
 class QuietSampleTrackingWebhookView(SampleTrackingWebhookView):
     """An ESP whose own signature suffices, so it opts out of the insecure-webhook warning."""
 
@@ -162,6 +188,7 @@ urlpatterns = [
         SampleTrackingWebhookView.as_view(signing_key=OTHER_SIGNING_KEY),
     ),
     path("sampleesp/inbound/", SampleInboundWebhookView.as_view()),
+    path("sampleesp/combined/", SampleCombinedWebhookView.as_view()),
     path("csrf-protected/", csrf_protected_view),
 ]
 
@@ -1366,3 +1393,37 @@ class TimestampHelperTests(SimpleTestCase):
         for value in bad_values:
             with self.subTest(value=value):
                 self.assert_value_error(parse_rfc2822_datetime, value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Misdirected payloads, and one url serving both signals
+# ---------------------------------------------------------------------------------------------
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class MisdirectedAndCombinedWebhookTests(SampleESPWebhookTestCase):
+    def test_inbound_payload_at_tracking_url_says_what_is_wrong(self):
+        with self.assertLogs("anymail.webhooks", "WARNING") as logs:
+            response = self.post_webhook({"raw_message": "Subject: hi\n\nbody", "received_at": 1})
+        self.assertEqual(response.status_code, 400)
+        self.assertIn(b"inbound payload, posted to the tracking webhook", response.content)
+        self.assertIn(b"anymail/sampleesp/inbound/", response.content)
+        self.assertIn("misconfigured", logs.output[0])
+        self.tracking_handler.assert_not_called()
+        self.inbound_handler.assert_not_called()
+
+    def test_other_parse_errors_do_not_echo_details(self):
+        response = self.post_webhook({"secret_looking": "payload"})
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.content, b"Malformed SampleESP webhook payload")
+
+    def test_combined_url_sends_each_event_on_its_own_signal(self):
+        tracking_event = sample_events()[0]
+        inbound_event = {"raw_message": "Subject: Hello inbound\n\nbody"}
+        response = self.post_webhook([tracking_event, inbound_event], url="/sampleesp/combined/")
+        self.assertEqual(response.status_code, 200)
+        (tracked,) = self.received_events(self.tracking_handler)
+        (received,) = self.received_events(self.inbound_handler)
+        self.assertEqual(tracked.message_id, tracking_event["message_id"])
+        self.assertEqual(received.message["Subject"], "Hello inbound")
+        self.assertEqual(self.inbound_handler.call_args.kwargs["sender"], SampleCombinedWebhookView)

@@ -22,7 +22,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 
 from ..conf import get_anymail_setting
-from ..exceptions import AnymailInsecureWebhookWarning, AnymailWebhookValidationFailure
+from ..exceptions import (
+    AnymailConfigurationError,
+    AnymailInsecureWebhookWarning,
+    AnymailWebhookValidationFailure,
+)
 from ..signals import AnymailEvent
 
 logger = logging.getLogger("anymail.webhooks")
@@ -98,17 +102,23 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
             events = list(self.parse_events(request))
         except AnymailWebhookValidationFailure:
             raise
+        except AnymailConfigurationError as err:
+            # E.g., an inbound route pointed at the tracking url: ESP dashboards show the
+            # response, so say what's wrong there too (these messages hold no secrets)
+            logger.warning("%s webhook misconfigured: %s", self.esp_name, err)
+            return HttpResponseBadRequest(str(err))
         except Exception as err:  # whatever the body, never a 500
             logger.warning("Malformed %s webhook payload: %s", self.esp_name, err, exc_info=True)
             return HttpResponseBadRequest(f"Malformed {self.esp_name} webhook payload")
         for event in events:
             try:
-                self.signal.send(sender=self.__class__, event=event, esp_name=self.esp_name)
+                self.signal_for_event(event).send(
+                    sender=self.__class__, event=event, esp_name=self.esp_name
+                )
             except Exception:  # the documented answer is a 400, so the ESP retries
                 logger.exception(
-                    "Error in an Anymail %s signal receiver for %s; answering 400 so %s retries",
-                    getattr(self.signal, "name", "webhook"),
-                    self.esp_name,
+                    "Error in a receiver of a %s event from %s; answering 400 so the ESP retries",
+                    event.event_type,
                     self.esp_name,
                 )
                 return HttpResponseBadRequest("Error processing webhook event")
@@ -128,6 +138,10 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
 
     def validate_request(self, request: HttpRequest) -> None:
         """ESP-specific authentication (e.g., a signature check); raise on failure."""
+
+    def signal_for_event(self, event: AnymailEvent) -> Any:
+        """The signal to send event on: ``self.signal``, unless one url takes both kinds."""
+        return self.signal
 
     def parse_events(self, request: HttpRequest) -> Iterable[AnymailEvent]:
         """Return the normalized events in request; raise anything for a malformed payload."""

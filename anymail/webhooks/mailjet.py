@@ -17,7 +17,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from ..exceptions import AnymailError
+from ..exceptions import AnymailConfigurationError
 from ..inbound import AnymailInboundMessage
 from ..signals import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason
 from ..signals import inbound as inbound_signal
@@ -29,13 +29,6 @@ INBOUND_URL = "anymail/mailjet/inbound/"
 TRACKING_URL = "anymail/mailjet/tracking/"
 # Every Parse API payload has some of these (the docs' sample has them all)
 INBOUND_CONTENT_KEYS = ("Headers", "Parts", "Text-part", "Html-part")
-
-
-class MailjetWebhookError(AnymailError, ValueError):
-    """A Mailjet webhook payload Anymail can't use; the base view answers it with a 400."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args, esp_name="Mailjet")
 
 
 class MailjetTrackingWebhookView(AnymailBaseWebhookView):
@@ -99,18 +92,18 @@ class MailjetTrackingWebhookView(AnymailBaseWebhookView):
 
     def esp_to_anymail_event(self, esp_event: Any) -> AnymailTrackingEvent:
         if not isinstance(esp_event, dict):
-            raise MailjetWebhookError(
+            raise ValueError(
                 f"Mailjet tracking event must be a JSON object, not {type(esp_event).__name__}"
             )
         if looks_like_inbound(esp_event):
-            raise MailjetWebhookError(
+            raise AnymailConfigurationError(
                 "This looks like a Mailjet Parse API (inbound) payload, posted to Anymail's "
                 f"Mailjet tracking webhook. Set your Mailjet parseroute Url to {INBOUND_URL} "
                 f"(not {TRACKING_URL})."
             )
         esp_type = optional_str(esp_event, "event")
         if esp_type is None:
-            raise MailjetWebhookError("Mailjet tracking event has no 'event' type")
+            raise ValueError("Mailjet tracking event has no 'event' type")
         event_type = self.event_type(esp_type, esp_event)
         rejected = event_type in (EventType.BOUNCED, EventType.REJECTED)
         return AnymailTrackingEvent(
@@ -152,7 +145,7 @@ def optional_str(esp_event: Mapping[str, Any], key: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise MailjetWebhookError(
+        raise ValueError(
             f"Mailjet field {key!r} should be a string, not {type(value).__name__}"
         )
     return value
@@ -174,7 +167,7 @@ def message_id(esp_event: dict[str, Any]) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise MailjetWebhookError(f"Mailjet MessageID {value!r} is not a message id")
+        raise ValueError(f"Mailjet MessageID {value!r} is not a message id")
     return str(value)
 
 
@@ -212,13 +205,13 @@ class MailjetInboundWebhookView(AnymailBaseWebhookView):
     def parse_events(self, request: HttpRequest) -> list[AnymailInboundEvent]:
         esp_event = parse_json_body(request, (dict, list))
         if isinstance(esp_event, list) or "event" in esp_event:
-            raise MailjetWebhookError(
+            raise AnymailConfigurationError(
                 "This looks like a Mailjet Event API (tracking) payload, posted to Anymail's "
                 f"Mailjet inbound webhook. Set your Mailjet event tracking url to {TRACKING_URL} "
                 f"(not {INBOUND_URL})."
             )
         if not any(key in esp_event for key in INBOUND_CONTENT_KEYS):
-            raise MailjetWebhookError(
+            raise ValueError(
                 "Mailjet inbound payload has none of the Parse API's "
                 f"{', '.join(INBOUND_CONTENT_KEYS)} fields"
             )
@@ -258,13 +251,13 @@ class MailjetInboundWebhookView(AnymailBaseWebhookView):
         """Body charsets and attachments from Parts: each part's headers and ContentRef."""
         parts = esp_event.get("Parts") or []
         if not isinstance(parts, list):
-            raise MailjetWebhookError("Mailjet inbound 'Parts' should be a list")
+            raise ValueError("Mailjet inbound 'Parts' should be a list")
         charsets: dict[str, str] = {}
         attachments: list[Message] = []
         seen_refs = set()
         for part in parts:
             if not isinstance(part, dict):
-                raise MailjetWebhookError("Mailjet inbound 'Parts' items should be objects")
+                raise ValueError("Mailjet inbound 'Parts' items should be objects")
             content_ref = optional_str(part, "ContentRef")
             part_headers = part_header_message(part.get("Headers"))
             if content_ref in ("Text-part", "Html-part"):
@@ -284,12 +277,12 @@ def parse_headers(headers: Any) -> list[tuple[str, str]]:
     if headers is None:
         return []
     if not isinstance(headers, dict):
-        raise MailjetWebhookError("Mailjet inbound 'Headers' should be an object")
+        raise ValueError("Mailjet inbound 'Headers' should be an object")
     pairs = []
     for name, values in headers.items():
         for value in values if isinstance(values, list) else [values]:
             if not isinstance(value, str):
-                raise MailjetWebhookError(f"Mailjet inbound header {name!r} isn't a string")
+                raise ValueError(f"Mailjet inbound header {name!r} isn't a string")
             pairs.append((name, value))
     return pairs
 
@@ -301,7 +294,7 @@ def part_header_message(headers: Any) -> Message:
         try:
             parsed[name] = value
         except (ValueError, TypeError) as err:
-            raise MailjetWebhookError(f"Invalid Mailjet inbound part header {name!r}") from err
+            raise ValueError(f"Invalid Mailjet inbound part header {name!r}") from err
     return parsed
 
 
@@ -326,7 +319,7 @@ def attachment_from_part(
             base64=True,
         )
     except (binascii.Error, ValueError) as err:
-        raise MailjetWebhookError(f"Mailjet inbound {content_ref} isn't valid base64") from err
+        raise ValueError(f"Mailjet inbound {content_ref} isn't valid base64") from err
 
 
 def spam_score(esp_event: dict[str, Any]) -> float | None:
@@ -335,8 +328,8 @@ def spam_score(esp_event: dict[str, Any]) -> float | None:
     if score is None or score == "":
         return None
     if isinstance(score, bool):
-        raise MailjetWebhookError(f"Invalid Mailjet SpamAssassinScore {score!r}")
+        raise ValueError(f"Invalid Mailjet SpamAssassinScore {score!r}")
     try:
         return float(score)
     except (TypeError, ValueError) as err:
-        raise MailjetWebhookError(f"Invalid Mailjet SpamAssassinScore {score!r}") from err
+        raise ValueError(f"Invalid Mailjet SpamAssassinScore {score!r}") from err

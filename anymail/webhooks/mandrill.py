@@ -76,25 +76,11 @@ def mandrill_signature(key: str, url: str, post: QueryDict) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-class _SignalForEvent:
-    """Stands in for the view's signal: tracking events go to ``tracking``, inbound to ``inbound``.
-
-    (Workaround: the base view sends every event on one signal. A base hook choosing the signal
-    per event would replace this.)
-    """
-
-    name = "tracking/inbound"
-
-    def send(self, sender: Any, event: AnymailEvent, **kwargs: Any) -> Any:
-        signal = inbound if isinstance(event, AnymailInboundEvent) else tracking
-        return signal.send(sender=sender, event=event, **kwargs)
-
-
 class MandrillCombinedWebhookView(AnymailBaseWebhookView):
     """Mandrill's tracking and inbound webhook (``anymail/mandrill/``)."""
 
     esp_name = "Mandrill"
-    signal = _SignalForEvent()
+    signal = tracking  # inbound events go to the inbound signal (see signal_for_event)
     webhook_key: str | None = None  # allows as_view(webhook_key=...)
     webhook_url: str | None = None  # allows as_view(webhook_url=...)
 
@@ -148,6 +134,9 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
         return url
 
     # Parsing
+
+    def signal_for_event(self, event: AnymailEvent) -> Any:
+        return inbound if isinstance(event, AnymailInboundEvent) else tracking
 
     def parse_events(self, request: HttpRequest) -> list[AnymailEvent]:
         esp_events = json.loads(request.POST["mandrill_events"])
