@@ -866,13 +866,15 @@ class MandrillDjrillAttributeTests(MandrillBackendTestCase):
         self.assertEqual(self.sent_message()["return_path_domain"], "bounce.example.com")
         self.assertIn("envelope_sender", messages[0])
 
-    def test_template_name(self):
-        messages = self.send_warning(template_name="djrill-template")
-        self.assert_api_called("POST", SEND_TEMPLATE_URL)
-        data = self.api_call_json()
-        self.assertEqual(data["template_name"], "djrill-template")
-        self.assertEqual(data["template_content"], [])
-        self.assertIn("template_id", messages[0])
+    def test_template_name_attribute_is_not_a_mandrill_template(self):
+        # Renamed to template_id (docs); other apps' messages use template_name for Django
+        # templates (e.g. django-mail-templated, the docs' AnymailMessageMixin example)
+        self.message.template_name = "order_confirmation.tpl"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            self.message.send()
+        self.assert_api_called("POST", SEND_URL)
+        self.assertNotIn("template_name", self.api_call_json())
 
     def test_template_content_dict(self):
         self.message.template_id = "tpl"

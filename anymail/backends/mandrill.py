@@ -323,9 +323,11 @@ DJRILL_MESSAGE_ATTRS = (
     "view_content_link",
 )
 
-#: Djrill attributes Anymail renamed or replaced with a normalized attribute
+#: Djrill attributes Anymail renamed or replaced with a normalized attribute. (Not Djrill's
+#: template_name, which the docs say became template_id: other packages' EmailMessages, such as
+#: django-mail-templated's, use template_name for a *Django* template, so reading it here would
+#: turn their messages into Mandrill template sends.)
 DJRILL_RENAMED_ATTRS = {
-    "template_name": "message.template_id",
     "use_template_from": "message.from_email = None (to use the template's from address)",
     "use_template_subject": "message.subject = None (to use the template's subject)",
     "merge_vars": "message.merge_data",
@@ -354,8 +356,6 @@ def apply_djrill_attributes(payload: MandrillPayload) -> None:
     renamed = {
         attr: djrill_attr(message, attr, instead) for attr, instead in DJRILL_RENAMED_ATTRS.items()
     }
-    if renamed["template_name"] is not UNSET:
-        payload.data.setdefault("template_name", renamed["template_name"])  # template_id wins
     if renamed["use_template_from"]:
         payload.msg.pop("from_email", None)
         payload.msg.pop("from_name", None)
