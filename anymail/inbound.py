@@ -495,10 +495,13 @@ class AnymailInboundMessage(Message):
             file.seek(0)  # in case something already read it
         except Exception:
             pass
+        charset = getattr(file, "charset", None)
+        if isinstance(charset, bytes):  # Django's multipart parser gives it as bytes
+            charset = charset.decode("ascii", "replace")
         return cls.construct_attachment(
             content_type=getattr(file, "content_type", None) or "application/octet-stream",
             content=file.read(),
-            charset=getattr(file, "charset", None),
+            charset=charset,
             filename=getattr(file, "name", None),
             content_id=content_id,
         )

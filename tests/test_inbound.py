@@ -1200,6 +1200,14 @@ class ConstructAttachmentTests(SimpleTestCase):
         self.assertEqual(att.get_content_text(), "naïve")
         self.assertTrue(att.is_attachment())
 
+    def test_construct_attachment_from_uploaded_file_bytes_charset(self):
+        # Django's multipart parser stores an uploaded file's charset as bytes
+        upload = SimpleUploadedFile("notes.txt", "naïve".encode("iso-8859-1"), "text/plain")
+        upload.charset = b"iso-8859-1"
+        att = AnymailInboundMessage.construct_attachment_from_uploaded_file(upload)
+        self.assertEqual(att.get_content_charset(), "iso-8859-1")
+        self.assertEqual(att.get_content_text(), "naïve")
+
     def test_construct_attachment_from_uploaded_file_inline(self):
         upload = SimpleUploadedFile("logo.png", PNG_DATA, "image/png")
         upload.read()  # already consumed by something else
