@@ -9,11 +9,22 @@ from __future__ import annotations
 
 from django.urls import path
 
+from .webhooks.mailgun import MailgunInboundWebhookView, MailgunTrackingWebhookView
 from .webhooks.mailjet import MailjetInboundWebhookView, MailjetTrackingWebhookView
 from .webhooks.mandrill import MandrillCombinedWebhookView, MandrillTrackingWebhookView
 from .webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
 
 urlpatterns = [
+    path("mailgun/inbound/", MailgunInboundWebhookView.as_view(), name="mailgun_inbound_webhook"),
+    # The url tells Mailgun to forward raw MIME (rather than parsed fields); one view takes both
+    path(
+        "mailgun/inbound_mime/",
+        MailgunInboundWebhookView.as_view(),
+        name="mailgun_inbound_webhook_mime",
+    ),
+    path(
+        "mailgun/tracking/", MailgunTrackingWebhookView.as_view(), name="mailgun_tracking_webhook"
+    ),
     path("mailjet/inbound/", MailjetInboundWebhookView.as_view(), name="mailjet_inbound_webhook"),
     path(
         "mailjet/tracking/", MailjetTrackingWebhookView.as_view(), name="mailjet_tracking_webhook"

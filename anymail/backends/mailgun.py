@@ -1,0 +1,318 @@
+"""Mailgun: sends through Mailgun's v3 messages API (a form POST per message).
+
+API docs: https://documentation.mailgun.com/docs/mailgun/api-reference/ (Messages: "Send an
+email"); batch sending with "recipient variables":
+https://documentation.mailgun.com/docs/mailgun/user-manual/sending-messages/batch-sending
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from ..addresses import EmailAddress
+from ..attachments import Attachment
+from ..conf import get_anymail_setting
+from ..exceptions import AnymailConfigurationError, AnymailRequestsAPIError
+from ..message import AnymailRecipientStatus
+from .base_requests import AnymailRequestsBackend, RequestsPayload
+
+DEFAULT_API_URL = "https://api.mailgun.net/v3"  # (EU region: "https://api.eu.mailgun.net/v3")
+
+
+class EmailBackend(AnymailRequestsBackend):
+    """Anymail's Mailgun EmailBackend (``anymail.backends.mailgun.EmailBackend``)."""
+
+    esp_name = "Mailgun"
+
+    def __init__(self, **kwargs: Any) -> None:
+        esp_name = self.esp_name
+        # MAILGUN_API_KEY may also be a bare (un-prefixed) Django setting, as the docs promise
+        self.api_key: str = get_anymail_setting(
+            "api_key", esp_name=esp_name, kwargs=kwargs, allow_bare=True
+        )
+        self.sender_domain: str | None = get_anymail_setting(
+            "sender_domain", esp_name=esp_name, kwargs=kwargs, default=None
+        )
+        api_url = get_anymail_setting(
+            "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
+        )
+        super().__init__(api_url, **kwargs)
+
+    def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> MailgunPayload:
+        return MailgunPayload(message, defaults, self)
+
+    def parse_recipient_status(
+        self, response: requests.Response, payload: MailgunPayload, message: Any
+    ) -> dict[str, AnymailRecipientStatus]:
+        # Mailgun answers {"id": "<...@domain>", "message": "Queued. Thank you."}, and never
+        # reports per-recipient status at send time: every recipient is simply "queued".
+        try:
+            parsed = response.json()
+            message_id = parsed["id"]
+        except (ValueError, TypeError, KeyError):
+            # A 200 that isn't that JSON (e.g., the text "Mailgun Magnificent API") means the
+            # request reached something other than the messages API: a bad sender domain or url.
+            raise AnymailRequestsAPIError(
+                f"Unexpected response from the Mailgun API: expected JSON with a message 'id'. "
+                f"This usually means the sender domain {payload.sender_domain!r} is invalid or "
+                f"not one of your Mailgun domains (Anymail took it from "
+                f"{payload.sender_domain_source}), or MAILGUN_API_URL {self.api_url!r} is wrong.",
+                email_message=message,
+                payload=payload,
+                response=response,
+                backend=self,
+            ) from None
+        return payload.recipient_status_for_all(message_id, "queued")
+
+
+class MailgunPayload(RequestsPayload):
+    """Builds the form fields (and files) for POST <api_url>/<sender_domain>/messages."""
+
+    def __init__(self, message: Any, defaults: dict[str, Any], backend: EmailBackend) -> None:
+        super().__init__(message, defaults, backend, auth=("api", backend.api_key))
+
+    def init_payload(self) -> None:
+        # Form fields, in order; a list value becomes a repeated field (e.g., several "to")
+        self.data: dict[str, Any] = {}
+        self.files: list[tuple[str, tuple[str, bytes, str]]] = []
+        self.from_domain: str | None = None
+        self.envelope_sender_domain: str | None = None
+        self.metadata: dict[str, Any] = {}
+        self.merge_data: dict[str, dict[str, Any]] | None = None
+        self.merge_global_data: dict[str, Any] | None = None
+        self.merge_metadata: dict[str, dict[str, Any]] | None = None
+        self.esp_extra: dict[str, Any] = {}
+        self.esp_extra_sender_domain: str | None = None
+        self.to_emails: list[EmailAddress] = []
+        self.sender_domain: str = ""
+        self.sender_domain_source: str = ""
+
+    def process_message(self) -> None:
+        super().process_message()
+        # These combine several message attributes, so they're done after all the set_* calls
+        self.add_metadata_and_batch_fields()
+        self.data.update(self.esp_extra)  # esp_extra goes straight to Mailgun, overriding ours
+        self.sender_domain, self.sender_domain_source = self.choose_sender_domain()
+
+    # Sender domain: part of the API url, not the form
+
+    def choose_sender_domain(self) -> tuple[str, str]:
+        """The Mailgun sending domain for this message, and where it came from (for errors).
+
+        Per Anymail's Mailgun docs: a message's own choice (esp_extra["sender_domain"], the
+        pre-2.0 way, or its envelope_sender's domain) beats MAILGUN_SENDER_DOMAIN, which beats
+        the from_email's domain.
+        """
+        candidates = [
+            (self.esp_extra_sender_domain, "esp_extra['sender_domain']"),
+            (self.envelope_sender_domain, "the message's envelope_sender"),
+            (self.backend.sender_domain, "the MAILGUN_SENDER_DOMAIN setting"),
+            (self.from_domain, "the message's from_email"),
+        ]
+        for domain, source in candidates:
+            if domain:
+                return str(domain), source
+        raise AnymailConfigurationError(
+            "Mailgun needs a sender domain to send this message: set MAILGUN_SENDER_DOMAIN in "
+            "your ANYMAIL settings, or give the message a from_email or envelope_sender."
+        )
+
+    def get_api_endpoint(self) -> str:
+        # Quote everything (even "/"), so an odd domain can't turn into a different API path
+        return f"{quote(self.sender_domain, safe='')}/messages"
+
+    def get_request_params(self, api_url: str) -> dict[str, Any]:
+        params = super().get_request_params(api_url)
+        params["files"] = None
+        if self.files:
+            # Encode multipart ourselves: some Requests/urllib3 versions send non-ASCII filenames
+            # as RFC 2231 filename*=, which Mailgun doesn't understand (it drops the attachment).
+            body, content_type = encode_multipart_form(params["data"], self.files)
+            params.update(data=body, headers={"Content-Type": content_type})
+        return params
+
+    def serialize_data(self) -> list[tuple[str, str]]:
+        fields = []
+        for field, value in self.data.items():
+            values = value if isinstance(value, (list, tuple)) else [value]
+            fields.extend((field, str(item)) for item in values)
+        return fields
+
+    # Addresses and content
+
+    def set_from_email_list(self, emails: list[EmailAddress]) -> None:
+        # Mailgun takes several From addresses as one comma-separated field
+        self.data["from"] = ", ".join(str(email) for email in emails)
+        self.from_domain = emails[0].domain
+
+    def set_recipients(self, recipient_type: str, emails: list[EmailAddress]) -> None:
+        self.data[recipient_type] = [str(email) for email in emails]
+        if recipient_type == "to":
+            self.to_emails = emails
+
+    def set_subject(self, subject: str) -> None:
+        self.data["subject"] = subject
+
+    def set_reply_to(self, emails: list[EmailAddress]) -> None:
+        self.data["h:Reply-To"] = ", ".join(str(email) for email in emails)
+
+    def set_extra_headers(self, headers: CaseInsensitiveDict) -> None:
+        for name, value in headers.items():
+            self.data[f"h:{name}"] = value
+
+    def set_text_body(self, body: str) -> None:
+        self.data["text"] = body
+
+    def set_html_body(self, body: str) -> None:
+        self.data["html"] = body
+
+    def add_attachment(self, attachment: Attachment) -> None:
+        # Mailgun silently drops attachments without filenames, and inline parts without
+        # Content-IDs; and it uses an inline part's filename as its Content-ID.
+        if attachment.inline:
+            if not attachment.cid:
+                self.unsupported_feature("inline attachments without a Content-ID")
+                return
+            self.files.append(("inline", (attachment.cid, attachment.content, attachment.mimetype)))
+        else:
+            if not attachment.name:
+                self.unsupported_feature("attachments without filenames")
+                return
+            self.files.append(
+                ("attachment", (attachment.name, attachment.content, attachment.mimetype))
+            )
+
+    # Anymail features
+
+    def set_envelope_sender(self, email: EmailAddress) -> None:
+        # Mailgun sets the envelope sender (Return-Path) itself; only the domain is used, to
+        # choose the sending domain
+        self.envelope_sender_domain = email.domain
+
+    def set_metadata(self, metadata: dict[str, Any]) -> None:
+        self.metadata = metadata  # sent as v: custom variables, with any merge_metadata
+
+    def set_send_at(self, send_at: datetime) -> None:
+        # o:deliverytime takes an RFC 2822 date
+        self.data["o:deliverytime"] = format_datetime(send_at.astimezone(timezone.utc))
+
+    def set_tags(self, tags: list[str]) -> None:
+        self.data["o:tag"] = tags
+
+    def set_track_clicks(self, track_clicks: bool) -> None:
+        self.data["o:tracking-clicks"] = "yes" if track_clicks else "no"
+
+    def set_track_opens(self, track_opens: bool) -> None:
+        self.data["o:tracking-opens"] = "yes" if track_opens else "no"
+
+    # (No set_template_id: Mailgun has no stored templates in Anymail's sense.)
+
+    def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
+        self.merge_data = merge_data
+
+    def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
+        self.merge_global_data = merge_global_data
+
+    def set_merge_metadata(self, merge_metadata: dict[str, dict[str, Any]]) -> None:
+        self.merge_metadata = merge_metadata
+
+    def set_esp_extra(self, extra: dict[str, Any]) -> None:
+        extra = dict(extra)
+        # Before envelope_sender existed, esp_extra["sender_domain"] chose the sending domain
+        self.esp_extra_sender_domain = extra.pop("sender_domain", None)
+        # A dict (e.g., "recipient-variables") can only be sent to Mailgun as JSON
+        self.esp_extra = {
+            field: self.serialize_json(value) if isinstance(value, dict) else value
+            for field, value in extra.items()
+        }
+
+    # Metadata and batch sending, which share Mailgun's "recipient-variables"
+
+    def add_metadata_and_batch_fields(self) -> None:
+        """Add v: custom variables, and recipient-variables for a batch send.
+
+        Mailgun sends an individual message to each "to" address only when the request has
+        recipient-variables: a JSON object of per-recipient values that %recipient.name% in the
+        message (including in v: variables) refers to. merge_global_data has no Mailgun
+        equivalent, so it's copied into every recipient's values. merge_metadata uses
+        "v:"-prefixed recipient variables, so it can't collide with merge_data keys.
+        """
+        metadata_keys = set()
+        if self.merge_metadata is not None:
+            metadata_keys = {key for values in self.merge_metadata.values() for key in values}
+        for key, value in self.metadata.items():
+            if key not in metadata_keys:
+                self.data[f"v:{key}"] = variable_value(value)
+        for key in sorted(metadata_keys):
+            self.data[f"v:{key}"] = f"%recipient.v:{key}%"
+
+        is_batch = self.merge_data is not None or self.merge_metadata is not None
+        if not is_batch:
+            # Mailgun only substitutes %recipient.name% in batch sends, so merge_global_data
+            # would be lost. Refuse it if the message asked for it; but ignore it if it only
+            # came from SEND_DEFAULTS (which the docs suggest for data "available to all batch
+            # sends"), or every non-batch message would fail.
+            if self.merge_global_data and getattr(self.message, "merge_global_data", None):
+                self.unsupported_feature(
+                    "merge_global_data without merge_data (Anymail emulates global merge data "
+                    "only in batch sends; set merge_data, even to {}, to make this a batch send)"
+                )
+            return
+        recipient_variables = {}
+        for email in self.to_emails:
+            values = dict(self.merge_global_data or {})
+            values.update((self.merge_data or {}).get(email.addr_spec, {}))
+            recipient_metadata = (self.merge_metadata or {}).get(email.addr_spec, {})
+            for key in metadata_keys:
+                # A recipient without this key gets the message's metadata value, else ""
+                values[f"v:{key}"] = recipient_metadata.get(key, self.metadata.get(key, ""))
+            recipient_variables[email.addr_spec] = values
+        self.data["recipient-variables"] = self.serialize_json(recipient_variables)
+
+
+def variable_value(value: Any) -> str:
+    """A metadata value as a Mailgun v: variable: strings as-is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+# (Generic: another ESP posting multipart forms with non-ASCII filenames could use this.)
+def encode_multipart_form(
+    fields: list[tuple[str, str]], files: list[tuple[str, tuple[str, bytes, str]]]
+) -> tuple[bytes, str]:
+    """RFC 7578 multipart/form-data: (body, content_type).
+
+    Names and filenames are sent as raw UTF-8 with only '"', CR and LF percent-encoded (the
+    HTML5 form encoding that RFC 7578 section 4.2 describes), never as RFC 2231 filename*=.
+    """
+    contents = [value.encode("utf-8") for _, value in fields] + [file[1] for _, file in files]
+    boundary = secrets.token_hex(16)
+    while any(boundary.encode("ascii") in content for content in contents):
+        boundary = secrets.token_hex(16)  # (astronomically unlikely)
+
+    parts = []
+    for name, value in fields:
+        disposition = f'form-data; name="{_form_quote(name)}"'
+        parts.append((f"Content-Disposition: {disposition}\r\n", value.encode("utf-8")))
+    for name, (filename, content, mimetype) in files:
+        disposition = f'form-data; name="{_form_quote(name)}"; filename="{_form_quote(filename)}"'
+        content_type = mimetype.replace("\r", " ").replace("\n", " ")
+        headers = f"Content-Disposition: {disposition}\r\nContent-Type: {content_type}\r\n"
+        parts.append((headers, content))
+
+    body = b"".join(
+        f"--{boundary}\r\n{headers}\r\n".encode() + content + b"\r\n" for headers, content in parts
+    )
+    body += f"--{boundary}--\r\n".encode("ascii")
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def _form_quote(text: str) -> str:
+    return text.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")

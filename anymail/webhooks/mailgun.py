@@ -1,0 +1,459 @@
+"""Mailgun webhooks: status tracking (current JSON and legacy form formats) and inbound routes.
+
+Mailgun docs: webhooks and their payloads,
+https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhook-payloads ; securing
+webhooks (the timestamp/token/signature scheme); and receiving messages through a route's
+forward() action, https://documentation.mailgun.com/docs/mailgun/user-manual/receive-forward-store/receive-http
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import HttpRequest, QueryDict
+
+from ..conf import get_anymail_setting
+from ..exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
+from ..inbound import AnymailInboundMessage
+from ..signals import (
+    AnymailInboundEvent,
+    AnymailTrackingEvent,
+    EventType,
+    RejectReason,
+    inbound,
+    tracking,
+)
+from ..timestamps import timestamp_to_datetime
+from .base import AnymailBaseWebhookView, parse_json_body
+
+TRACKING_URL = "anymail/mailgun/tracking/"
+INBOUND_URL = "anymail/mailgun/inbound/ (or anymail/mailgun/inbound_mime/)"
+
+
+class MailgunBaseWebhookView(AnymailBaseWebhookView):
+    """Verifies Mailgun's signature: a hex HMAC-SHA256 of timestamp + token.
+
+    The key is MAILGUN_WEBHOOK_SIGNING_KEY, or (for accounts that never rotated either key, where
+    they're the same) MAILGUN_API_KEY. The current JSON webhooks carry the signature in a
+    "signature" object; legacy webhooks and inbound routes post it as form fields.
+    """
+
+    esp_name = "Mailgun"
+    # Mailgun's signature does the job of a shared secret (Anymail's Mailgun docs say omitting
+    # WEBHOOK_SECRET is acceptable), so don't warn when it's not set.
+    warn_if_no_basic_auth = False
+    webhook_signing_key: str | None = None  # allows as_view(webhook_signing_key=...)
+    api_key: str | None = None  # allows as_view(api_key=...)
+
+    def __init__(self, **kwargs: Any) -> None:
+        signing_key = get_anymail_setting(
+            "webhook_signing_key", esp_name=self.esp_name, kwargs=kwargs, default=None
+        )
+        api_key = get_anymail_setting(
+            "api_key", esp_name=self.esp_name, kwargs=kwargs, default=None, allow_bare=True
+        )
+        signing_key = signing_key or api_key
+        if not signing_key:
+            raise AnymailConfigurationError(
+                "To verify Mailgun webhooks, set MAILGUN_WEBHOOK_SIGNING_KEY (your Mailgun "
+                "'HTTP webhook signing key') in your ANYMAIL settings, or ANYMAIL_MAILGUN_WEBHOOK_"
+                "SIGNING_KEY. (Anymail falls back to MAILGUN_API_KEY if that isn't set, but "
+                "neither is.)"
+            )
+        self.signing_key: bytes = str(signing_key).encode("utf-8")
+        super().__init__(**kwargs)
+
+    def validate_request(self, request: HttpRequest) -> None:
+        if is_json_request(request):
+            signature_fields = parse_json_body(request, dict).get("signature")
+            if not isinstance(signature_fields, dict):
+                raise AnymailWebhookValidationFailure("Mailgun webhook has no 'signature' object")
+        else:
+            signature_fields = request.POST
+        try:
+            timestamp = signature_fields["timestamp"]
+            token = signature_fields["token"]
+            signature = signature_fields["signature"]
+        except KeyError as err:
+            raise AnymailWebhookValidationFailure(
+                f"Mailgun webhook is missing its signature field {err}"
+            ) from None
+        if not (
+            isinstance(timestamp, (str, int))
+            and not isinstance(timestamp, bool)
+            and isinstance(token, str)
+            and isinstance(signature, str)
+        ):
+            raise AnymailWebhookValidationFailure("Mailgun webhook has malformed signature fields")
+        expected = hmac.new(
+            self.signing_key, f"{timestamp}{token}".encode(), hashlib.sha256
+        ).hexdigest()
+        if not hmac.compare_digest(signature.encode("utf-8"), expected.encode("ascii")):
+            raise AnymailWebhookValidationFailure(
+                "Mailgun webhook called with incorrect signature (check your "
+                "MAILGUN_WEBHOOK_SIGNING_KEY setting)"
+            )
+
+
+def is_json_request(request: HttpRequest) -> bool:
+    return request.content_type == "application/json"
+
+
+# ---------------------------------------------------------------------------------------------
+# Status tracking
+# ---------------------------------------------------------------------------------------------
+
+
+class MailgunTrackingWebhookView(MailgunBaseWebhookView):
+    """Mailgun tracking webhooks: one event per call, as JSON (current) or a form (legacy)."""
+
+    signal = tracking
+
+    def parse_events(self, request: HttpRequest) -> list[AnymailTrackingEvent]:
+        if is_json_request(request):
+            esp_event = parse_json_body(request, dict)
+            if "event-data" not in esp_event:
+                raise ValueError("Mailgun tracking webhook payload has no 'event-data'")
+            return [self.esp_to_anymail_event(esp_event)]
+        if "event" not in request.POST and is_inbound_form(request.POST):
+            raise AnymailConfigurationError(
+                "You seem to have set a Mailgun *inbound* route to Anymail's Mailgun *tracking* "
+                f"webhook url. Forward inbound messages to {INBOUND_URL} instead."
+            )
+        return [self.legacy_to_anymail_event(request.POST)]
+
+    # Current webhooks (June 2018 and later): {"signature": {...}, "event-data": {...}}
+
+    event_types = {
+        "accepted": EventType.QUEUED,
+        "rejected": EventType.REJECTED,
+        "delivered": EventType.DELIVERED,
+        "failed": EventType.BOUNCED,  # (or deferred, or rejected: see failed_event_type)
+        "opened": EventType.OPENED,
+        "clicked": EventType.CLICKED,
+        "unsubscribed": EventType.UNSUBSCRIBED,
+        "complained": EventType.COMPLAINED,
+    }
+
+    # "failed" events' "reason". (Mailgun's docs show these in examples but don't list them.)
+    reject_reasons = {
+        "bounce": RejectReason.BOUNCED,
+        "suppress-bounce": RejectReason.BOUNCED,
+        "suppress-unsubscribe": RejectReason.UNSUBSCRIBED,
+        "suppress-complaint": RejectReason.SPAM,
+        "old": RejectReason.TIMED_OUT,  # gave up retrying
+        "espblock": RejectReason.BLOCKED,
+        "generic": RejectReason.OTHER,
+    }
+
+    def esp_to_anymail_event(self, esp_event: dict[str, Any]) -> AnymailTrackingEvent:
+        event_data = require_type(esp_event["event-data"], dict, "event-data")
+        signature = require_type(esp_event.get("signature"), dict, "signature")
+        event_name = require_type(event_data.get("event"), str, "event-data.event")
+        event_type = self.event_types.get(event_name, EventType.UNKNOWN)
+        if event_name == "failed":
+            event_type = self.failed_event_type(event_data)
+        headers = optional_dict(optional_dict(event_data, "message"), "headers")
+        delivery_status = optional_dict(event_data, "delivery-status")
+
+        reject_reason = description = None
+        if event_name == "rejected":
+            reject = optional_dict(event_data, "reject")
+            reject_reason = RejectReason.OTHER
+            description = optional_str(reject, "description") or optional_str(reject, "reason")
+        elif event_type in (EventType.BOUNCED, EventType.REJECTED):
+            reject_reason = self.reject_reasons.get(event_data.get("reason"), RejectReason.OTHER)
+        description = description or optional_str(delivery_status, "description")
+
+        timestamp = event_data.get("timestamp")
+        return AnymailTrackingEvent(
+            event_type=event_type,
+            timestamp=timestamp_to_datetime(timestamp) if timestamp is not None else None,
+            # Mailgun's event-data "id" is only unique within a day; the signature token is
+            # unique (and it's what Anymail's docs promise as event_id)
+            event_id=optional_str(signature, "token"),
+            esp_event=esp_event,
+            message_id=bracketed_message_id(optional_str(headers, "message-id")),
+            recipient=optional_str(event_data, "recipient"),
+            metadata=optional_dict(event_data, "user-variables"),
+            tags=str_list(event_data.get("tags"), "tags"),
+            reject_reason=reject_reason,
+            description=description,
+            mta_response=optional_str(delivery_status, "message"),
+            user_agent=optional_str(optional_dict(event_data, "client-info"), "user-agent"),
+            click_url=optional_str(event_data, "url"),
+        )
+
+    def failed_event_type(self, event_data: dict[str, Any]) -> str:
+        if event_data.get("severity") == "temporary":
+            return EventType.DEFERRED  # Mailgun will keep trying
+        if str(event_data.get("reason", "")).startswith("suppress-"):
+            # Mailgun didn't try: the address is on a suppression list
+            return EventType.REJECTED
+        return EventType.BOUNCED
+
+    # Legacy webhooks: form fields, whose names differ by event type
+
+    legacy_event_types = {
+        "delivered": EventType.DELIVERED,
+        "dropped": EventType.REJECTED,  # (or bounced, when Mailgun gave up retrying)
+        "bounced": EventType.BOUNCED,
+        "complained": EventType.COMPLAINED,
+        "unsubscribed": EventType.UNSUBSCRIBED,
+        "opened": EventType.OPENED,
+        "clicked": EventType.CLICKED,
+    }
+
+    # Dropped events: reason "hardfail" is a suppressed address, detailed by "code"
+    legacy_dropped_codes = {
+        "605": RejectReason.BOUNCED,  # "Not delivering to previously bounced address"
+        "606": RejectReason.UNSUBSCRIBED,  # "Not delivering to unsubscribed address"
+        "607": RejectReason.SPAM,  # "Not delivering to a user who marked your messages as spam"
+    }
+
+    # Fields Mailgun itself posts. In legacy opened, clicked and unsubscribed events, custom
+    # variables (metadata) are mixed in with these, with nothing else to tell them apart.
+    legacy_mailgun_fields = {
+        "event", "recipient", "domain", "ip", "country", "region", "city", "user-agent",
+        "device-type", "client-type", "client-name", "client-os", "campaign-id",
+        "campaign-name", "tag", "x-mailgun-tag", "mailing-list", "message-id", "timestamp",
+        "token", "signature", "url", "body-plain", "h", "message-headers", "code", "error",
+        "notification", "reason", "description", "attachment-count",
+    }  # fmt: skip
+
+    def legacy_to_anymail_event(self, esp_event: QueryDict) -> AnymailTrackingEvent:
+        fields = {name.lower(): name for name in esp_event}  # Mailgun mixes "Message-Id" casing
+        headers = legacy_message_headers(esp_event.get("message-headers"))
+
+        def field(name: str) -> str | None:
+            return esp_event.get(fields[name]) if name in fields else None
+
+        event_name = require_type(field("event"), str, "event")
+        event_type = self.legacy_event_types.get(event_name, EventType.UNKNOWN)
+        reject_reason = None
+        if event_name == "dropped":
+            if field("reason") in ("old", "maxfails"):
+                event_type, reject_reason = EventType.BOUNCED, RejectReason.TIMED_OUT
+            else:
+                reject_reason = self.legacy_dropped_codes.get(field("code"), RejectReason.BOUNCED)
+        elif event_name == "bounced":
+            reject_reason = RejectReason.BOUNCED
+
+        if headers is not None:
+            # Delivered, dropped, bounced and complained events include the sent message's
+            # headers: custom variables are there, unambiguously, as X-Mailgun-Variables JSON
+            metadata = {}
+            for value in header_values(headers, "X-Mailgun-Variables"):
+                metadata.update(require_type(json.loads(value), dict, "X-Mailgun-Variables"))
+            tags = header_values(headers, "X-Mailgun-Tag")
+        else:
+            metadata = {
+                name: esp_event.get(name)
+                for name in esp_event
+                if name.lower() not in self.legacy_mailgun_fields
+            }
+            tags = []
+        tags = esp_event.getlist("tag") or esp_event.getlist("X-Mailgun-Tag") or tags
+
+        message_id = field("message-id")
+        if message_id is None and headers is not None:
+            message_id = next(iter(header_values(headers, "Message-Id")), None)
+        timestamp = field("timestamp")
+        return AnymailTrackingEvent(
+            event_type=event_type,
+            timestamp=timestamp_to_datetime(timestamp) if timestamp is not None else None,
+            event_id=field("token"),
+            esp_event=esp_event,
+            message_id=bracketed_message_id(message_id),
+            recipient=field("recipient"),
+            metadata=metadata,
+            tags=tags,
+            reject_reason=reject_reason,
+            description=field("description") or None,
+            mta_response=field("error") or field("notification") or None,
+            user_agent=field("user-agent") or None,
+            click_url=field("url") or None,
+        )
+
+
+def legacy_message_headers(value: str | None) -> list[tuple[str, str]] | None:
+    """Mailgun's "message-headers" field: a JSON list of [name, value] pairs (or None)."""
+    if value is None:
+        return None
+    headers = require_type(json.loads(value), list, "message-headers")
+    pairs = []
+    for item in headers:
+        if not (
+            isinstance(item, list) and len(item) == 2 and all(isinstance(s, str) for s in item)
+        ):
+            raise ValueError(f"Mailgun message-headers has a malformed entry {item!r:.80}")
+        pairs.append((item[0], item[1]))
+    return pairs
+
+
+def header_values(headers: list[tuple[str, str]], name: str) -> list[str]:
+    return [value for header, value in headers if header.lower() == name.lower()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Inbound
+# ---------------------------------------------------------------------------------------------
+
+
+class MailgunInboundWebhookView(MailgunBaseWebhookView):
+    """Mailgun inbound routes' forward() action, in either of its formats.
+
+    A forward() url ending in "mime" (Anymail's .../inbound_mime/) gets the raw message in a
+    "body-mime" field; any other url (.../inbound/) gets Mailgun's "fully parsed" fields. The
+    same view handles both.
+    """
+
+    signal = inbound
+
+    def parse_events(self, request: HttpRequest) -> list[AnymailInboundEvent]:
+        if is_json_request(request) or is_tracking_form(request.POST):
+            raise AnymailConfigurationError(
+                "You seem to have set Mailgun's *tracking* webhook to Anymail's Mailgun "
+                f"*inbound* url. Use {TRACKING_URL} for tracking webhooks instead."
+            )
+        post = request.POST
+        if "body-mime" in post:
+            message = AnymailInboundMessage.parse_raw_mime(post["body-mime"])
+        elif "body-mime" in request.FILES:
+            message = AnymailInboundMessage.parse_raw_mime_file(request.FILES["body-mime"])
+        elif is_inbound_form(post):
+            message = self.construct_fully_parsed(request)
+        else:
+            raise ValueError("Mailgun inbound payload has neither body-mime nor parsed fields")
+
+        message.envelope_sender = post.get("sender") or None
+        message.envelope_recipient = post.get("recipient") or None
+        # Mailgun adds these headers when the domain's spam filter is set to "Deliver spam,
+        # but add X-Mailgun-SFlag and X-Mailgun-SScore headers"
+        message.spam_detected = spam_flag(message.get("X-Mailgun-Sflag"))
+        message.spam_score = spam_score(message.get("X-Mailgun-Sscore"))
+
+        timestamp = post.get("timestamp")
+        return [
+            AnymailInboundEvent(
+                event_type=EventType.INBOUND,
+                timestamp=timestamp_to_datetime(timestamp) if timestamp is not None else None,
+                event_id=post.get("token"),
+                esp_event=request,
+                message=message,
+            )
+        ]
+
+    def construct_fully_parsed(self, request: HttpRequest) -> AnymailInboundMessage:
+        post = request.POST
+        headers = legacy_message_headers(post.get("message-headers"))
+        # content-id-map: {"<content-id>": "attachment-N"} for inline attachments
+        content_ids = {
+            field: cid for cid, field in optional_json_dict(post.get("content-id-map")).items()
+        }
+        attachment_fields = sorted(
+            (name for name in request.FILES if re.fullmatch(r"attachment-\d+", name)),
+            key=lambda name: int(name.split("-")[1]),
+        )
+        attachments = [
+            AnymailInboundMessage.construct_attachment_from_uploaded_file(
+                request.FILES[name], content_id=content_ids.get(name)
+            )
+            for name in attachment_fields
+        ]
+        message = AnymailInboundMessage.construct(
+            headers=headers,
+            # (Just in case there are no message-headers; otherwise the headers have these)
+            from_email=post.get("from") if headers is None else None,
+            subject=post.get("subject") if headers is None else None,
+            text=post.get("body-plain"),
+            html=post.get("body-html"),
+            attachments=attachments,
+        )
+        message.stripped_text = post.get("stripped-text")
+        message.stripped_html = post.get("stripped-html")
+        return message
+
+
+def is_inbound_form(post: QueryDict) -> bool:
+    """Whether form fields look like a Mailgun inbound (route forward) post."""
+    return any(name in post for name in ("body-mime", "body-plain", "message-headers")) and (
+        "recipient" in post or "sender" in post
+    )
+
+
+def is_tracking_form(post: QueryDict) -> bool:
+    """Whether form fields look like a legacy tracking webhook post (not an inbound route's).
+
+    (Inbound posts always have "sender" and "body-plain" or "body-mime"; they can also have
+    a field for each of the message's headers, which might include an "event" header.)
+    """
+    return "event" in post and not (
+        "sender" in post and ("body-plain" in post or "body-mime" in post)
+    )
+
+
+def spam_flag(value: Any) -> bool | None:
+    if value is None:
+        return None
+    flag = str(value).strip().lower()
+    return {"yes": True, "no": False}.get(flag)
+
+
+def spam_score(value: Any) -> float | None:
+    try:
+        score = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return score if math.isfinite(score) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Payload helpers: anything of an unexpected type is a malformed payload (so a 400)
+# ---------------------------------------------------------------------------------------------
+
+
+def require_type(value: Any, expected_type: type, name: str) -> Any:
+    if not isinstance(value, expected_type):
+        raise ValueError(f"Mailgun webhook {name} should be a {expected_type.__name__}")
+    return value
+
+
+def optional_dict(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return {} if value is None else require_type(value, dict, key)
+
+
+def optional_str(data: Mapping[str, Any], key: str) -> str | None:
+    """data[key] as a str, or None if it's missing or empty (numbers, e.g. codes, allowed)."""
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"Mailgun webhook {key} should be a string")
+    return str(value)
+
+
+def optional_json_dict(value: str | None) -> dict[str, Any]:
+    return {} if value is None else require_type(json.loads(value), dict, "JSON field")
+
+
+def str_list(value: Any, name: str) -> list[str]:
+    if value is None:
+        return []
+    items = require_type(value, list, name)
+    return [require_type(item, str, name) for item in items]
+
+
+def bracketed_message_id(message_id: str | None) -> str | None:
+    """Mailgun's webhooks omit the <> its send API's "id" has: add them, so the two match."""
+    if not message_id:
+        return None
+    message_id = message_id.strip()
+    return message_id if message_id.startswith("<") else f"<{message_id}>"

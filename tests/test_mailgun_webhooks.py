@@ -1,0 +1,1103 @@
+"""Mailgun tracking webhook: current JSON webhooks, legacy form webhooks, and their signatures.
+
+Payloads are shaped as Mailgun's webhook docs show them ("Webhook Payloads", and the legacy
+webhook parameter lists).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import logging
+import warnings
+from datetime import datetime, timezone
+from typing import Any
+from unittest import mock
+from urllib.parse import urlencode
+
+from django.test import Client, SimpleTestCase, override_settings
+from django.urls import path
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from anymail.exceptions import AnymailConfigurationError, AnymailInsecureWebhookWarning
+from anymail.signals import AnymailTrackingEvent, inbound, tracking
+from anymail.webhooks.mailgun import MailgunInboundWebhookView, MailgunTrackingWebhookView
+
+SIGNING_KEY = "whsec-mailgun-signing-key-0123456789"
+TRACKING_URL = "/anymail/mailgun/tracking/"
+
+urlpatterns = [
+    path(
+        "anymail/mailgun/tracking/",
+        MailgunTrackingWebhookView.as_view(),
+        name="mailgun_tracking_webhook",
+    ),
+    path(
+        "anymail/mailgun/inbound/",
+        MailgunInboundWebhookView.as_view(),
+        name="mailgun_inbound_webhook",
+    ),
+    path(
+        "custom/mailgun/tracking/",
+        MailgunTrackingWebhookView.as_view(webhook_signing_key="key-from-as-view"),
+    ),
+]
+
+
+def mailgun_signature(timestamp: Any, token: str, key: str = SIGNING_KEY) -> str:
+    """Mailgun's documented scheme: hex HMAC-SHA256 of timestamp + token, keyed by the key."""
+    return hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+
+
+def signed_json_payload(
+    event_data: dict[str, Any],
+    timestamp: str = "1534109600",
+    token: str = "651869375b9df3c98fc15c4889b102119add1235c38fc92824",
+    key: str = SIGNING_KEY,
+) -> dict[str, Any]:
+    return {
+        "signature": {
+            "timestamp": timestamp,
+            "token": token,
+            "signature": mailgun_signature(timestamp, token, key),
+        },
+        "event-data": event_data,
+    }
+
+
+# Realistic current-format event-data, as in Mailgun's webhook payload examples
+
+MESSAGE_ID = "20130503182626.18666.16540@sandboxf3d1.mailgun.org"
+TIMESTAMP = 1521472262.908181
+TIMESTAMP_DT = datetime(2018, 3, 19, 15, 11, 2, 908181, tzinfo=timezone.utc)
+
+
+def message_block(**extra_headers: str) -> dict[str, Any]:
+    return {
+        "headers": {
+            "to": "Alice <alice@example.com>",
+            "message-id": MESSAGE_ID,
+            "from": "Bob <bob@sandboxf3d1.mailgun.org>",
+            "subject": "Test webhook",
+            **extra_headers,
+        },
+        "attachments": [],
+        "size": 111,
+    }
+
+
+DELIVERED = {
+    "id": "CPgfbmQMTCKtHW6uIWtuVe",
+    "timestamp": TIMESTAMP,
+    "log-level": "info",
+    "event": "delivered",
+    "delivery-status": {
+        "tls": True,
+        "mx-host": "smtp-in.example.com",
+        "code": 250,
+        "description": "",
+        "session-seconds": 0.4331989288330078,
+        "utf8": True,
+        "attempt-no": 1,
+        "message": "OK",
+        "certificate-verified": True,
+    },
+    "flags": {
+        "is-routed": False,
+        "is-authenticated": True,
+        "is-system-test": False,
+        "is-test-mode": False,
+    },
+    "envelope": {
+        "transport": "smtp",
+        "sender": "bob@sandboxf3d1.mailgun.org",
+        "sending-ip": "209.61.154.250",
+        "targets": "alice@example.com",
+    },
+    "message": message_block(),
+    "recipient": "alice@example.com",
+    "recipient-domain": "example.com",
+    "storage": {
+        "url": "https://se.api.mailgun.net/v3/domains/sandboxf3d1.mailgun.org/messages/message_key",
+        "key": "message_key",
+    },
+    "campaigns": [],
+    "tags": ["my_tag_1", "my_tag_2"],
+    "user-variables": {"my_var_1": "Mailgun Variable #1", "my-var-2": "awesome"},
+}
+
+PERMANENT_FAILURE = {
+    "id": "G9Bn5sl1TC6nu79C8C0bwg",
+    "timestamp": TIMESTAMP,
+    "log-level": "error",
+    "event": "failed",
+    "severity": "permanent",
+    "reason": "bounce",
+    "delivery-status": {
+        "attempt-no": 1,
+        "message": "5.1.1 The email account that you tried to reach does not exist.",
+        "code": 550,
+        "description": "",
+        "session-seconds": 0.7,
+        "mx-host": "mx.example.com",
+    },
+    "flags": {"is-routed": False, "is-authenticated": True, "is-test-mode": False},
+    "envelope": {"sender": "bob@sandboxf3d1.mailgun.org", "transport": "smtp"},
+    "message": message_block(),
+    "recipient": "alice@example.com",
+    "recipient-domain": "example.com",
+    "campaigns": [],
+    "tags": ["my_tag_1"],
+    "user-variables": {"order": "12345"},
+}
+
+SUPPRESSED_FAILURE = {
+    **PERMANENT_FAILURE,
+    "reason": "suppress-bounce",
+    "delivery-status": {
+        "attempt-no": 1,
+        "message": "",
+        "code": 605,
+        "description": "Not delivering to previously bounced address",
+        "session-seconds": 0.0,
+    },
+}
+
+TEMPORARY_FAILURE = {
+    **PERMANENT_FAILURE,
+    "log-level": "warn",
+    "severity": "temporary",
+    "reason": "generic",
+    "delivery-status": {
+        "attempt-no": 1,
+        "message": "4.2.2 The email account that you tried to reach is over quota.",
+        "code": 452,
+        "description": "",
+        "retry-seconds": 600,
+        "session-seconds": 0.1,
+    },
+}
+
+REJECTED = {
+    "id": "Ow3aYH9jRcKGj_1glqSfSw",
+    "timestamp": TIMESTAMP,
+    "log-level": "warn",
+    "event": "rejected",
+    "reject": {
+        "reason": "Sandbox subdomains are for test purposes only.",
+        "description": "",
+    },
+    "flags": {"is-test-mode": False},
+    "message": message_block(),
+    "recipient": "alice@example.com",
+    "tags": [],
+    "user-variables": {},
+}
+
+OPENED = {
+    "id": "-Agny091SquKnsrW2NEKUA",
+    "timestamp": TIMESTAMP,
+    "log-level": "info",
+    "event": "opened",
+    "ip": "50.56.129.169",
+    "geolocation": {"country": "US", "region": "CA", "city": "San Francisco"},
+    "client-info": {
+        "client-os": "Linux",
+        "device-type": "desktop",
+        "client-name": "Chrome",
+        "client-type": "browser",
+        "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.31 Chrome/26.0",
+    },
+    "message": {"headers": {"message-id": MESSAGE_ID}},
+    "recipient": "alice@example.com",
+    "recipient-domain": "example.com",
+    "campaigns": [],
+    "tags": ["my_tag_1"],
+    "user-variables": {"my_var_1": "Mailgun Variable #1"},
+}
+
+CLICKED = {
+    **OPENED,
+    "id": "Ase7i2zsRYeDXztHGENqRA",
+    "event": "clicked",
+    "url": "https://example.com/landing?ref=1",
+}
+
+COMPLAINED = {
+    "id": "-Agny091SquKnsrW2NEKUA",
+    "timestamp": TIMESTAMP,
+    "log-level": "warn",
+    "event": "complained",
+    "envelope": {"sending-ip": "173.193.210.33"},
+    "flags": {"is-test-mode": False},
+    "message": message_block(),
+    "recipient": "alice@example.com",
+    "campaigns": [],
+    "tags": [],
+    "user-variables": {},
+}
+
+UNSUBSCRIBED = {**OPENED, "event": "unsubscribed", "tags": [], "user-variables": {}}
+
+ACCEPTED = {
+    "id": "CCXMjJ7nQi2N3BPigGOdgQ",
+    "timestamp": TIMESTAMP,
+    "log-level": "info",
+    "event": "accepted",
+    "method": "HTTP",
+    "envelope": {
+        "sender": "sender@sample.mailgun.com",
+        "targets": "recipient@sample.mailgun.com",
+        "transport": "smtp",
+    },
+    "flags": {"is-authenticated": True, "is-test-mode": False},
+    "message": message_block(),
+    "recipient": "recipient@sample.mailgun.com",
+    "recipient-domain": "sample.mailgun.com",
+    "tags": [],
+    "user-variables": {},
+}
+
+SAMPLE_EVENT_DATA = [
+    DELIVERED,
+    PERMANENT_FAILURE,
+    SUPPRESSED_FAILURE,
+    TEMPORARY_FAILURE,
+    REJECTED,
+    OPENED,
+    CLICKED,
+    COMPLAINED,
+    UNSUBSCRIBED,
+    ACCEPTED,
+]
+
+# Legacy webhooks: form fields (message-headers is a JSON list of [name, value])
+
+LEGACY_HEADERS = json.dumps(
+    [
+        [
+            "Received",
+            "by luna.mailgun.net with SMTP mgrt 8734663311733; Fri, 03 May 2013 18:26:27 +0000",
+        ],
+        ["Content-Type", 'multipart/alternative; boundary="eb663d73ae0a4d6c9153cc0aec8b7520"'],
+        ["Mime-Version", "1.0"],
+        ["Subject", "Test deliver webhook"],
+        ["From", "Bob <bob@sandboxf3d1.mailgun.org>"],
+        ["To", "Alice <alice@example.com>"],
+        ["Message-Id", f"<{MESSAGE_ID}>"],
+        ["X-Mailgun-Tag", "legacy-tag-1"],
+        ["X-Mailgun-Tag", "legacy-tag-2"],
+        ["X-Mailgun-Variables", '{"my_var_1": "Mailgun Variable #1"}'],
+        ["X-Mailgun-Variables", '{"my-var-2": "awesome", "body-plain": "not really"}'],
+        ["Date", "Fri, 03 May 2013 18:26:27 +0000"],
+        ["Sender", "bob@sandboxf3d1.mailgun.org"],
+    ]
+)
+
+LEGACY_DELIVERED = [
+    ("event", "delivered"),
+    ("recipient", "alice@example.com"),
+    ("domain", "sandboxf3d1.mailgun.org"),
+    ("message-headers", LEGACY_HEADERS),
+    ("Message-Id", f"<{MESSAGE_ID}>"),
+    ("X-Mailgun-Sid", "WyIwNzI5MCIsICJhbGljZUBleGFtcGxlLmNvbSIsICI2Il0="),
+    # Legacy webhooks also repeat custom variables as fields (ambiguously: see metadata test)
+    ("my_var_1", "Mailgun Variable #1"),
+    ("my-var-2", "awesome"),
+    ("timestamp", "1521472262"),
+    ("token", "f1e2d3c4b5a69788796a5b4c3d2e1f0a1b2c3d4e5f6a7b8c9d"),
+]
+
+LEGACY_DROPPED = [
+    ("event", "dropped"),
+    ("recipient", "alice@example.com"),
+    ("domain", "sandboxf3d1.mailgun.org"),
+    ("message-headers", LEGACY_HEADERS),
+    ("Message-Id", f"<{MESSAGE_ID}>"),
+    ("reason", "hardfail"),
+    ("code", "605"),
+    ("description", "Not delivering to previously bounced address"),
+    ("attachment-count", "0"),
+    ("timestamp", "1521472262"),
+    ("token", "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071829"),
+]
+
+LEGACY_BOUNCED = [
+    ("event", "bounced"),
+    ("recipient", "alice@example.com"),
+    ("domain", "sandboxf3d1.mailgun.org"),
+    ("message-headers", LEGACY_HEADERS),
+    ("Message-Id", f"<{MESSAGE_ID}>"),
+    ("code", "550"),
+    ("error", "5.1.1 The email account that you tried to reach does not exist."),
+    ("notification", ""),
+    ("timestamp", "1521472262"),
+    ("token", "0a9b8c7d6e5f40312a3b4c5d6e7f8091a2b3c4d5e6f7081920"),
+]
+
+LEGACY_CLICKED = [
+    ("event", "clicked"),
+    ("recipient", "alice@example.com"),
+    ("domain", "sandboxf3d1.mailgun.org"),
+    ("ip", "50.56.129.169"),
+    ("country", "US"),
+    ("region", "CA"),
+    ("city", "San Francisco"),
+    ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.31 Chrome/26.0"),
+    ("device-type", "desktop"),
+    ("client-type", "browser"),
+    ("client-name", "Chrome"),
+    ("client-os", "Linux"),
+    ("campaign-id", "xkc2"),
+    ("campaign-name", "Spring"),
+    ("tag", "legacy-tag-1"),
+    ("tag", "legacy-tag-2"),
+    ("mailing-list", ""),
+    ("message-id", MESSAGE_ID),
+    ("url", "https://example.com/landing?ref=1"),
+    # custom variables (metadata), mixed in with Mailgun's own fields
+    ("order_id", "42"),
+    ("customer", "Zoë"),
+    ("timestamp", "1521472262"),
+    ("token", "9f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6b5a4938271"),
+]
+
+LEGACY_OPENED = [
+    (name, value) for name, value in LEGACY_CLICKED if name != "url" and name != "event"
+] + [("event", "opened")]
+
+SAMPLE_LEGACY_FIELDS = [
+    LEGACY_DELIVERED,
+    LEGACY_DROPPED,
+    LEGACY_BOUNCED,
+    LEGACY_CLICKED,
+    LEGACY_OPENED,
+]
+
+# What Mailgun's route forward() posts (fully-parsed inbound): belongs at .../inbound/
+INBOUND_FIELDS = [
+    ("recipient", "support@inbound.example.com"),
+    ("sender", "envelope-from@example.org"),
+    ("from", "Sender <from@example.org>"),
+    ("subject", "Re: Sample email"),
+    ("body-plain", "Test body plain"),
+    ("stripped-text", "Test body plain"),
+    ("message-headers", json.dumps([["Subject", "Re: Sample email"]])),
+    ("timestamp", "1521472262"),
+    ("token", "c0ffee0123456789c0ffee0123456789c0ffee0123456789ab"),
+]
+
+
+def legacy_body(fields: list[tuple[str, str]], key: str = SIGNING_KEY) -> str:
+    timestamp = dict(fields)["timestamp"]
+    token = dict(fields)["token"]
+    return urlencode([*fields, ("signature", mailgun_signature(timestamp, token, key))])
+
+
+@override_settings(ROOT_URLCONF=__name__, ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY})
+class MailgunWebhookTestCase(SimpleTestCase):
+    def setUp(self):
+        super().setUp()
+        self.client = Client()
+        self.tracking_handler = mock.Mock(return_value=None)
+        self.inbound_handler = mock.Mock(return_value=None)
+        tracking.connect(self.tracking_handler, weak=False)
+        inbound.connect(self.inbound_handler, weak=False)
+        self.addCleanup(tracking.disconnect, self.tracking_handler)
+        self.addCleanup(inbound.disconnect, self.inbound_handler)
+        # 400s are logged (django.security, django.request, anymail.webhooks); keep them quiet.
+        # assertLogs still sees them.
+        for name in ("django.request", "django.security", "anymail.webhooks"):
+            logger = logging.getLogger(name)
+            self.addCleanup(setattr, logger, "handlers", logger.handlers)
+            self.addCleanup(setattr, logger, "propagate", logger.propagate)
+            logger.handlers = [logging.NullHandler()]
+            logger.propagate = False
+
+    def post_json(self, payload: Any, url: str = TRACKING_URL, **extra: Any):
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        return self.client.generic("POST", url, data=body, content_type="application/json", **extra)
+
+    def post_form(self, body: str | bytes, url: str = TRACKING_URL, **extra: Any):
+        return self.client.generic(
+            "POST", url, data=body, content_type="application/x-www-form-urlencoded", **extra
+        )
+
+    def the_event(self) -> AnymailTrackingEvent:
+        self.assertEqual(self.tracking_handler.call_count, 1)
+        kwargs = self.tracking_handler.call_args.kwargs
+        self.assertEqual(kwargs["sender"], MailgunTrackingWebhookView)
+        self.assertEqual(kwargs["esp_name"], "Mailgun")
+        event = kwargs["event"]
+        self.assertIsInstance(event, AnymailTrackingEvent)
+        return event
+
+    def assert_event(self, event: AnymailTrackingEvent, **expected: Any) -> None:
+        """Check every normalized field (so nothing unexpected sneaks in)."""
+        defaults = {
+            "event_id": None,
+            "message_id": None,
+            "recipient": None,
+            "metadata": {},
+            "tags": [],
+            "reject_reason": None,
+            "description": None,
+            "mta_response": None,
+            "user_agent": None,
+            "click_url": None,
+        }
+        for attr, value in {**defaults, **expected}.items():
+            self.assertEqual(getattr(event, attr), value, attr)
+
+
+class MailgunTrackingCurrentWebhookTests(MailgunWebhookTestCase):
+    TOKEN = "651869375b9df3c98fc15c4889b102119add1235c38fc92824"
+
+    def test_delivered(self):
+        payload = signed_json_payload(DELIVERED)
+        response = self.post_json(payload)
+        self.assertEqual(response.status_code, 200)
+        event = self.the_event()
+        self.assert_event(
+            event,
+            event_type="delivered",
+            timestamp=TIMESTAMP_DT,
+            event_id=self.TOKEN,  # the signature token, not event-data's day-unique id
+            message_id=f"<{MESSAGE_ID}>",  # as the send API's id
+            recipient="alice@example.com",
+            metadata={"my_var_1": "Mailgun Variable #1", "my-var-2": "awesome"},
+            tags=["my_tag_1", "my_tag_2"],
+            mta_response="OK",
+        )
+        self.assertEqual(event.esp_event, payload)
+        self.assertEqual(event.esp_event["event-data"]["id"], "CPgfbmQMTCKtHW6uIWtuVe")
+
+    def test_permanent_failure_is_bounced(self):
+        self.assertEqual(self.post_json(signed_json_payload(PERMANENT_FAILURE)).status_code, 200)
+        self.assert_event(
+            self.the_event(),
+            event_type="bounced",
+            timestamp=TIMESTAMP_DT,
+            event_id=self.TOKEN,
+            message_id=f"<{MESSAGE_ID}>",
+            recipient="alice@example.com",
+            metadata={"order": "12345"},
+            tags=["my_tag_1"],
+            reject_reason="bounced",
+            mta_response="5.1.1 The email account that you tried to reach does not exist.",
+        )
+
+    def test_suppressed_failure_is_rejected(self):
+        # Mailgun didn't try: the recipient is on its bounce suppression list
+        self.assertEqual(self.post_json(signed_json_payload(SUPPRESSED_FAILURE)).status_code, 200)
+        self.assert_event(
+            self.the_event(),
+            event_type="rejected",
+            timestamp=TIMESTAMP_DT,
+            event_id=self.TOKEN,
+            message_id=f"<{MESSAGE_ID}>",
+            recipient="alice@example.com",
+            metadata={"order": "12345"},
+            tags=["my_tag_1"],
+            reject_reason="bounced",
+            description="Not delivering to previously bounced address",
+        )
+
+    def test_temporary_failure_is_deferred(self):
+        # Changelog v5.0: "temporary failure" is deferred, not bounced
+        self.assertEqual(self.post_json(signed_json_payload(TEMPORARY_FAILURE)).status_code, 200)
+        self.assert_event(
+            self.the_event(),
+            event_type="deferred",
+            timestamp=TIMESTAMP_DT,
+            event_id=self.TOKEN,
+            message_id=f"<{MESSAGE_ID}>",
+            recipient="alice@example.com",
+            metadata={"order": "12345"},
+            tags=["my_tag_1"],
+            mta_response="4.2.2 The email account that you tried to reach is over quota.",
+        )
+
+    def test_failure_reject_reasons(self):
+        cases = {
+            ("permanent", "bounce"): ("bounced", "bounced"),
+            ("permanent", "old"): ("bounced", "timed_out"),
+            ("permanent", "espblock"): ("bounced", "blocked"),
+            ("permanent", "generic"): ("bounced", "other"),
+            ("permanent", "something-new"): ("bounced", "other"),
+            ("permanent", None): ("bounced", "other"),
+            ("permanent", "suppress-bounce"): ("rejected", "bounced"),
+            ("permanent", "suppress-unsubscribe"): ("rejected", "unsubscribed"),
+            ("permanent", "suppress-complaint"): ("rejected", "spam"),
+            ("temporary", "greylisted"): ("deferred", None),
+            (None, "bounce"): ("bounced", "bounced"),
+        }
+        for (severity, reason), (event_type, reject_reason) in cases.items():
+            with self.subTest(severity=severity, reason=reason):
+                self.tracking_handler.reset_mock()
+                event_data = {**PERMANENT_FAILURE, "severity": severity, "reason": reason}
+                event_data = {k: v for k, v in event_data.items() if v is not None}
+                self.assertEqual(self.post_json(signed_json_payload(event_data)).status_code, 200)
+                event = self.the_event()
+                self.assertEqual(event.event_type, event_type)
+                self.assertEqual(event.reject_reason, reject_reason)
+
+    def test_rejected(self):
+        self.assertEqual(self.post_json(signed_json_payload(REJECTED)).status_code, 200)
+        self.assert_event(
+            self.the_event(),
+            event_type="rejected",
+            timestamp=TIMESTAMP_DT,
+            event_id=self.TOKEN,
+            message_id=f"<{MESSAGE_ID}>",
+            recipient="alice@example.com",
+            reject_reason="other",
+            description="Sandbox subdomains are for test purposes only.",
+        )
+
+    def test_opened(self):
+        self.assertEqual(self.post_json(signed_json_payload(OPENED)).status_code, 200)
+        self.assert_event(
+            self.the_event(),
+            event_type="opened",
+            timestamp=TIMESTAMP_DT,
+            event_id=self.TOKEN,
+            message_id=f"<{MESSAGE_ID}>",
+            recipient="alice@example.com",
+            metadata={"my_var_1": "Mailgun Variable #1"},
+            tags=["my_tag_1"],
+            user_agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.31 Chrome/26.0",
+        )
+
+    def test_clicked(self):
+        self.assertEqual(self.post_json(signed_json_payload(CLICKED)).status_code, 200)
+        self.assert_event(
+            self.the_event(),
+            event_type="clicked",
+            timestamp=TIMESTAMP_DT,
+            event_id=self.TOKEN,
+            message_id=f"<{MESSAGE_ID}>",
+            recipient="alice@example.com",
+            metadata={"my_var_1": "Mailgun Variable #1"},
+            tags=["my_tag_1"],
+            user_agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.31 Chrome/26.0",
+            click_url="https://example.com/landing?ref=1",
+        )
+
+    def test_complained_unsubscribed_accepted(self):
+        cases = [
+            (COMPLAINED, "complained", "alice@example.com", None),
+            (
+                UNSUBSCRIBED,
+                "unsubscribed",
+                "alice@example.com",
+                OPENED["client-info"]["user-agent"],
+            ),
+            (ACCEPTED, "queued", "recipient@sample.mailgun.com", None),
+        ]
+        for event_data, event_type, recipient, user_agent in cases:
+            with self.subTest(event_type=event_type):
+                self.tracking_handler.reset_mock()
+                self.assertEqual(self.post_json(signed_json_payload(event_data)).status_code, 200)
+                self.assert_event(
+                    self.the_event(),
+                    event_type=event_type,
+                    timestamp=TIMESTAMP_DT,
+                    event_id=self.TOKEN,
+                    message_id=f"<{MESSAGE_ID}>",
+                    recipient=recipient,
+                    user_agent=user_agent,
+                )
+
+    def test_unknown_event_type(self):
+        event_data = {**ACCEPTED, "event": "list_member_uploaded"}
+        self.assertEqual(self.post_json(signed_json_payload(event_data)).status_code, 200)
+        event = self.the_event()
+        self.assertEqual(event.event_type, "unknown")
+        self.assertEqual(event.esp_event["event-data"]["event"], "list_member_uploaded")
+
+    def test_non_ascii_metadata_and_tags(self):
+        event_data = {**DELIVERED, "tags": ["café"], "user-variables": {"name": "Zoë 東京", "n": 1}}
+        self.assertEqual(self.post_json(signed_json_payload(event_data)).status_code, 200)
+        event = self.the_event()
+        self.assertEqual(event.tags, ["café"])
+        self.assertEqual(event.metadata, {"name": "Zoë 東京", "n": 1})
+
+    def test_minimal_event_data(self):
+        # Missing optional blocks are just missing values, not errors
+        self.assertEqual(
+            self.post_json(signed_json_payload({"event": "delivered"})).status_code, 200
+        )
+        self.assert_event(
+            self.the_event(), event_type="delivered", timestamp=None, event_id=self.TOKEN
+        )
+
+    def test_malformed_payloads_are_400(self):
+        bad_event_data = [
+            "not an object",
+            {**DELIVERED, "timestamp": "yesterday"},
+            {**DELIVERED, "timestamp": 1e300},
+            {**DELIVERED, "tags": "not-a-list"},
+            {**DELIVERED, "tags": [1, 2]},
+            {**DELIVERED, "user-variables": ["x"]},
+            {**DELIVERED, "message": "x"},
+            {**DELIVERED, "event": ["delivered"]},
+            {**DELIVERED, "recipient": {"email": "x"}},
+        ]
+        for event_data in bad_event_data:
+            with self.subTest(event_data=str(event_data)[:60]):
+                response = self.post_json(signed_json_payload(event_data))
+                self.assertEqual(response.status_code, 400)
+        payload = signed_json_payload(DELIVERED)
+        del payload["event-data"]
+        self.assertEqual(self.post_json(payload).status_code, 400)
+        payload = signed_json_payload({k: v for k, v in DELIVERED.items() if k != "event"})
+        self.assertEqual(self.post_json(payload).status_code, 400)
+        self.tracking_handler.assert_not_called()
+
+
+class MailgunTrackingLegacyWebhookTests(MailgunWebhookTestCase):
+    def test_legacy_delivered(self):
+        response = self.post_form(legacy_body(LEGACY_DELIVERED))
+        self.assertEqual(response.status_code, 200)
+        event = self.the_event()
+        self.assert_event(
+            event,
+            event_type="delivered",
+            timestamp=datetime(2018, 3, 19, 15, 11, 2, tzinfo=timezone.utc),
+            event_id="f1e2d3c4b5a69788796a5b4c3d2e1f0a1b2c3d4e5f6a7b8c9d",
+            message_id=f"<{MESSAGE_ID}>",
+            recipient="alice@example.com",
+            # from the X-Mailgun-Variables headers: reliable, even for a "body-plain" key
+            metadata={
+                "my_var_1": "Mailgun Variable #1",
+                "my-var-2": "awesome",
+                "body-plain": "not really",
+            },
+            tags=["legacy-tag-1", "legacy-tag-2"],
+        )
+        # The legacy esp_event is the POST QueryDict
+        self.assertEqual(event.esp_event["X-Mailgun-Sid"], dict(LEGACY_DELIVERED)["X-Mailgun-Sid"])
+
+    def test_legacy_dropped(self):
+        self.assertEqual(self.post_form(legacy_body(LEGACY_DROPPED)).status_code, 200)
+        self.assert_event(
+            self.the_event(),
+            event_type="rejected",
+            timestamp=datetime(2018, 3, 19, 15, 11, 2, tzinfo=timezone.utc),
+            event_id="a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071829",
+            message_id=f"<{MESSAGE_ID}>",
+            recipient="alice@example.com",
+            metadata={
+                "my_var_1": "Mailgun Variable #1",
+                "my-var-2": "awesome",
+                "body-plain": "not really",
+            },
+            tags=["legacy-tag-1", "legacy-tag-2"],
+            reject_reason="bounced",
+            description="Not delivering to previously bounced address",
+        )
+
+    def test_legacy_dropped_reasons(self):
+        cases = [
+            ("hardfail", "605", "rejected", "bounced"),
+            ("hardfail", "606", "rejected", "unsubscribed"),
+            ("hardfail", "607", "rejected", "spam"),
+            ("hardfail", "", "rejected", "bounced"),
+            ("old", "", "bounced", "timed_out"),
+            ("maxfails", "", "bounced", "timed_out"),
+        ]
+        for reason, code, event_type, reject_reason in cases:
+            with self.subTest(reason=reason, code=code):
+                self.tracking_handler.reset_mock()
+                fields = [(k, v) for k, v in LEGACY_DROPPED if k not in ("reason", "code")]
+                fields += [("reason", reason), ("code", code)]
+                self.assertEqual(self.post_form(legacy_body(fields)).status_code, 200)
+                event = self.the_event()
+                self.assertEqual(
+                    (event.event_type, event.reject_reason), (event_type, reject_reason)
+                )
+
+    def test_legacy_bounced(self):
+        self.assertEqual(self.post_form(legacy_body(LEGACY_BOUNCED)).status_code, 200)
+        self.assert_event(
+            self.the_event(),
+            event_type="bounced",
+            timestamp=datetime(2018, 3, 19, 15, 11, 2, tzinfo=timezone.utc),
+            event_id="0a9b8c7d6e5f40312a3b4c5d6e7f8091a2b3c4d5e6f7081920",
+            message_id=f"<{MESSAGE_ID}>",
+            recipient="alice@example.com",
+            metadata={
+                "my_var_1": "Mailgun Variable #1",
+                "my-var-2": "awesome",
+                "body-plain": "not really",
+            },
+            tags=["legacy-tag-1", "legacy-tag-2"],
+            reject_reason="bounced",
+            mta_response="5.1.1 The email account that you tried to reach does not exist.",
+        )
+
+    def test_legacy_clicked(self):
+        self.assertEqual(self.post_form(legacy_body(LEGACY_CLICKED)).status_code, 200)
+        self.assert_event(
+            self.the_event(),
+            event_type="clicked",
+            timestamp=datetime(2018, 3, 19, 15, 11, 2, tzinfo=timezone.utc),
+            event_id="9f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6b5a4938271",
+            message_id=f"<{MESSAGE_ID}>",
+            recipient="alice@example.com",
+            # custom variables are every field that isn't one of Mailgun's own
+            metadata={"order_id": "42", "customer": "Zoë"},
+            tags=["legacy-tag-1", "legacy-tag-2"],
+            user_agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.31 Chrome/26.0",
+            click_url="https://example.com/landing?ref=1",
+        )
+
+    def test_legacy_opened_multipart(self):
+        # Mailgun may post legacy webhooks as multipart/form-data, too
+        fields = LEGACY_OPENED
+        signature = mailgun_signature(dict(fields)["timestamp"], dict(fields)["token"])
+        data: dict[str, Any] = {}
+        for name, value in [*fields, ("signature", signature)]:
+            data.setdefault(name, []).append(value)
+        response = self.client.post(TRACKING_URL, data)  # (the test client's multipart)
+        self.assertEqual(response.status_code, 200)
+        self.assert_event(
+            self.the_event(),
+            event_type="opened",
+            timestamp=datetime(2018, 3, 19, 15, 11, 2, tzinfo=timezone.utc),
+            event_id="9f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6b5a4938271",
+            message_id=f"<{MESSAGE_ID}>",
+            recipient="alice@example.com",
+            metadata={"order_id": "42", "customer": "Zoë"},
+            tags=["legacy-tag-1", "legacy-tag-2"],
+            user_agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.31 Chrome/26.0",
+        )
+
+    def test_legacy_unknown_event(self):
+        fields = [(k, v) for k, v in LEGACY_CLICKED if k != "event"] + [("event", "stored")]
+        self.assertEqual(self.post_form(legacy_body(fields)).status_code, 200)
+        self.assertEqual(self.the_event().event_type, "unknown")
+
+    def test_legacy_malformed_is_400(self):
+        cases = [
+            [(k, "not json" if k == "message-headers" else v) for k, v in LEGACY_DELIVERED],
+            [
+                (k, '[["only-a-name"]]' if k == "message-headers" else v)
+                for k, v in LEGACY_DELIVERED
+            ],
+            [(k, "soon" if k == "timestamp" else v) for k, v in LEGACY_CLICKED],
+            [(k, v) for k, v in LEGACY_CLICKED if k != "event"],
+        ]
+        for fields in cases:
+            with self.subTest(fields=fields[3]):
+                self.assertEqual(self.post_form(legacy_body(fields)).status_code, 400)
+        self.tracking_handler.assert_not_called()
+
+    def test_inbound_payload_at_tracking_url_says_so(self):
+        # Changelog v5.0: a route forwarding to the tracking url gets a helpful error
+        with self.assertLogs("anymail.webhooks", level="WARNING") as logs:
+            response = self.post_form(legacy_body(INBOUND_FIELDS))
+        self.assertEqual(response.status_code, 400)
+        self.assertIn(
+            "Mailgun *inbound* route to Anymail's Mailgun *tracking* webhook", logs.output[0]
+        )
+        self.assertIn("anymail/mailgun/inbound/", logs.output[0])
+        self.tracking_handler.assert_not_called()
+        self.inbound_handler.assert_not_called()
+
+
+class MailgunWebhookSecurityTests(MailgunWebhookTestCase):
+    def test_bad_signature_is_400_without_parsing(self):
+        payload = signed_json_payload(DELIVERED, key="some-other-key")
+        with mock.patch.object(MailgunTrackingWebhookView, "parse_events") as parse_events:
+            response = self.post_json(payload)
+        self.assertEqual(response.status_code, 400)
+        parse_events.assert_not_called()
+        self.tracking_handler.assert_not_called()
+
+    def test_signature_must_match_timestamp_and_token(self):
+        payload = signed_json_payload(DELIVERED)
+        payload["signature"]["timestamp"] = "1534109601"  # replayed with a new timestamp
+        self.assertEqual(self.post_json(payload).status_code, 400)
+        payload = signed_json_payload(DELIVERED)
+        payload["signature"]["token"] += "x"
+        self.assertEqual(self.post_json(payload).status_code, 400)
+        self.tracking_handler.assert_not_called()
+
+    def test_missing_or_malformed_signature_is_400(self):
+        payloads = [{"event-data": DELIVERED}, {"signature": "abc", "event-data": DELIVERED}]
+        for field in ("timestamp", "token", "signature"):
+            payload = signed_json_payload(DELIVERED)
+            del payload["signature"][field]
+            payloads.append(payload)
+        payload = signed_json_payload(DELIVERED)
+        payload["signature"]["token"] = 12345
+        payloads.append(payload)
+        for payload in payloads:
+            with self.subTest(payload=str(payload)[:70]):
+                self.assertEqual(self.post_json(payload).status_code, 400)
+        self.assertEqual(self.post_json(b"{not json").status_code, 400)
+        self.assertEqual(self.post_json(b"\xff\xfe").status_code, 400)
+        self.assertEqual(self.post_json([signed_json_payload(DELIVERED)]).status_code, 400)
+        fields = [(k, v) for k, v in LEGACY_CLICKED]
+        self.assertEqual(self.post_form(urlencode(fields)).status_code, 400)  # unsigned legacy
+        self.tracking_handler.assert_not_called()
+
+    def test_integer_timestamp_in_signature(self):
+        # Mailgun sends a string; an integer must verify the same way, not crash
+        payload = signed_json_payload(DELIVERED, timestamp="1534109600")
+        payload["signature"]["timestamp"] = 1534109600
+        self.assertEqual(self.post_json(payload).status_code, 200)
+
+    @override_settings(ANYMAIL={"MAILGUN_API_KEY": SIGNING_KEY})
+    def test_falls_back_to_api_key(self):
+        self.assertEqual(self.post_json(signed_json_payload(DELIVERED)).status_code, 200)
+
+    @override_settings(ANYMAIL={}, MAILGUN_API_KEY=SIGNING_KEY)
+    def test_falls_back_to_bare_api_key(self):
+        self.assertEqual(self.post_json(signed_json_payload(DELIVERED)).status_code, 200)
+
+    @override_settings(
+        ANYMAIL={"MAILGUN_API_KEY": "rotated-api-key", "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+    )
+    def test_signing_key_is_preferred_over_api_key(self):
+        self.assertEqual(self.post_json(signed_json_payload(DELIVERED)).status_code, 200)
+        self.assertEqual(
+            self.post_json(signed_json_payload(DELIVERED, key="rotated-api-key")).status_code, 400
+        )
+
+    @override_settings(ANYMAIL=None, ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY=SIGNING_KEY)
+    def test_prefixed_signing_key_setting(self):
+        self.assertEqual(self.post_json(signed_json_payload(DELIVERED)).status_code, 200)
+
+    def test_as_view_signing_key(self):
+        payload = signed_json_payload(DELIVERED, key="key-from-as-view")
+        self.assertEqual(self.post_json(payload, url="/custom/mailgun/tracking/").status_code, 200)
+        self.assertEqual(self.post_json(payload).status_code, 400)  # not the settings key
+
+    @override_settings(ANYMAIL={})
+    def test_no_key_is_a_configuration_error_naming_both_settings(self):
+        with self.assertRaises(AnymailConfigurationError) as cm:
+            self.post_json(signed_json_payload(DELIVERED))
+        self.assertIn("MAILGUN_WEBHOOK_SIGNING_KEY", str(cm.exception))
+        self.assertIn("MAILGUN_API_KEY", str(cm.exception))
+
+    def test_no_insecure_warning_without_webhook_secret(self):
+        # Mailgun's signature makes WEBHOOK_SECRET optional (Anymail's Mailgun docs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self.assertEqual(self.post_json(signed_json_payload(DELIVERED)).status_code, 200)
+        self.assertFalse(
+            [w for w in caught if issubclass(w.category, AnymailInsecureWebhookWarning)]
+        )
+
+    @override_settings(
+        ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY, "WEBHOOK_SECRET": "user:pass"}
+    )
+    def test_webhook_secret_checked_too(self):
+        payload = signed_json_payload(DELIVERED)
+        with mock.patch.object(MailgunTrackingWebhookView, "parse_events") as parse_events:
+            self.assertEqual(self.post_json(payload).status_code, 400)
+            parse_events.assert_not_called()
+        response = self.post_json(payload, HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(self.tracking_handler.call_count, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Property tests: mutated realistic payloads
+# ---------------------------------------------------------------------------------------------
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+odd_timestamps = st.one_of(
+    st.sampled_from(["", "0", "-1", "1e400", "NaN", "inf", "2018-03-19T15:11:02Z", "١٢٣"]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**20), max_value=10**20),
+)
+
+
+def all_paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    paths = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            paths += all_paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            paths += all_paths(item, (*prefix, index))
+    return paths
+
+
+def mutate(data: st.DataObject, payload: Any) -> Any:
+    """Drop keys, change types and values, and oddify timestamps anywhere in payload."""
+    payload = copy.deepcopy(payload)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        paths = all_paths(payload)
+        if not paths:
+            break
+        target = data.draw(st.sampled_from(paths))
+        parent = payload
+        for step in target[:-1]:
+            parent = parent[step]
+        key = target[-1]
+        operation = data.draw(st.sampled_from(["drop", "replace", "timestamp"]))
+        if operation == "drop":
+            del parent[key]
+        elif operation == "replace":
+            parent[key] = data.draw(json_values)
+        else:
+            parent[key] = data.draw(odd_timestamps)
+    return payload
+
+
+def resign(payload: Any, key: str = SIGNING_KEY) -> None:
+    """Give a (mutated) payload a valid signature, where its signature fields allow one."""
+    signature = payload.get("signature") if isinstance(payload, dict) else None
+    if isinstance(signature, dict):
+        timestamp, token = signature.get("timestamp"), signature.get("token")
+        if (
+            isinstance(timestamp, (str, int))
+            and not isinstance(timestamp, bool)
+            and isinstance(token, str)
+        ):
+            signature["signature"] = mailgun_signature(timestamp, token, key)
+
+
+property_settings = settings(
+    max_examples=100,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+class MailgunTrackingPropertyTests(MailgunWebhookTestCase):
+    def setUp(self):
+        super().setUp()
+        self.client = Client(raise_request_exception=False)
+
+    def spy_parse_events(self) -> Any:
+        """A context manager: patches parse_events with a spy that runs the original."""
+        original = MailgunTrackingWebhookView.parse_events
+        return mock.patch.object(
+            MailgunTrackingWebhookView, "parse_events", autospec=True, side_effect=original
+        )
+
+    @property_settings
+    @given(data=st.data(), base=st.sampled_from(SAMPLE_EVENT_DATA))
+    def test_mutated_json_payloads_are_200_or_400(self, data, base):
+        payload = mutate(data, signed_json_payload(base))
+        resign(payload)
+        self.tracking_handler.reset_mock()
+        response = self.post_json(json.dumps(payload, ensure_ascii=False).encode())
+        self.assertIn(response.status_code, (200, 400))
+        if response.status_code == 200:
+            event = self.the_event()
+            self.assertTrue(event.timestamp is None or event.timestamp.utcoffset() is not None)
+            self.assertIsInstance(event.metadata, dict)
+            self.assertTrue(all(isinstance(tag, str) for tag in event.tags))
+        else:
+            self.tracking_handler.assert_not_called()
+
+    @property_settings
+    @given(
+        data=st.data(),
+        base=st.sampled_from(SAMPLE_LEGACY_FIELDS + [INBOUND_FIELDS]),
+        content_type=st.sampled_from(
+            [
+                "application/x-www-form-urlencoded",
+                "application/x-www-form-urlencoded; charset=latin-1",
+                "application/x-www-form-urlencoded; charset=bogus",
+            ]
+        ),
+        noise=st.binary(max_size=8),
+    )
+    def test_mutated_legacy_payloads_are_200_or_400(self, data, base, content_type, noise):
+        fields = list(base)
+        for _ in range(data.draw(st.integers(min_value=0, max_value=3))):
+            index = data.draw(st.integers(min_value=0, max_value=len(fields) - 1))
+            name = fields[index][0]
+            if data.draw(st.booleans()):
+                del fields[index]
+            else:
+                fields[index] = (
+                    name,
+                    data.draw(st.one_of(st.text(max_size=30), odd_timestamps.map(str))),
+                )
+            if not fields:
+                break
+        names = dict(fields)
+        if "timestamp" in names and "token" in names:
+            fields.append(("signature", mailgun_signature(names["timestamp"], names["token"])))
+        body = urlencode(fields).encode() + (b"&x=" + noise if noise else b"")
+        self.tracking_handler.reset_mock()
+        response = self.client.generic("POST", TRACKING_URL, data=body, content_type=content_type)
+        self.assertIn(response.status_code, (200, 400))
+        if response.status_code == 400:
+            self.tracking_handler.assert_not_called()
+
+    @property_settings
+    @given(
+        body=st.one_of(
+            st.binary(max_size=200),
+            st.sampled_from(SAMPLE_EVENT_DATA).map(
+                lambda e: json.dumps(signed_json_payload(e)).encode()
+            ),
+        ),
+        content_type=st.sampled_from(
+            [
+                "application/json",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=xyz",
+                "text/plain",
+            ]
+        ),
+        cut=st.integers(min_value=0, max_value=400),
+    )
+    def test_arbitrary_bytes_are_200_or_400(self, body, content_type, cut):
+        body = body[:cut]
+        response = self.client.generic("POST", TRACKING_URL, data=body, content_type=content_type)
+        self.assertIn(response.status_code, (200, 400))
+
+    @property_settings
+    @given(
+        data=st.data(),
+        base=st.sampled_from(SAMPLE_EVENT_DATA),
+        bad_signature=st.one_of(st.text(max_size=70), st.none(), json_values),
+        legacy=st.sampled_from(SAMPLE_LEGACY_FIELDS),
+    )
+    def test_bad_signatures_are_400_and_never_parsed(self, data, base, bad_signature, legacy):
+        payload = mutate(data, signed_json_payload(base))
+        if not isinstance(payload.get("signature"), dict):
+            payload["signature"] = {"timestamp": "1534109600", "token": "t"}
+        signature = payload["signature"]
+        valid = None
+        if isinstance(signature.get("timestamp"), (str, int)) and isinstance(
+            signature.get("token"), str
+        ):
+            valid = mailgun_signature(signature["timestamp"], signature["token"])
+        assume(bad_signature != valid)
+        signature["signature"] = bad_signature
+        self.tracking_handler.reset_mock()
+        with self.spy_parse_events() as parse_events:
+            self.assertEqual(self.post_json(payload).status_code, 400)
+            # the same for legacy form posts, signed with the wrong key
+            self.assertEqual(self.post_form(legacy_body(legacy, key="wrong-key")).status_code, 400)
+        parse_events.assert_not_called()
+        self.tracking_handler.assert_not_called()
