@@ -145,9 +145,7 @@ def optional_str(esp_event: Mapping[str, Any], key: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ValueError(
-            f"Mailjet field {key!r} should be a string, not {type(value).__name__}"
-        )
+        raise ValueError(f"Mailjet field {key!r} should be a string, not {type(value).__name__}")
     return value
 
 
