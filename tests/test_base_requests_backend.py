@@ -46,6 +46,13 @@ class SampleEmailBackend(AnymailRequestsBackend):
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> SamplePayload:
         return SamplePayload(message, defaults, self)
 
+    def response_ok(self, response):
+        # Like some real ESPs, this one may report a failure in a 200 response
+        return super().response_ok(response) and "error" not in response.text
+
+    def error_detail(self, response):
+        return response.json().get("error")
+
     def parse_recipient_status(self, response, payload, message):
         parsed = self.deserialize_json_response(response, payload, message)
         return {
@@ -143,16 +150,26 @@ class RequestsBackendTests(RequestsFakeTestCase):
         self.assertEqual(len({call.args[0] for call in self.api_calls()}), 1)
 
     def test_error_response_raises_with_esp_error_text(self):
-        self.set_response(400, json_data={"error": "Sender domain not verified"})
+        self.set_response(
+            400, json_data={"error": "Sender domain not verified"}, reason="Bad Request"
+        )
         with self.assertRaises(AnymailRequestsAPIError) as cm:
             EmailMessage("S", "B", to=["to@example.com"]).send()
         error = cm.exception
         self.assertEqual(error.status_code, 400)
         self.assertEqual(error.response.status_code, 400)
-        self.assertIn("Sample ESP API response 400", str(error))
-        self.assertIn("Sender domain not verified", str(error))
+        first_line = str(error).splitlines()[0]
+        self.assertEqual(
+            first_line, "Sample ESP API response 400 (Bad Request): Sender domain not verified"
+        )
+        self.assertIn('"error": "Sender domain not verified"', str(error))  # the whole body too
         self.assertIsInstance(error, AnymailAPIError)
         self.assertIsInstance(error, requests.RequestException)
+
+    def test_error_reported_in_200_response(self):
+        self.set_response(200, json_data={"error": "Quota exceeded"})
+        with self.assertRaisesMessage(AnymailRequestsAPIError, "response 200 (OK): Quota exceeded"):
+            EmailMessage("S", "B", to=["to@example.com"]).send()
 
     def test_server_error_with_html_body(self):
         self.set_response(503, text="<html>Service Unavailable</html>")

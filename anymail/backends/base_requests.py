@@ -71,15 +71,32 @@ class AnymailRequestsBackend(AnymailBaseBackend):
         return response
 
     def raise_for_status(self, response: requests.Response, payload: Any, message: Any) -> None:
-        """Raise AnymailRequestsAPIError, with the ESP's error text, for a non-2xx response."""
-        if not 200 <= response.status_code <= 299:
-            raise AnymailRequestsAPIError(
-                f"{self.esp_name} API response {response.status_code} ({response.reason})",
-                email_message=message,
-                payload=payload,
-                response=response,
-                backend=self,
-            )
+        """Raise AnymailRequestsAPIError, with the ESP's error text, for a failed response."""
+        if self.response_ok(response):
+            return
+        try:
+            detail = self.error_detail(response)
+        except Exception:  # an unexpected error body mustn't hide the API error itself
+            detail = None
+        raise AnymailRequestsAPIError(
+            f"{self.esp_name} API response {response.status_code} ({response.reason})"
+            + (f": {detail}" if detail else ""),
+            email_message=message,
+            payload=payload,
+            response=response,
+            backend=self,
+        )
+
+    def response_ok(self, response: requests.Response) -> bool:
+        """Whether the API call succeeded (ESPs that report errors with a 200 override this)."""
+        return 200 <= response.status_code <= 299
+
+    def error_detail(self, response: requests.Response) -> str | None:
+        """The ESP's own words from an error response, put first in the exception message.
+
+        (The full response body is always included after it, too.)
+        """
+        return None
 
     def deserialize_json_response(
         self, response: requests.Response, payload: Any, message: Any

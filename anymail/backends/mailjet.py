@@ -52,20 +52,10 @@ class EmailBackend(AnymailRequestsBackend):
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> MailjetPayload:
         return MailjetPayload(message, defaults, self)
 
-    def raise_for_status(self, response: requests.Response, payload: Any, message: Any) -> None:
+    def error_detail(self, response: requests.Response) -> str | None:
         # Mailjet's v3 errors are JSON like {"ErrorInfo": "...", "ErrorMessage": "...",
-        # "StatusCode": 400}: put Mailjet's own words in the exception's first line.
-        if 200 <= response.status_code <= 299:
-            return
-        detail = mailjet_error_text(response)
-        raise AnymailRequestsAPIError(
-            f"Mailjet API response {response.status_code} ({response.reason})"
-            + (f": {detail}" if detail else ""),
-            email_message=message,
-            payload=payload,
-            response=response,
-            backend=self,
-        )
+        # "StatusCode": 400}
+        return mailjet_error_text(response)
 
     def parse_recipient_status(
         self, response: requests.Response, payload: MailjetPayload, message: Any

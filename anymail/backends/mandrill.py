@@ -57,21 +57,14 @@ class EmailBackend(AnymailRequestsBackend):
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> MandrillPayload:
         return MandrillPayload(message, defaults, self)
 
-    def raise_for_status(self, response: requests.Response, payload: Any, message: Any) -> None:
-        # Mandrill answers every API error with HTTP 500 and a body like
-        # {"status": "error", "code": -1, "name": "Invalid_Key", "message": "Invalid API key"}:
-        # put its name and message in the exception's first line, where people look.
-        error = mandrill_error_text(response)
-        if error is None and 200 <= response.status_code <= 299:
-            return
-        raise AnymailRequestsAPIError(
-            f"Mandrill API response {response.status_code} ({response.reason})"
-            + (f": {error}" if error else ""),
-            email_message=message,
-            payload=payload,
-            response=response,
-            backend=self,
-        )
+    # Mandrill answers API errors with HTTP 500 (or even 200) and a body like
+    # {"status": "error", "code": -1, "name": "Invalid_Key", "message": "Invalid API key"}
+
+    def response_ok(self, response: requests.Response) -> bool:
+        return super().response_ok(response) and mandrill_error_text(response) is None
+
+    def error_detail(self, response: requests.Response) -> str | None:
+        return mandrill_error_text(response)
 
     def parse_recipient_status(
         self, response: requests.Response, payload: MandrillPayload, message: Any

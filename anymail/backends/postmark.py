@@ -76,22 +76,19 @@ class EmailBackend(AnymailRequestsBackend):
         (or not, with IGNORE_RECIPIENT_STATUS) as for any ESP. A batch call that fails as a whole
         is always an API error.
         """
-        status_code = response.status_code
-        if 200 <= status_code <= 299:
+        if (
+            response.status_code == 422
+            and not payload.is_batch
+            and is_recipient_error(_json_or_none(response))
+        ):
             return
+        super().raise_for_status(response, payload, message)
+
+    def error_detail(self, response: requests.Response) -> str | None:
         error = _json_or_none(response)
-        if status_code == 422 and not payload.is_batch and is_recipient_error(error):
-            return
-        detail = ""
         if isinstance(error, dict) and "ErrorCode" in error:
-            detail = f": ErrorCode {error.get('ErrorCode')}: {error.get('Message', '')}"
-        raise AnymailRequestsAPIError(
-            f"Postmark API response {status_code} ({response.reason}){detail}",
-            email_message=message,
-            payload=payload,
-            response=response,
-            backend=self,
-        )
+            return f"ErrorCode {error.get('ErrorCode')}: {error.get('Message', '')}"
+        return None
 
     def parse_recipient_status(
         self, response: requests.Response, payload: PostmarkPayload, message: Any
