@@ -13,6 +13,7 @@ from .webhooks.mailgun import MailgunInboundWebhookView, MailgunTrackingWebhookV
 from .webhooks.mailjet import MailjetInboundWebhookView, MailjetTrackingWebhookView
 from .webhooks.mandrill import MandrillCombinedWebhookView, MandrillTrackingWebhookView
 from .webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
+from .webhooks.sendgrid import SendGridInboundWebhookView, SendGridTrackingWebhookView
 
 urlpatterns = [
     path("mailgun/inbound/", MailgunInboundWebhookView.as_view(), name="mailgun_inbound_webhook"),
@@ -43,5 +44,13 @@ urlpatterns = [
         "postmark/tracking/",
         PostmarkTrackingWebhookView.as_view(),
         name="postmark_tracking_webhook",
+    ),
+    path(
+        "sendgrid/inbound/", SendGridInboundWebhookView.as_view(), name="sendgrid_inbound_webhook"
+    ),
+    path(
+        "sendgrid/tracking/",
+        SendGridTrackingWebhookView.as_view(),
+        name="sendgrid_tracking_webhook",
     ),
 ]

@@ -15,7 +15,7 @@ from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connectio
 from django.test import SimpleTestCase, override_settings
 from django.utils.translation import gettext_lazy
 
-from anymail.backends.base import OPTIONAL_FEATURES, BasePayload
+from anymail.backends.base import OPTIONAL_FEATURES, BasePayload, deep_merge
 from anymail.backends.test import TestPayload
 from anymail.exceptions import (
     AnymailCancelSend,
@@ -771,3 +771,25 @@ class TestBackendTests(SimpleTestCase):
     def test_no_recipients_sends_nothing(self):
         self.assertEqual(get_connection().send_messages([EmailMessage("S", "B")]), 0)
         self.assertEqual(mail.outbox, [])
+
+
+class DeepMergeTests(SimpleTestCase):
+    def test_nested_dicts_merge_and_overrides_win(self):
+        base = {"a": 1, "nested": {"x": 1, "y": {"deep": 1}}, "list": [1]}
+        overrides = {"nested": {"y": {"deeper": 2}, "z": 3}, "list": [2], "a": None}
+        self.assertEqual(
+            deep_merge(base, overrides),
+            {"a": None, "nested": {"x": 1, "y": {"deep": 1, "deeper": 2}, "z": 3}, "list": [2]},
+        )
+
+    def test_neither_argument_is_modified_or_shared(self):
+        base = {"nested": {"x": 1}}
+        overrides = {"nested": {"y": 2}, "new": {"z": 3}}
+        merged = deep_merge(base, overrides)
+        merged["nested"]["x"] = "changed"
+        merged["new"]["z"] = "changed"
+        self.assertEqual(base, {"nested": {"x": 1}})
+        self.assertEqual(overrides, {"nested": {"y": 2}, "new": {"z": 3}})
+
+    def test_dict_replaces_non_dict(self):
+        self.assertEqual(deep_merge({"k": "text"}, {"k": {"a": 1}}), {"k": {"a": 1}})

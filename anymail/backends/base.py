@@ -427,6 +427,22 @@ class BasePayload:
         self.unsupported_feature("esp_extra")
 
 
+def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A new dict: base with overrides merged in, recursively for dicts; overrides win.
+
+    How ESPs with nested APIs merge esp_extra into their payload. Neither argument is modified,
+    so a shared dict (from send defaults, say) is never changed by one message's send.
+    """
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            existing = merged.get(key)
+            merged[key] = deep_merge(existing if isinstance(existing, dict) else {}, value)
+        else:
+            merged[key] = value
+    return merged
+
+
 #: Feature name -> the BasePayload method an ESP overrides to support it
 OPTIONAL_FEATURES = {
     "reply_to": "set_reply_to",

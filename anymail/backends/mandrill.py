@@ -23,6 +23,7 @@ from ..exceptions import (
     AnymailSerializationError,
 )
 from ..message import AnymailRecipientStatus
+from .base import deep_merge
 from .base_requests import AnymailRequestsBackend, RequestsPayload
 
 DEFAULT_API_URL = "https://mandrillapp.com/api/1.0"
@@ -263,7 +264,7 @@ class MandrillPayload(RequestsPayload):
                 **extra["message"],
                 "recipient_metadata": rcpt_values_list(extra["message"]["recipient_metadata"]),
             }
-        deep_merge(self.data, extra)
+        self.data = deep_merge(self.data, extra)
 
 
 def name_content_list(values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -274,21 +275,6 @@ def name_content_list(values: dict[str, Any]) -> list[dict[str, Any]]:
 def rcpt_values_list(values: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """{email: {...}} -> Mandrill's recipient_metadata [{"rcpt": email, "values": {...}}]."""
     return [{"rcpt": rcpt, "values": rcpt_values} for rcpt, rcpt_values in values.items()]
-
-
-def deep_merge(target: dict[str, Any], source: dict[str, Any]) -> None:
-    """Merge source into target: dicts merge recursively, anything else replaces.
-
-    (Generic: any ESP with a nested esp_extra could use this; a candidate for the base.)
-    """
-    for key, value in source.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            deep_merge(target[key], value)
-        elif isinstance(value, dict):
-            target[key] = {}
-            deep_merge(target[key], value)
-        else:
-            target[key] = value
 
 
 # Deprecated Djrill-style message attributes ("Migrating from Djrill" in the docs).
