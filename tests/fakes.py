@@ -185,3 +185,61 @@ class MinimalEmailBackend(AnymailBaseBackend):
 
 
 MINIMAL_BACKEND = "tests.fakes.MinimalEmailBackend"
+
+
+class LocalESPServer:
+    """A real HTTP/1.1 server on 127.0.0.1 playing an ESP's API, for tests of what crosses the wire.
+
+    Records each request (method, path, headers, raw body bytes, client port) and answers with
+    ``response_json``. Use as a context manager; ``url`` is its base url.
+    """
+
+    def __init__(self, response_json: Any = None, status: int = 200) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[dict[str, Any]] = []
+        self.response_json = response_json if response_json is not None else {}
+        self.status = status
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is observable
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                server.requests.append(
+                    {
+                        "method": "POST",
+                        "path": self.path,
+                        "headers": dict(self.headers.items()),
+                        "body": self.rfile.read(length),
+                        "client_port": self.client_address[1],
+                    }
+                )
+                body = json.dumps(server.response_json).encode("utf-8")
+                self.send_response(server.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def __enter__(self) -> LocalESPServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)

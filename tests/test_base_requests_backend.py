@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 from contextlib import redirect_stdout
 from typing import Any
 
 import requests
 from django.core.mail import EmailMessage, get_connection
-from django.test import override_settings
+from django.test import SimpleTestCase, override_settings
 
 from anymail import __version__
 from anymail.backends.base_requests import AnymailRequestsBackend, RequestsPayload
@@ -21,7 +22,7 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, AnymailRecipientStatus
 
-from .fakes import RequestsFakeTestCase
+from .fakes import LocalESPServer, RequestsFakeTestCase
 
 SAMPLE_BACKEND = "tests.test_base_requests_backend.SampleEmailBackend"
 
@@ -270,3 +271,45 @@ class RequestsBackendSettingsTests(RequestsFakeTestCase):
     def test_unknown_kwargs_from_send_mail_are_ignored(self):
         # django.core.mail.send_mail passes username/password for SMTP; they mean nothing here
         self.assertEqual(self.send_with(username=None, password=None), "Bearer k")
+
+
+@override_settings(ANYMAIL={"SAMPLE_ESP_API_KEY": "wire-key"})
+class RealHTTPServerTests(SimpleTestCase):
+    """Through requests, urllib3 and http.client to a server on 127.0.0.1: nothing faked."""
+
+    def test_non_latin_text_is_sent_as_utf8_json(self):
+        with LocalESPServer(accepted("to@example.com", message_id="wire-1")) as server:
+            connection = get_connection(SAMPLE_BACKEND, api_url=server.url + "v1")
+            message = AnymailMessage(
+                "Grüße 🎉 你好",
+                "Body ✓",
+                "Frøm <from@example.com>",
+                ["to@example.com"],
+                connection=connection,
+            )
+            message.send()
+        (request,) = server.requests
+        self.assertEqual(request["path"], "/v1/messages/send")
+        self.assertEqual(request["headers"]["Authorization"], "Bearer wire-key")
+        self.assertTrue(request["headers"]["User-Agent"].startswith("django-anymail/"))
+        sent = json.loads(request["body"].decode("utf-8"))
+        self.assertEqual(sent["subject"], "Grüße 🎉 你好")
+        self.assertEqual(sent["from"], {"email": "from@example.com", "name": "Frøm"})
+        self.assertEqual(message.anymail_status.message_id, "wire-1")
+
+    def test_send_messages_reuses_one_connection(self):
+        with LocalESPServer(accepted("to@example.com")) as server:
+            connection = get_connection(SAMPLE_BACKEND, api_url=server.url)
+            messages = [EmailMessage("S", "B", to=["to@example.com"]) for _ in range(4)]
+            self.assertEqual(connection.send_messages(messages), 4)
+            connection.send_messages([EmailMessage("S", "B", to=["to@example.com"])])
+        ports = [request["client_port"] for request in server.requests]
+        self.assertEqual(len(ports), 5)
+        self.assertEqual(len(set(ports[:4])), 1)  # one keep-alive connection for the batch
+        self.assertNotEqual(ports[4], ports[0])  # closed after it; a new one for the next call
+
+    def test_error_status_from_real_server(self):
+        with LocalESPServer({"error": "Invalid API key"}, status=401) as server:
+            connection = get_connection(SAMPLE_BACKEND, api_url=server.url)
+            with self.assertRaisesMessage(AnymailRequestsAPIError, "401 (Unauthorized)"):
+                connection.send_messages([EmailMessage("S", "B", to=["to@example.com"])])

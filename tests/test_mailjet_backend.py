@@ -252,7 +252,7 @@ class MailjetStandardEmailTests(MailjetBackendTestCase):
         data = self.sent_json()
         self.assertEqual(data["FromName"], "Frøm Ñame")
         self.assertEqual(data["To"], "Tö <to@example.com>")
-        self.assertIn('"FromName": "Frøm Ñame"', self.api_call_kwargs()["data"])
+        self.assertIn('"FromName": "Frøm Ñame"'.encode(), self.api_call_kwargs()["data"])
 
     def test_html_and_text_bodies(self):
         self.message.attach_alternative("<p>HTML Body</p>", "text/html")

@@ -145,7 +145,7 @@ class MandrillBasicSendTests(MandrillBackendTestCase):
         self.message.from_email = "Zoë <from@example.com>"
         self.message.body = "Grüße"
         self.message.send()
-        data = self.api_call_kwargs()["data"]
+        data = self.api_call_kwargs()["data"].decode("utf-8")  # sent as UTF-8 bytes
         self.assertIn("Résumé ✓", data)  # not \u-escaped
         message = self.sent_message()
         self.assertEqual(message["from_name"], "Zoë")

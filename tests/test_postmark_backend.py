@@ -118,7 +118,7 @@ class PostmarkBackendStandardEmailTests(PostmarkBackendTestCase):
             "Sübject", "Bödy", "Frœm Ñame <from@example.com>", ["Tø <to@example.com>"]
         )
         msg.send()
-        self.assertEqual(self.api_call_kwargs()["data"].count("\\u"), 0)  # sent as UTF-8
+        self.assertEqual(self.api_call_kwargs()["data"].count(b"\\u"), 0)  # sent as UTF-8
         data = self.assert_postmark_called("email")
         self.assertEqual(data["From"], "Frœm Ñame <from@example.com>")
         self.assertEqual(data["To"], "Tø <to@example.com>")

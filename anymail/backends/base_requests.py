@@ -139,11 +139,15 @@ class RequestsPayload(BasePayload):
 
     def get_request_params(self, api_url: str) -> dict[str, Any]:
         """Keyword args for ``Session.request()``."""
+        data = self.serialize_data()
+        if isinstance(data, str):
+            # http.client would encode a str body as Latin-1, failing on most non-Latin text
+            data = data.encode("utf-8")
         return {
             "method": self.method,
             "url": urljoin(api_url, self.get_api_endpoint()),
             "params": self.params,
-            "data": self.serialize_data(),
+            "data": data,
             "headers": self.headers,
             "files": self.files,
             "auth": self.auth,
