@@ -14,6 +14,8 @@ from .webhooks.mailjet import MailjetInboundWebhookView, MailjetTrackingWebhookV
 from .webhooks.mandrill import MandrillCombinedWebhookView, MandrillTrackingWebhookView
 from .webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
 from .webhooks.sendgrid import SendGridInboundWebhookView, SendGridTrackingWebhookView
+from .webhooks.sendinblue import SendinBlueTrackingWebhookView
+from .webhooks.sparkpost import SparkPostInboundWebhookView, SparkPostTrackingWebhookView
 
 urlpatterns = [
     path("mailgun/inbound/", MailgunInboundWebhookView.as_view(), name="mailgun_inbound_webhook"),
@@ -52,5 +54,20 @@ urlpatterns = [
         "sendgrid/tracking/",
         SendGridTrackingWebhookView.as_view(),
         name="sendgrid_tracking_webhook",
+    ),
+    path(
+        "sendinblue/tracking/",
+        SendinBlueTrackingWebhookView.as_view(),
+        name="sendinblue_tracking_webhook",
+    ),
+    path(
+        "sparkpost/inbound/",
+        SparkPostInboundWebhookView.as_view(),
+        name="sparkpost_inbound_webhook",
+    ),
+    path(
+        "sparkpost/tracking/",
+        SparkPostTrackingWebhookView.as_view(),
+        name="sparkpost_tracking_webhook",
     ),
 ]
