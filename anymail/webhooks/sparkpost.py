@@ -1,0 +1,267 @@
+"""SparkPost webhooks: event webhooks for tracking (``anymail/sparkpost/tracking/``) and relay
+webhooks for inbound mail (``anymail/sparkpost/inbound/``).
+
+Both post a JSON array (a batch) of ``{"msys": {"<event class>": {...event...}}}`` objects, and
+both are authenticated only by the WEBHOOK_SECRET basic auth (SparkPost's webhook "Basic Auth"
+option, or credentials in the relay webhook's target url); Anymail doesn't support SparkPost's
+OAuth webhook auth. Payload fields are from SparkPost's Webhooks API "Event Types" reference and
+its Relay Webhooks API "Relay Webhook Payload".
+
+This module doesn't need (or import) the sparkpost package.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+
+from ..exceptions import AnymailError
+from ..inbound import AnymailInboundMessage
+from ..signals import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason
+from ..signals import inbound as inbound_signal
+from ..signals import tracking as tracking_signal
+from ..timestamps import parse_iso_datetime, timestamp_to_datetime
+from .base import AnymailBaseWebhookView, parse_json_body
+
+TRACKING_URL = "anymail/sparkpost/tracking/"
+INBOUND_URL = "anymail/sparkpost/inbound/"
+RELAY_MESSAGE = "relay_message"  # the inbound (relay webhook) event class
+
+
+class SparkPostWebhookError(AnymailError, ValueError):
+    """A SparkPost webhook payload Anymail can't use; the base view answers it with a 400."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args, esp_name="SparkPost")
+
+
+def msys_events(request: HttpRequest) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(event class, event, raw item) for each event in a SparkPost webhook batch.
+
+    An item with an empty msys (``[{"msys": {}}]`` is how SparkPost tests a new webhook's
+    target) has no events.
+    """
+    batch = parse_json_body(request, list)
+    events = []
+    for item in batch:
+        msys = item.get("msys") if isinstance(item, dict) else None
+        if not isinstance(msys, dict):
+            raise SparkPostWebhookError(
+                'SparkPost webhook batch items should be {"msys": {...}} objects, '
+                f"not {truncated(item)}"
+            )
+        for event_class, esp_event in msys.items():
+            if not isinstance(esp_event, dict):
+                raise SparkPostWebhookError(f"SparkPost {event_class!r} event isn't an object")
+            events.append((event_class, esp_event, item))
+    return events
+
+
+class SparkPostTrackingWebhookView(AnymailBaseWebhookView):
+    """SparkPost event webhooks: message, track, generation and unsubscribe events."""
+
+    esp_name = "SparkPost"
+    signal = tracking_signal
+
+    # SparkPost's event "type" values (event definitions in its Webhooks API docs)
+    event_types = {
+        # message_event
+        "injection": EventType.QUEUED,
+        "delivery": EventType.DELIVERED,
+        "bounce": EventType.BOUNCED,  # (may be re-typed by its bounce_class: see below)
+        "out_of_band": EventType.BOUNCED,  # accepted by the receiving MTA, bounced later
+        "delay": EventType.DEFERRED,
+        "policy_rejection": EventType.REJECTED,
+        "spam_complaint": EventType.COMPLAINED,
+        # gen_event
+        "generation_failure": EventType.FAILED,  # "due to a technical reason"
+        "generation_rejection": EventType.REJECTED,  # "due to a policy reason"
+        # track_event
+        "open": EventType.OPENED,
+        "initial_open": EventType.OPENED,  # (the tracking pixel at the top of the message)
+        "amp_open": EventType.OPENED,
+        "amp_initial_open": EventType.OPENED,
+        "click": EventType.CLICKED,
+        "amp_click": EventType.CLICKED,
+        # unsubscribe_event
+        "list_unsubscribe": EventType.UNSUBSCRIBED,
+        "link_unsubscribe": EventType.UNSUBSCRIBED,
+    }
+    # (Anything else, e.g. relay_event, ab_test_event or sms_status, is "unknown": it must still
+    # get a 200, or SparkPost would retry the whole batch for 8 hours.)
+
+    # Bounce classification codes (SparkPost support "Bounce Classification Codes"): some
+    # "bounces" aren't failures, but other kinds of automated replies
+    bounce_class_event_types = {
+        "60": EventType.AUTORESPONDED,  # Auto-Reply
+        "80": EventType.SUBSCRIBED,  # Subscribe (a subscribe request)
+        "90": EventType.UNSUBSCRIBED,  # Unsubscribe (an unsubscribe request)
+        "100": EventType.AUTORESPONDED,  # Challenge-Response
+    }
+    reject_reasons = {
+        "1": RejectReason.OTHER,  # Undetermined
+        "10": RejectReason.BOUNCED,  # Invalid Recipient
+        "20": RejectReason.BOUNCED,  # Soft Bounce
+        "21": RejectReason.BOUNCED,  # DNS Failure
+        "22": RejectReason.BOUNCED,  # Mailbox Full
+        "23": RejectReason.BOUNCED,  # Too Large
+        "24": RejectReason.TIMED_OUT,  # Timeout
+        "25": RejectReason.BLOCKED,  # Admin Failure (SparkPost policy, incl. suppressions)
+        "26": RejectReason.BLOCKED,  # Smart Send Suppression
+        "30": RejectReason.BOUNCED,  # Generic Bounce: No RCPT
+        "40": RejectReason.BOUNCED,  # Generic Bounce
+        "50": RejectReason.BLOCKED,  # Mail Block
+        "51": RejectReason.SPAM,  # Spam Block (a known spam source)
+        "52": RejectReason.SPAM,  # Spam Content
+        "53": RejectReason.BLOCKED,  # Prohibited Attachment
+        "54": RejectReason.BLOCKED,  # Relaying Denied
+        "70": RejectReason.BOUNCED,  # Transient Failure
+    }
+
+    def parse_events(self, request: HttpRequest) -> list[AnymailTrackingEvent]:
+        events = []
+        for event_class, esp_event, item in msys_events(request):
+            if event_class == RELAY_MESSAGE:
+                raise SparkPostWebhookError(
+                    "This is a SparkPost relay webhook (inbound) payload, posted to Anymail's "
+                    f"SparkPost tracking webhook. Set your relay webhook's target to "
+                    f"{INBOUND_URL} (not {TRACKING_URL})."
+                )
+            events.append(self.esp_to_anymail_event(esp_event, item))
+        return events
+
+    def esp_to_anymail_event(
+        self, esp_event: dict[str, Any], item: dict[str, Any]
+    ) -> AnymailTrackingEvent:
+        esp_type = optional_str(esp_event, "type")
+        bounce_class = optional_str(esp_event, "bounce_class")
+        event_type = self.event_types.get(esp_type or "", EventType.UNKNOWN)
+        if event_type == EventType.BOUNCED and bounce_class in self.bounce_class_event_types:
+            event_type = self.bounce_class_event_types[bounce_class]
+        campaign = optional_str(esp_event, "campaign_id")
+        return AnymailTrackingEvent(
+            event_type=event_type,
+            timestamp=event_timestamp(esp_event),
+            event_id=optional_str(esp_event, "event_id"),
+            esp_event=item,  # (the spec: the wrapped {"msys": {...}} event)
+            # Anymail's message_id is SparkPost's transmission_id (not its message_id)
+            message_id=optional_str(esp_event, "transmission_id"),
+            recipient=optional_str(esp_event, "rcpt_to"),
+            metadata=event_metadata(esp_event),
+            tags=[campaign] if campaign else [],
+            reject_reason=self.reject_reason(event_type, esp_type, bounce_class),
+            # "reason" has IP addresses etc. canonicalized; "raw_reason" is the MTA's own text
+            description=optional_str(esp_event, "reason"),
+            mta_response=optional_str(esp_event, "raw_reason"),
+            user_agent=optional_str(esp_event, "user_agent"),
+            click_url=optional_str(esp_event, "target_link_url"),
+        )
+
+    def reject_reason(
+        self, event_type: str, esp_type: str | None, bounce_class: str | None
+    ) -> str | None:
+        if event_type not in (EventType.BOUNCED, EventType.REJECTED):
+            return None
+        if bounce_class in self.reject_reasons:
+            return self.reject_reasons[bounce_class]
+        if esp_type in ("policy_rejection", "generation_rejection"):
+            return RejectReason.BLOCKED  # by definition, SparkPost's policy
+        return RejectReason.OTHER
+
+
+def optional_str(esp_event: Mapping[str, Any], key: str) -> str | None:
+    """esp_event[key] as a str (numbers allowed); None if missing or empty; else a 400."""
+    value = esp_event.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise SparkPostWebhookError(
+            f"SparkPost field {key!r} should be a string, not {type(value).__name__}"
+        )
+    return str(value)
+
+
+def event_timestamp(esp_event: Mapping[str, Any]) -> datetime | None:
+    # Webhook events have Unix-time timestamps ("timestamp": 1427736822, or as a string); the
+    # docs' samples (and the Events API) show ISO 8601 ones, so take either
+    value = esp_event.get("timestamp")
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and not value.strip().replace(".", "", 1).isdigit():
+        return parse_iso_datetime(value)
+    return timestamp_to_datetime(value)
+
+
+def event_metadata(esp_event: Mapping[str, Any]) -> dict[str, Any]:
+    # rcpt_meta is the message's metadata with the recipient's merged over it (SparkPost:
+    # "recipient metadata takes precedence over transmission metadata")
+    metadata: dict[str, Any] = {}
+    for key in ("metadata", "rcpt_meta"):
+        value = esp_event.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, dict):
+            raise SparkPostWebhookError(f"SparkPost {key!r} should be an object")
+        metadata.update(value)
+    return metadata
+
+
+def truncated(value: Any, length: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= length else text[: length - 3] + "..."
+
+
+class SparkPostInboundWebhookView(AnymailBaseWebhookView):
+    """SparkPost relay webhooks: each relay_message carries the raw RFC 822 message."""
+
+    esp_name = "SparkPost"
+    signal = inbound_signal
+
+    def parse_events(self, request: HttpRequest) -> list[AnymailInboundEvent]:
+        events = []
+        for event_class, esp_event, item in msys_events(request):
+            if event_class != RELAY_MESSAGE:
+                raise SparkPostWebhookError(
+                    f"This is a SparkPost {event_class!r} (tracking) payload, posted to "
+                    "Anymail's SparkPost inbound webhook. Set your SparkPost event webhook's "
+                    f"target to {TRACKING_URL} (not {INBOUND_URL})."
+                )
+            events.append(
+                AnymailInboundEvent(
+                    event_type=EventType.INBOUND,
+                    timestamp=None,  # (relay messages don't say when they arrived)
+                    event_id=None,
+                    esp_event=item,
+                    message=self.build_message(esp_event),
+                )
+            )
+        return events
+
+    def build_message(self, relay_message: dict[str, Any]) -> AnymailInboundMessage:
+        content = relay_message.get("content")
+        if not isinstance(content, dict):
+            raise SparkPostWebhookError("SparkPost relay_message has no 'content' object")
+        raw = content.get("email_rfc822")
+        if not isinstance(raw, str):
+            raise SparkPostWebhookError("SparkPost relay_message content has no email_rfc822")
+        is_base64 = content.get("email_rfc822_is_base64")
+        if is_base64 not in (None, True, False):
+            raise SparkPostWebhookError("SparkPost email_rfc822_is_base64 should be a boolean")
+        if is_base64:
+            # (SparkPost base64-encodes the whole message if any of it isn't valid UTF-8)
+            try:
+                raw_bytes = base64.b64decode("".join(raw.split()), validate=True)
+            except (binascii.Error, ValueError) as err:
+                raise SparkPostWebhookError("SparkPost email_rfc822 isn't valid base64") from err
+            message = AnymailInboundMessage.parse_raw_mime_bytes(raw_bytes)
+        else:
+            message = AnymailInboundMessage.parse_raw_mime(raw)
+        # The SMTP envelope: "MAIL FROM" and "RCPT TO"
+        message.envelope_sender = optional_str(relay_message, "msg_from")
+        message.envelope_recipient = optional_str(relay_message, "rcpt_to")
+        return message

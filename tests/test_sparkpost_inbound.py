@@ -1,0 +1,322 @@
+"""SparkPost inbound webhook: relay webhook batches, shaped as SparkPost's Relay Webhooks API
+"Relay Webhook Payload" shows them ({"msys": {"relay_message": {...}}}, in a JSON array).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+from unittest import mock
+
+from django.test import override_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from anymail.inbound import AnymailInboundMessage
+from anymail.signals import AnymailInboundEvent
+from anymail.webhooks.sparkpost import SparkPostInboundWebhookView
+
+from .test_sparkpost_webhooks import (
+    DELIVERY,
+    WEBHOOK_SECRET,
+    SparkPostWebhookTestCase,
+    json_values,
+)
+from .test_sparkpost_webhooks import urlpatterns as urlpatterns  # (ROOT_URLCONF=__name__)
+
+INBOUND_PATH = "/anymail/sparkpost/inbound/"
+
+# The Relay Webhooks API docs' sample message
+SAMPLE_RFC822 = (
+    "Return-Path: <me@here.com>\r\n"
+    "MIME-Version: 1.0\r\n"
+    "From: me@here.com\r\n"
+    "Received: by 10.114.82.10 with HTTP; Mon, 4 Jul 2016 07:53:14 -0700 (PDT)\r\n"
+    "Date: Mon, 4 Jul 2016 15:53:14 +0100\r\n"
+    "Message-ID: <484810298443-112311-xqxbby@mail.there.com>\r\n"
+    "Subject: Relay webhooks rawk!\r\n"
+    "To: you@there.com\r\n"
+    "Content-Type: multipart/alternative; boundary=deaddeaffeedf00fall45dbhail980dhypnot0ad\r\n"
+    "\r\n"
+    "--deaddeaffeedf00fall45dbhail980dhypnot0ad\r\n"
+    "Content-Type: text/plain; charset=UTF-8\r\n"
+    "\r\n"
+    "Hi there SparkPostians.\r\n"
+    "\r\n"
+    "--deaddeaffeedf00fall45dbhail980dhypnot0ad\r\n"
+    "Content-Type: text/html; charset=UTF-8\r\n"
+    "\r\n"
+    "<p>Hi there <strong>SparkPostians</strong></p>\r\n"
+    "\r\n"
+    "--deaddeaffeedf00fall45dbhail980dhypnot0ad--\r\n"
+)
+
+
+def relay_message(
+    email_rfc822: str = SAMPLE_RFC822,
+    is_base64: bool = False,
+    msg_from: str = "me@here.com",
+    rcpt_to: str = "you@there.com",
+) -> dict[str, Any]:
+    """One relay webhook batch item, as SparkPost documents it."""
+    return {
+        "msys": {
+            "relay_message": {
+                "content": {
+                    "email_rfc822": email_rfc822,
+                    "email_rfc822_is_base64": is_base64,
+                    "headers": [
+                        {"Return-Path": "<me@here.com>"},
+                        {"MIME-Version": "1.0"},
+                        {"From": "me@here.com"},
+                        {"Subject": "Relay webhooks rawk!"},
+                        {"To": "you@there.com"},
+                    ],
+                    "html": "<p>Hi there <strong>SparkPostians</strong>.</p>",
+                    "subject": "We come in peace",
+                    "text": "Hi there SparkPostians.",
+                    "to": ["your@yourdomain.com"],
+                },
+                "customer_id": "1337",
+                "friendly_from": "me@here.com",
+                "msg_from": msg_from,
+                "rcpt_to": rcpt_to,
+                "webhook_id": "4839201967643219",
+            }
+        }
+    }
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class SparkPostInboundTests(SparkPostWebhookTestCase):
+    def post_inbound(self, body: Any, auth: str | None = WEBHOOK_SECRET):
+        return self.post_webhook(body, url=INBOUND_PATH, auth=auth)
+
+    def inbound_events(self) -> list[AnymailInboundEvent]:
+        for call in self.inbound_handler.call_args_list:
+            self.assertIs(call.kwargs["sender"], SparkPostInboundWebhookView)
+            self.assertEqual(call.kwargs["esp_name"], "SparkPost")
+        return [call.kwargs["event"] for call in self.inbound_handler.call_args_list]
+
+    def test_docs_sample(self):
+        item = relay_message()
+        response = self.post_inbound([item])
+        self.assertEqual(response.status_code, 200)
+        (event,) = self.inbound_events()
+        self.assertIsInstance(event, AnymailInboundEvent)
+        self.assertEqual(event.event_type, "inbound")
+        self.assertIsNone(event.timestamp)
+        self.assertIsNone(event.event_id)
+        self.assertEqual(event.esp_event, item)
+        message = event.message
+        self.assertIsInstance(message, AnymailInboundMessage)
+        # From the raw message (not SparkPost's separately parsed "subject", etc.)
+        self.assertEqual(message.subject, "Relay webhooks rawk!")
+        self.assertEqual(str(message.from_email), "me@here.com")
+        self.assertEqual([str(to) for to in message.to], ["you@there.com"])
+        self.assertEqual(message["Message-ID"], "<484810298443-112311-xqxbby@mail.there.com>")
+        self.assertEqual(message.text, "Hi there SparkPostians.\r\n")
+        self.assertEqual(message.html, "<p>Hi there <strong>SparkPostians</strong></p>\r\n")
+        self.assertEqual(message.envelope_sender, "me@here.com")
+        self.assertEqual(message.envelope_recipient, "you@there.com")
+        self.assertIsNone(message.spam_score)
+        self.assertEqual(message.attachments, [])
+
+    def test_base64_message_with_non_utf8_content_and_attachment(self):
+        """SparkPost base64-encodes email_rfc822 when it isn't valid UTF-8."""
+        raw = (
+            b"From: =?iso-8859-1?q?Fran=E7ois?= <francois@example.fr>\r\n"
+            b"To: Support <support@inbound.example.com>\r\n"
+            b"Cc: copy@example.com\r\n"
+            b"Subject: =?iso-8859-1?q?R=E9clamation?=\r\n"
+            b"Date: Tue, 5 Jul 2016 09:00:00 +0200\r\n"
+            b"MIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/mixed; boundary="BOUNDARY"\r\n'
+            b"\r\n"
+            b"--BOUNDARY\r\n"
+            b"Content-Type: text/plain; charset=iso-8859-1\r\n"
+            b"Content-Transfer-Encoding: 8bit\r\n"
+            b"\r\n"
+            b"Voil\xe0 la facture.\r\n"
+            b"--BOUNDARY\r\n"
+            b'Content-Type: application/pdf; name="facture.pdf"\r\n'
+            b'Content-Disposition: attachment; filename="facture.pdf"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n"
+            b"\r\n" + base64.encodebytes(b"%PDF-1.4 facture") + b"--BOUNDARY--\r\n"
+        )
+        item = relay_message(
+            email_rfc822=base64.b64encode(raw).decode("ascii"),
+            is_base64=True,
+            msg_from="bounces+francois=example.fr@mailer.example.fr",
+            rcpt_to="support@inbound.example.com",
+        )
+        self.assertEqual(self.post_inbound([item]).status_code, 200)
+        (event,) = self.inbound_events()
+        message = event.message
+        self.assertEqual(message.subject, "Réclamation")
+        self.assertEqual(message.from_email.display_name, "François")
+        self.assertEqual(message.from_email.addr_spec, "francois@example.fr")
+        self.assertEqual([str(cc) for cc in message.cc], ["copy@example.com"])
+        self.assertEqual(message.text, "Voilà la facture.")  # (the CRLF is the boundary's)
+        self.assertIsNone(message.html)
+        (attachment,) = message.attachments
+        self.assertEqual(attachment.get_filename(), "facture.pdf")
+        self.assertEqual(attachment.get_content_type(), "application/pdf")
+        self.assertEqual(attachment.get_content_bytes(), b"%PDF-1.4 facture")
+        self.assertEqual(message.envelope_sender, "bounces+francois=example.fr@mailer.example.fr")
+        self.assertEqual(message.envelope_recipient, "support@inbound.example.com")
+
+    def test_non_ascii_utf8_message_not_base64(self):
+        raw = (
+            "From: Zoë <zoe@example.com>\r\nTo: in@example.com\r\nSubject: Grüße\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\nHallo, schöne Grüße ✓\r\n"
+        )
+        self.assertEqual(self.post_inbound([relay_message(email_rfc822=raw)]).status_code, 200)
+        (event,) = self.inbound_events()
+        self.assertEqual(event.message.subject, "Grüße")
+        self.assertEqual(event.message.from_email.display_name, "Zoë")
+        self.assertEqual(event.message.text, "Hallo, schöne Grüße ✓\r\n")
+
+    def test_batch_of_messages(self):
+        first = relay_message(rcpt_to="one@there.com")
+        second = relay_message(
+            email_rfc822=SAMPLE_RFC822.replace("Relay webhooks rawk!", "Second"),
+            rcpt_to="two@there.com",
+        )
+        self.assertEqual(self.post_inbound([first, second]).status_code, 200)
+        events = self.inbound_events()
+        self.assertEqual([e.message.subject for e in events], ["Relay webhooks rawk!", "Second"])
+        self.assertEqual(
+            [e.message.envelope_recipient for e in events], ["one@there.com", "two@there.com"]
+        )
+        self.assertEqual([e.esp_event for e in events], [first, second])
+
+    def test_envelope_missing(self):
+        item = relay_message()
+        del item["msys"]["relay_message"]["msg_from"]
+        del item["msys"]["relay_message"]["rcpt_to"]
+        self.post_inbound([item])
+        (event,) = self.inbound_events()
+        self.assertIsNone(event.message.envelope_sender)
+        self.assertIsNone(event.message.envelope_recipient)
+
+    def test_empty_ping(self):
+        self.assertEqual(self.post_inbound([{"msys": {}}]).status_code, 200)
+        self.inbound_handler.assert_not_called()
+
+    def test_bad_basic_auth_is_400_without_parsing(self):
+        with mock.patch.object(
+            SparkPostInboundWebhookView, "parse_events", autospec=True
+        ) as parse_events:
+            for auth in (None, "sp-user:wrong", ""):
+                with self.subTest(auth=auth):
+                    response = self.post_inbound([relay_message()], auth=auth)
+                    self.assertEqual(response.status_code, 400)
+            parse_events.assert_not_called()
+        self.inbound_handler.assert_not_called()
+
+    def test_tracking_payload_posted_to_inbound(self):
+        with self.assertLogs("anymail.webhooks", level="WARNING") as logs:
+            response = self.post_inbound([relay_message(), DELIVERY])
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("'message_event' (tracking) payload", logs.output[0])
+        self.assertIn("anymail/sparkpost/tracking/", logs.output[0])
+        self.inbound_handler.assert_not_called()
+        self.tracking_handler.assert_not_called()
+
+    def test_malformed(self):
+        def without(key: str) -> dict[str, Any]:
+            item = relay_message()
+            del item["msys"]["relay_message"]["content"][key]
+            return item
+
+        bad_content = relay_message()
+        bad_content["msys"]["relay_message"]["content"] = "Subject: hi"
+        bad_base64 = relay_message(email_rfc822="Not base64 at all!!!x", is_base64=True)
+        bad_flag = relay_message(is_base64="false")
+        for body in (
+            "not json",
+            {"msys": {"relay_message": {}}},  # not a batch
+            [{"msys": {"relay_message": "raw"}}],
+            [{"msys": {"relay_message": {}}}],
+            [bad_content],
+            [without("email_rfc822")],
+            [bad_base64],
+            [bad_flag],
+            [relay_message(rcpt_to=["you@there.com"])],
+        ):
+            with self.subTest(body=body):
+                self.assertEqual(self.post_inbound(body).status_code, 400)
+        self.inbound_handler.assert_not_called()
+
+
+@st.composite
+def mutated_inbound_body(draw: Any) -> bytes:
+    items = []
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        raw = draw(st.sampled_from([SAMPLE_RFC822, ""]) | st.text(max_size=80))
+        is_base64 = draw(st.booleans())
+        if is_base64:
+            encoded = draw(st.sampled_from([raw.encode(), raw.encode("latin-1", "replace")]))
+            raw = base64.b64encode(encoded).decode("ascii")
+        item = relay_message(email_rfc822=raw, is_base64=is_base64)
+        fields = item["msys"]["relay_message"]
+        if draw(st.integers(min_value=0, max_value=2)) == 0:  # mutations
+            for key in draw(st.lists(st.sampled_from(sorted(fields)), max_size=2)):
+                fields.pop(key, None)
+            keys = st.sampled_from(["content", "msg_from", "rcpt_to"])
+            for key in draw(st.lists(keys, max_size=2)):
+                fields[key] = draw(json_values)
+            if isinstance(fields.get("content"), dict):
+                content = fields["content"]
+                content["email_rfc822"] = draw(st.binary(max_size=80).map(bytes.hex) | json_values)
+                content["email_rfc822_is_base64"] = draw(json_values)
+        items.append(item if draw(st.integers(min_value=0, max_value=7)) else draw(json_values))
+    body = json.dumps(items, allow_nan=True).encode("utf-8")
+    mutation = draw(st.sampled_from(["none", "none", "bad-bytes", "truncate", "raw"]))
+    if mutation == "bad-bytes" and body:
+        index = draw(st.integers(min_value=0, max_value=len(body) - 1))
+        body = body[:index] + b"\xff\xc3" + body[index:]
+    elif mutation == "truncate":
+        body = body[: draw(st.integers(min_value=0, max_value=len(body)))]
+    elif mutation == "raw":
+        body = draw(st.binary(max_size=60))
+    return body
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class SparkPostInboundPropertyTests(SparkPostWebhookTestCase):
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(body=mutated_inbound_body())
+    def test_valid_auth_is_200_or_400_never_5xx(self, body):
+        self.inbound_handler.reset_mock()
+        response = self.post_webhook(body, url=INBOUND_PATH)
+        self.assertIn(response.status_code, (200, 400))
+        if response.status_code == 200:
+            for call in self.inbound_handler.call_args_list:
+                message = call.kwargs["event"].message
+                self.assertIsInstance(message, AnymailInboundMessage)
+                # the parsed message's common properties don't blow up on odd content
+                for attr in ("subject", "from_email", "to", "cc", "text", "html", "attachments"):
+                    getattr(message, attr)
+        else:
+            self.inbound_handler.assert_not_called()
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        body=mutated_inbound_body(),
+        auth=st.one_of(
+            st.none(), st.just(""), st.text(max_size=20).filter(lambda a: a != WEBHOOK_SECRET)
+        ),
+    )
+    def test_bad_auth_is_always_400_before_parsing(self, body, auth):
+        self.inbound_handler.reset_mock()
+        with mock.patch.object(
+            SparkPostInboundWebhookView, "parse_events", autospec=True
+        ) as parse_events:
+            response = self.post_webhook(body, url=INBOUND_PATH, auth=auth)
+        self.assertEqual(response.status_code, 400)
+        parse_events.assert_not_called()
+        self.inbound_handler.assert_not_called()
