@@ -1427,3 +1427,48 @@ class MisdirectedAndCombinedWebhookTests(SampleESPWebhookTestCase):
         self.assertEqual(tracked.message_id, tracking_event["message_id"])
         self.assertEqual(received.message["Subject"], "Hello inbound")
         self.assertEqual(self.inbound_handler.call_args.kwargs["sender"], SampleCombinedWebhookView)
+
+
+class ChallengingSampleTrackingWebhookView(SampleTrackingWebhookView):
+    basic_auth_challenge = True
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class BasicAuthChallengeTests(SampleESPWebhookTestCase):
+    """For ESPs (Amazon SNS) that send a url's credentials only after a 401 challenge."""
+
+    def setUp(self):
+        super().setUp()
+        urlpatterns.append(
+            path("sampleesp/challenging/", ChallengingSampleTrackingWebhookView.as_view())
+        )
+        self.addCleanup(urlpatterns.pop)
+        from django.urls import clear_url_caches
+
+        clear_url_caches()
+        self.addCleanup(clear_url_caches)
+        self.parse_spy = self.spy_on(ChallengingSampleTrackingWebhookView, "parse_events")
+
+    def test_no_authorization_gets_a_401_challenge(self):
+        response = self.post_webhook(sample_events(), url="/sampleesp/challenging/", auth=None)
+        self.assertEqual(response.status_code, 401)
+        self.assertEqual(response["WWW-Authenticate"], 'Basic realm="Anymail WEBHOOK_SECRET"')
+        self.parse_spy.assert_not_called()
+        self.tracking_handler.assert_not_called()
+
+    def test_wrong_authorization_is_still_a_400(self):
+        response = self.post_webhook(
+            sample_events(), url="/sampleesp/challenging/", auth="wrong:secret"
+        )
+        self.assertEqual(response.status_code, 400)
+        self.parse_spy.assert_not_called()
+
+    def test_right_authorization_is_accepted(self):
+        response = self.post_webhook(sample_events(), url="/sampleesp/challenging/")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(self.tracking_handler.call_count, 3)
+
+    def test_other_esps_answer_400_without_a_challenge(self):
+        response = self.post_webhook(sample_events(), auth=None)
+        self.assertEqual(response.status_code, 400)
+        self.assertNotIn("WWW-Authenticate", response)

@@ -36,6 +36,9 @@ class AnymailBasicAuthMixin:
     """Checks WEBHOOK_SECRET ("user:pass", or a list of them) as HTTP basic auth."""
 
     warn_if_no_basic_auth = True  #: ESPs whose own signature suffices may turn the warning off
+    #: For ESPs that send credentials only when challenged: a request with no Authorization
+    #: at all gets a 401 asking for basic auth (wrong credentials are still a 400)
+    basic_auth_challenge = False
     webhook_secret: str | list[str] | None = None  # allows as_view(webhook_secret=...)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -97,6 +100,14 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
         return HttpResponse()
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if (
+            self.basic_auth_challenge
+            and self.basic_auth
+            and "HTTP_AUTHORIZATION" not in request.META
+        ):
+            response = HttpResponse("Unauthorized", status=401)
+            response["WWW-Authenticate"] = 'Basic realm="Anymail WEBHOOK_SECRET"'
+            return response
         self.run_validators(request)
         try:
             events = list(self.parse_events(request))
