@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from .webhooks.amazon_ses import AmazonSESInboundWebhookView, AmazonSESTrackingWebhookView
 from .webhooks.mailgun import MailgunInboundWebhookView, MailgunTrackingWebhookView
 from .webhooks.mailjet import MailjetInboundWebhookView, MailjetTrackingWebhookView
 from .webhooks.mandrill import MandrillCombinedWebhookView, MandrillTrackingWebhookView
@@ -18,6 +19,16 @@ from .webhooks.sendinblue import SendinBlueTrackingWebhookView
 from .webhooks.sparkpost import SparkPostInboundWebhookView, SparkPostTrackingWebhookView
 
 urlpatterns = [
+    path(
+        "amazon_ses/inbound/",
+        AmazonSESInboundWebhookView.as_view(),
+        name="amazon_ses_inbound_webhook",
+    ),
+    path(
+        "amazon_ses/tracking/",
+        AmazonSESTrackingWebhookView.as_view(),
+        name="amazon_ses_tracking_webhook",
+    ),
     path("mailgun/inbound/", MailgunInboundWebhookView.as_view(), name="mailgun_inbound_webhook"),
     # The url tells Mailgun to forward raw MIME (rather than parsed fields); one view takes both
     path(

@@ -1,0 +1,551 @@
+"""Amazon SES webhooks: tracking (``anymail/amazon_ses/tracking/``) and inbound
+(``anymail/amazon_ses/inbound/``), both delivered by Amazon SNS HTTPS subscriptions.
+
+SNS posts a JSON envelope (Amazon SNS "HTTP/HTTPS Notification JSON Format") whose ``Type`` is
+SubscriptionConfirmation, Notification or UnsubscribeConfirmation; a Notification's ``Message``
+is the SES JSON: "SES Notifications" or "SES Event Publishing" records for tracking, "Received"
+notifications for inbound. Anymail relies on the WEBHOOK_SECRET basic auth in the subscribed
+url (it doesn't check SNS signatures). boto3 is imported only to confirm an SNS subscription or
+to download an inbound message from S3, so these views load without it installed.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import logging
+import re
+from base64 import b64decode
+from collections.abc import Mapping
+from datetime import datetime
+from email.header import decode_header, make_header
+from email.utils import parseaddr
+from typing import Any, NoReturn
+
+from django.http import HttpRequest
+
+from ..backends.amazon_ses import boto3_client, boto3_error_classes, import_boto3
+from ..conf import get_anymail_setting
+from ..exceptions import AnymailAPIError, AnymailWebhookValidationFailure
+from ..inbound import AnymailInboundMessage
+from ..signals import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason
+from ..signals import inbound as inbound_signal
+from ..signals import tracking as tracking_signal
+from ..timestamps import parse_iso_datetime
+from .base import AnymailBaseWebhookView, parse_json_body
+
+logger = logging.getLogger("anymail.webhooks")
+
+TRACKING_URL = "anymail/amazon_ses/tracking/"
+INBOUND_URL = "anymail/amazon_ses/inbound/"
+SNS_MESSAGE_TYPES = ("Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation")
+# "arn:aws:sns:us-west-2:123456789012:MyTopic" (other partitions: aws-cn, aws-us-gov)
+SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:(?P<region>[a-z0-9-]+):\d{12}:[\w.-]{1,256}$")
+# SES's "Bounce", "Complaint" and "Delivery" notifications (and every event publishing record)
+# are tracking; "Received" is inbound
+SES_TRACKING_NOTIFICATION_TYPES = ("Bounce", "Complaint", "Delivery")
+# Sent once when an SNS topic is first set up to receive SES notifications; no event
+SES_SETUP_NOTIFICATION_TYPE = "AmazonSnsSubscriptionSucceeded"
+
+
+class AmazonSESWebhookError(ValueError):
+    """An SNS or SES payload Anymail can't use (answered with a 400)."""
+
+
+class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
+    """Unwraps SNS messages, confirming SNS subscriptions, for the tracking and inbound views."""
+
+    # "The client service must be able to support the HTTP/1.1 401 Unauthorized header
+    # response" (Amazon SNS, "Fanout to HTTPS endpoints"): SNS sends the url's credentials
+    # only when challenged
+    basic_auth_challenge = True
+
+    esp_name = "Amazon SES"
+    webhook_kind = "webhook"  # for messages: "tracking" or "inbound"
+    # Settings (class attributes, so as_view() can override them)
+    auto_confirm_sns_subscriptions: bool = True
+    session_params: dict[str, Any] | None = None
+    client_params: dict[str, Any] | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        esp_name = self.esp_name
+        self.auto_confirm_sns_subscriptions = get_anymail_setting(
+            "auto_confirm_sns_subscriptions", esp_name=esp_name, kwargs=kwargs, default=True
+        )
+        # The same boto3 settings the backend uses (for the SNS and S3 clients)
+        self.session_params = (
+            get_anymail_setting("session_params", esp_name=esp_name, kwargs=kwargs, default={})
+            or {}
+        )
+        self.client_params = (
+            get_anymail_setting("client_params", esp_name=esp_name, kwargs=kwargs, default={}) or {}
+        )
+        super().__init__(**kwargs)
+
+    def parse_events(self, request: HttpRequest) -> list[Any]:
+        sns_message = parse_sns_message(request)
+        sns_type = sns_message["Type"]
+        if sns_type == "SubscriptionConfirmation":
+            self.confirm_subscription(sns_message)
+            return []
+        if sns_type == "UnsubscribeConfirmation":
+            # Nothing to do (re-subscribing is up to the topic owner)
+            logger.info(
+                "Amazon SNS unsubscribed Anymail's Amazon SES %s webhook from topic %s",
+                self.webhook_kind,
+                sns_message.get("TopicArn"),
+            )
+            return []
+        return self.esp_to_anymail_events(ses_message(sns_message), sns_message)
+
+    def esp_to_anymail_events(
+        self, ses_event: dict[str, Any], sns_message: dict[str, Any]
+    ) -> list[Any]:
+        """The normalized events in an SNS Notification's SES record (tracking or inbound)."""
+        raise NotImplementedError(f"{self.__class__.__name__} must implement esp_to_anymail_events")
+
+    # Confirming SNS subscriptions (Anymail docs, "Confirming SNS subscriptions")
+
+    def confirm_subscription(self, sns_message: dict[str, Any]) -> None:
+        """Confirm with boto3 SNS ConfirmSubscription, only when this request proves (by its
+        valid WEBHOOK_SECRET basic auth, already checked) that it comes from you."""
+        topic_arn = required_str(sns_message, "TopicArn")
+        token = required_str(sns_message, "Token")
+        match = SNS_TOPIC_ARN.match(topic_arn)
+        if match is None:
+            raise AmazonSESWebhookError(f"Invalid SNS TopicArn {topic_arn!r}")
+        if not self.auto_confirm_sns_subscriptions:
+            self.refuse_subscription(
+                sns_message, "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS is off"
+            )
+        if not self.basic_auth:
+            self.refuse_subscription(
+                sns_message,
+                "WEBHOOK_SECRET isn't set (Anymail confirms only subscriptions whose url includes "
+                "your WEBHOOK_SECRET, so it knows the request came from you)",
+            )
+        # ConfirmSubscription must go to the topic's own region
+        client_params = {**self.client_params, "region_name": match["region"]}
+        import_boto3()  # (AnymailImproperlyInstalled, before catching botocore's errors)
+        try:
+            client = boto3_client("sns", self.session_params, client_params)
+            # AuthenticateOnUnsubscribe: only the topic owner can unsubscribe this webhook
+            client.confirm_subscription(
+                TopicArn=topic_arn, Token=token, AuthenticateOnUnsubscribe="true"
+            )
+        except boto3_error_classes() as err:
+            self.refuse_subscription(sns_message, f"confirming it failed: {err}")
+        logger.info(
+            "Anymail confirmed Amazon SNS subscription of its Amazon SES %s webhook to topic %s",
+            self.webhook_kind,
+            topic_arn,
+        )
+
+    def refuse_subscription(self, sns_message: dict[str, Any], reason: str) -> NoReturn:
+        """Raise an error (logged by Django) with what the user needs to confirm by hand."""
+        raise AnymailWebhookValidationFailure(
+            f"Anymail didn't confirm an Amazon SNS subscription request for topic "
+            f"{sns_message.get('TopicArn')!r} to its Amazon SES {self.webhook_kind} webhook, "
+            f"because {reason}. If you made this subscription, you can confirm it in the Amazon "
+            f"SNS console or API with Token={sns_message.get('Token')!r}, or by visiting "
+            f"SubscribeURL {sns_message.get('SubscribeURL')!r}."
+        )
+
+
+def parse_sns_message(request: HttpRequest) -> dict[str, Any]:
+    """The SNS JSON envelope, checked to be an SNS message of the type its header says."""
+    body = parse_json_body(request, dict)
+    header_type = request.headers.get("x-amz-sns-message-type")
+    if (
+        "Type" not in body
+        and header_type == "Notification"
+        and request.headers.get("x-amz-sns-rawdelivery", "").lower() == "true"
+    ):
+        # A subscription with "raw message delivery" posts the SES JSON without an envelope
+        return {
+            "Type": "Notification",
+            "MessageId": request.headers.get("x-amz-sns-message-id"),
+            "TopicArn": request.headers.get("x-amz-sns-topic-arn"),
+            "Message": body,
+        }
+    sns_type = body.get("Type")
+    if sns_type not in SNS_MESSAGE_TYPES:
+        raise AmazonSESWebhookError(
+            f"Not an Amazon SNS message (its Type is {sns_type!r}, not one of "
+            f"{', '.join(SNS_MESSAGE_TYPES)})"
+        )
+    if header_type is not None and header_type != sns_type:
+        raise AmazonSESWebhookError(
+            f"SNS x-amz-sns-message-type header {header_type!r} doesn't match Type {sns_type!r}"
+        )
+    return body
+
+
+def ses_message(sns_message: dict[str, Any]) -> dict[str, Any]:
+    """An SNS Notification's Message: the SES JSON record, as a dict."""
+    message = sns_message.get("Message")
+    if isinstance(message, str):
+        message = json.loads(message)
+    if not isinstance(message, dict):
+        raise AmazonSESWebhookError(
+            "Amazon SNS Notification's Message isn't an Amazon SES JSON notification"
+        )
+    return message
+
+
+def ses_type(ses_event: dict[str, Any]) -> str | None:
+    # "If you did not set up event publishing this field is named notificationType"
+    if "eventType" in ses_event:
+        return required_str(ses_event, "eventType")
+    return optional_str(ses_event, "notificationType")
+
+
+class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView):
+    """SES Notifications and SES Event Publishing records: one event per affected recipient."""
+
+    signal = tracking_signal
+    webhook_kind = "tracking"
+
+    # SES Notification "notificationType" and Event Publishing "eventType" values
+    event_types = {
+        "Send": EventType.SENT,
+        "Reject": EventType.REJECTED,
+        "Bounce": EventType.BOUNCED,
+        "Complaint": EventType.COMPLAINED,
+        "Delivery": EventType.DELIVERED,
+        "Open": EventType.OPENED,
+        "Click": EventType.CLICKED,
+        "Rendering Failure": EventType.FAILED,
+        "DeliveryDelay": EventType.DEFERRED,
+    }
+    # Each type's own object in the record ("send" is always empty)
+    event_objects = {
+        "Send": "send",
+        "Reject": "reject",
+        "Bounce": "bounce",
+        "Complaint": "complaint",
+        "Delivery": "delivery",
+        "Open": "open",
+        "Click": "click",
+        "Rendering Failure": "failure",
+        "DeliveryDelay": "deliveryDelay",
+    }
+    # SES "Bounce types" table: (bounceType, bounceSubType) -> reject_reason
+    bounce_reject_reasons = {
+        ("Undetermined", "Undetermined"): RejectReason.OTHER,
+        ("Permanent", "General"): RejectReason.BOUNCED,
+        ("Permanent", "NoEmail"): RejectReason.INVALID,  # "the target email address does not exist"
+        ("Permanent", "Suppressed"): RejectReason.BLOCKED,  # on SES's global suppression list
+        ("Permanent", "OnAccountSuppressionList"): RejectReason.BLOCKED,
+        ("Transient", "General"): RejectReason.BOUNCED,
+        ("Transient", "MailboxFull"): RejectReason.BOUNCED,
+        ("Transient", "MessageTooLarge"): RejectReason.OTHER,
+        ("Transient", "ContentRejected"): RejectReason.SPAM,  # the receiver's content filter
+        ("Transient", "AttachmentRejected"): RejectReason.BLOCKED,
+    }
+
+    def esp_to_anymail_events(
+        self, ses_event: dict[str, Any], sns_message: dict[str, Any]
+    ) -> list[AnymailTrackingEvent]:
+        kind = ses_type(ses_event)
+        if kind == "Received":
+            raise AmazonSESWebhookError(
+                "This is an Amazon SES inbound (receipt rule) notification, posted to Anymail's "
+                f"Amazon SES tracking webhook. Subscribe {INBOUND_URL} (not {TRACKING_URL}) to "
+                "your inbound SNS topic."
+            )
+        if kind == SES_SETUP_NOTIFICATION_TYPE:
+            return []
+        if kind is None:
+            raise AmazonSESWebhookError(
+                "Amazon SES notification has no eventType or notificationType"
+            )
+        mail = required_dict(ses_event, "mail")
+        details = optional_dict(ses_event, self.event_objects.get(kind, ""))
+        headers = mail_headers(mail)
+        common = {
+            "event_type": self.event_types.get(kind, EventType.UNKNOWN),
+            "timestamp": (
+                optional_timestamp(details, "timestamp")
+                or optional_timestamp(mail, "timestamp")
+                or optional_timestamp(sns_message, "Timestamp")
+            ),
+            # Unique per SNS notification (one SES record, maybe several recipients)
+            "event_id": optional_str(sns_message, "MessageId"),
+            "esp_event": ses_event,
+            "message_id": optional_str(mail, "messageId"),
+            "metadata": header_metadata(headers),
+            "tags": header_tags(headers),
+        }
+        common.update(self.event_details(kind, details))
+        return [
+            AnymailTrackingEvent(**common, recipient=recipient, **recipient_fields)
+            for recipient, recipient_fields in self.event_recipients(kind, details, mail)
+        ]
+
+    def event_details(self, kind: str, details: dict[str, Any]) -> dict[str, Any]:
+        """The normalized fields from each event type's own object."""
+        if kind == "Bounce":
+            bounce_type = optional_str(details, "bounceType")
+            bounce_subtype = optional_str(details, "bounceSubType")
+            return {
+                "reject_reason": self.bounce_reject_reasons.get(
+                    (bounce_type, bounce_subtype),
+                    RejectReason.BOUNCED if bounce_type else RejectReason.OTHER,
+                ),
+                "description": ": ".join(filter(None, [bounce_type, bounce_subtype])) or None,
+            }
+        if kind == "Complaint":
+            return {"description": optional_str(details, "complaintFeedbackType")}
+        if kind == "Delivery":
+            return {"mta_response": optional_str(details, "smtpResponse")}
+        if kind == "Reject":
+            # "The only possible value is Bad content, which means ... a virus"
+            return {
+                "reject_reason": RejectReason.BLOCKED,
+                "description": optional_str(details, "reason"),
+            }
+        if kind == "Open":
+            return {"user_agent": optional_str(details, "userAgent")}
+        if kind == "Click":
+            return {
+                "user_agent": optional_str(details, "userAgent"),
+                "click_url": optional_str(details, "link"),
+            }
+        if kind == "Rendering Failure":
+            return {"description": optional_str(details, "errorMessage")}
+        if kind == "DeliveryDelay":
+            return {"description": optional_str(details, "delayType")}
+        return {}
+
+    def event_recipients(
+        self, kind: str, details: dict[str, Any], mail: dict[str, Any]
+    ) -> list[tuple[str | None, dict[str, Any]]]:
+        """Each recipient the event is about, with its own fields (e.g., its SMTP response).
+
+        Bounces, complaints, deliveries and delays list their recipients. Other events are about
+        the whole message: SES's open and click tracking can't tell recipients apart, so (as
+        Anymail's docs say) they go to every original recipient in mail.destination.
+        """
+        if kind == "Bounce":
+            recipients = [
+                (
+                    required_str(item, "emailAddress"),
+                    {"mta_response": optional_str(item, "diagnosticCode")},
+                )
+                for item in list_of_dicts(details, "bouncedRecipients")
+            ]
+        elif kind == "Complaint":
+            recipients = [
+                (required_str(item, "emailAddress"), {})
+                for item in list_of_dicts(details, "complainedRecipients")
+            ]
+        elif kind == "Delivery":
+            recipients = [(address, {}) for address in list_of_strs(details, "recipients")]
+        elif kind == "DeliveryDelay":
+            recipients = [
+                (
+                    required_str(item, "emailAddress"),
+                    {"mta_response": optional_str(item, "diagnosticCode")},
+                )
+                for item in list_of_dicts(details, "delayedRecipients")
+            ]
+        else:
+            recipients = []
+        if not recipients:
+            recipients = [(address, {}) for address in list_of_strs(mail, "destination")]
+        if not recipients:
+            return [(None, {})]
+        return [(addr_spec(address), fields) for address, fields in recipients]
+
+
+class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView):
+    """SES receipt rule notifications ("Received"), from an SNS action or an S3 action."""
+
+    signal = inbound_signal
+    webhook_kind = "inbound"
+
+    def esp_to_anymail_events(
+        self, ses_event: dict[str, Any], sns_message: dict[str, Any]
+    ) -> list[AnymailInboundEvent]:
+        kind = ses_type(ses_event)
+        if "eventType" in ses_event or kind in SES_TRACKING_NOTIFICATION_TYPES:
+            raise AmazonSESWebhookError(
+                f"This is an Amazon SES tracking ({kind}) notification, posted to Anymail's "
+                f"Amazon SES inbound webhook. Subscribe {TRACKING_URL} (not {INBOUND_URL}) to "
+                "your tracking SNS topic."
+            )
+        if kind == SES_SETUP_NOTIFICATION_TYPE:
+            return []
+        if kind != "Received":
+            raise AmazonSESWebhookError(
+                f"Amazon SES inbound notificationType should be 'Received', not {kind!r}"
+            )
+        mail = required_dict(ses_event, "mail")
+        receipt = required_dict(ses_event, "receipt")
+        message = self.inbound_message(ses_event, required_dict(receipt, "action"))
+        message.envelope_sender = optional_str(mail, "source")  # the MAIL FROM
+        # "recipients": "the envelope RCPT TO addresses ... matched by the active receipt rule"
+        recipients = list_of_strs(receipt, "recipients")
+        message.envelope_recipient = recipients[0] if recipients else None
+        message.spam_detected = spam_detected(receipt)
+        message.spam_score = None  # SES gives only a verdict
+        return [
+            AnymailInboundEvent(
+                event_type=EventType.INBOUND,
+                timestamp=optional_timestamp(mail, "timestamp"),  # when SES received it
+                # SES's id, which is also the S3 object key (after any prefix)
+                event_id=optional_str(mail, "messageId"),
+                esp_event=ses_event,
+                message=message,
+            )
+        ]
+
+    def inbound_message(
+        self, ses_event: dict[str, Any], action: dict[str, Any]
+    ) -> AnymailInboundMessage:
+        """The received message's MIME: in the notification (SNS action), or in S3."""
+        action_type = required_str(action, "type")
+        if action_type == "SNS":
+            # "content": the raw email, in the SNS action's Encoding (Base64 or UTF-8)
+            content = required_str(ses_event, "content")
+            encoding = (optional_str(action, "encoding") or "UTF8").upper().replace("-", "")
+            if encoding == "BASE64":
+                try:
+                    raw = b64decode(content, validate=True)
+                except (binascii.Error, ValueError) as err:
+                    raise AmazonSESWebhookError("Amazon SES inbound content isn't base64") from err
+                return AnymailInboundMessage.parse_raw_mime_bytes(raw)
+            return AnymailInboundMessage.parse_raw_mime(content)
+        if action_type == "S3":
+            bucket = required_str(action, "bucketName")
+            key = required_str(action, "objectKey")
+            return AnymailInboundMessage.parse_raw_mime_bytes(self.download_s3_object(bucket, key))
+        raise AmazonSESWebhookError(
+            f"Anymail's Amazon SES inbound webhook handles the SNS and S3 receipt rule actions, "
+            f"not {action_type!r}"
+        )
+
+    def download_s3_object(self, bucket: str, key: str) -> bytes:
+        import_boto3()
+        try:
+            client = boto3_client("s3", self.session_params, self.client_params)
+            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except boto3_error_classes() as err:
+            raise AnymailAPIError(
+                f"Anymail's Amazon SES inbound webhook couldn't download the received message "
+                f"from S3 bucket {bucket!r}, key {key!r}: {err}",
+                esp_name=self.esp_name,
+            ) from err
+
+
+def spam_detected(receipt: dict[str, Any]) -> bool | None:
+    # spamVerdict.status: PASS, FAIL, GRAY (undetermined) or PROCESSING_FAILED
+    status = optional_str(optional_dict(receipt, "spamVerdict"), "status")
+    return {"PASS": False, "FAIL": True}.get((status or "").upper())
+
+
+# Anymail's metadata and tags, from the original message's headers (which SES Notifications
+# include only if "Include original headers" is on)
+
+
+def mail_headers(mail: dict[str, Any]) -> list[tuple[str, str]]:
+    """mail.headers, [{"name": ..., "value": ...}, ...], as (lowercase name, value) pairs."""
+    headers = mail.get("headers")
+    if headers is None:
+        return []
+    if not isinstance(headers, list):
+        raise AmazonSESWebhookError("Amazon SES mail.headers should be a list")
+    return [
+        (required_str(header, "name").lower(), optional_str(header, "value") or "")
+        for header in list_of_dicts(mail, "headers")
+    ]
+
+
+def header_text(value: str) -> str:
+    """A raw header value, unfolded and RFC 2047 decoded (as Anymail's sends may encode it)."""
+    unfolded = re.sub(r"\r?\n(?=[ \t])", "", value).strip()
+    try:
+        return str(make_header(decode_header(unfolded)))
+    except (ValueError, LookupError, UnicodeError, binascii.Error):
+        return unfolded
+
+
+def header_metadata(headers: list[tuple[str, str]]) -> dict[str, Any]:
+    """Anymail's metadata, sent as JSON in X-Metadata."""
+    for name, value in headers:
+        if name == "x-metadata":
+            try:
+                metadata = json.loads(header_text(value))
+            except ValueError:
+                return {}  # someone else's X-Metadata, not Anymail's JSON
+            return metadata if isinstance(metadata, dict) else {}
+    return {}
+
+
+def header_tags(headers: list[tuple[str, str]]) -> list[str]:
+    """Anymail's tags, each in its own X-Tag header."""
+    return [header_text(value) for name, value in headers if name == "x-tag"]
+
+
+# Reading SES JSON: wrong types raise AmazonSESWebhookError (so a 400), never a 500
+
+
+def optional_str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise AmazonSESWebhookError(
+            f"Amazon SES field {key!r} should be a string, not {type(value).__name__}"
+        )
+    return value
+
+
+def required_str(data: Any, key: str) -> str:
+    if not isinstance(data, Mapping):
+        raise AmazonSESWebhookError(f"Expected an object with {key!r}, not {type(data).__name__}")
+    value = optional_str(data, key)
+    if value is None:
+        raise AmazonSESWebhookError(f"Amazon SES field {key!r} is missing")
+    return value
+
+
+def optional_dict(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AmazonSESWebhookError(f"Amazon SES field {key!r} should be an object")
+    return value
+
+
+def required_dict(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    if not isinstance(data.get(key), dict):
+        raise AmazonSESWebhookError(f"Amazon SES field {key!r} is missing or not an object")
+    return data[key]
+
+
+def list_of_dicts(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+    items = data.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise AmazonSESWebhookError(f"Amazon SES field {key!r} should be a list of objects")
+    return items
+
+
+def list_of_strs(data: Mapping[str, Any], key: str) -> list[str]:
+    items = data.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise AmazonSESWebhookError(f"Amazon SES field {key!r} should be a list of strings")
+    return items
+
+
+def optional_timestamp(data: Mapping[str, Any], key: str) -> datetime | None:
+    # SES: "ISO8601 format (YYYY-MM-DDThh:mm:ss.sZ)"; SNS Timestamp likewise
+    value = optional_str(data, key)
+    return parse_iso_datetime(value) if value is not None else None
+
+
+def addr_spec(address: str) -> str:
+    """Just the address, should SES give a display name too (e.g. "Name <addr@example.com>")."""
+    return parseaddr(address)[1] or address

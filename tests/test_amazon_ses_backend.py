@@ -1,0 +1,1318 @@
+"""Amazon SES backend: the exact boto3 SES calls it makes, and how it reads their results.
+
+Most tests fake boto3 at ``boto3.session.Session`` (so they see the exact Session, client and
+SendRawEmail / SendBulkTemplatedEmail arguments); the end-to-end tests at the bottom run the
+real boto3 client against moto's SES. Response shapes follow the SES v1 API Reference.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import boto3
+from botocore.client import Config
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from django.core import mail
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.test import SimpleTestCase, override_settings
+
+from anymail import __version__ as ANYMAIL_VERSION
+from anymail.backends.amazon_ses import AmazonSESPayload, EmailBackend
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailConfigurationError,
+    AnymailInvalidAddress,
+    AnymailSerializationError,
+    AnymailUnsupportedFeature,
+)
+from anymail.message import AnymailMessage, attach_inline_image
+
+SES_BACKEND = "anymail.backends.amazon_ses.EmailBackend"
+# A 1x1 transparent PNG
+PNG_BYTES = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+SES_MESSAGE_ID = "0100017d5e8f7b3c-1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d-000000"
+RESPONSE_METADATA = {
+    "RequestId": "d3a6f1a1-5b3c-4c2e-9f0e-6f1d2c3b4a59",
+    "HTTPStatusCode": 200,
+    "HTTPHeaders": {"content-type": "text/xml", "x-amzn-requestid": "d3a6f1a1"},
+    "RetryAttempts": 0,
+}
+# boto3's SendRawEmail result
+RAW_RESPONSE = {"MessageId": SES_MESSAGE_ID, "ResponseMetadata": RESPONSE_METADATA}
+
+
+def bulk_response(*statuses: tuple[str, str | None]) -> dict[str, Any]:
+    """boto3's SendBulkTemplatedEmail result: one Status entry per Destination, in order."""
+    entries = []
+    for status, message_id in statuses:
+        entry: dict[str, Any] = {"Status": status}
+        if message_id:
+            entry["MessageId"] = message_id
+        if status != "Success":
+            entry["Error"] = f"{status} error description"
+        entries.append(entry)
+    return {"Status": entries, "ResponseMetadata": RESPONSE_METADATA}
+
+
+def client_error(code: str, message: str, operation: str, http_status: int = 400) -> ClientError:
+    """The botocore error for an SES error response, as boto3 raises it."""
+    return ClientError(
+        {
+            "Error": {"Type": "Sender", "Code": code, "Message": message},
+            "ResponseMetadata": {**RESPONSE_METADATA, "HTTPStatusCode": http_status},
+        },
+        operation,
+    )
+
+
+def decoded(part: email.message.EmailMessage) -> Any:
+    """A part's decoded content, with the CRLF line endings of SMTP's canonical form as \\n."""
+    content = part.get_content()
+    return content.replace("\r\n", "\n") if isinstance(content, str) else content
+
+
+@override_settings(EMAIL_BACKEND=SES_BACKEND, ANYMAIL={})
+class AmazonSESBackendTestCase(SimpleTestCase):
+    """Fakes boto3 at boto3.session.Session; every SES call returns a realistic response."""
+
+    def setUp(self):
+        super().setUp()
+        patcher = mock.patch("boto3.session.Session", autospec=True)
+        self.mock_session_class = patcher.start()
+        self.addCleanup(patcher.stop)
+        self.mock_session = self.mock_session_class.return_value
+        self.mock_client = mock.MagicMock(name="ses_client")
+        self.mock_session.client.return_value = self.mock_client
+        self.mock_client.send_raw_email.return_value = RAW_RESPONSE
+        self.mock_client.send_bulk_templated_email.return_value = bulk_response(
+            ("Success", SES_MESSAGE_ID)
+        )
+        self.message = EmailMultiAlternatives(
+            "Subject", "Text Body", "from@example.com", ["to@example.com"]
+        )
+
+    # Inspecting the calls
+
+    def raw_params(self) -> dict[str, Any]:
+        self.mock_client.send_bulk_templated_email.assert_not_called()
+        self.mock_client.send_raw_email.assert_called_once()
+        call = self.mock_client.send_raw_email.call_args
+        self.assertEqual(call.args, ())  # boto3 takes only keyword args
+        return call.kwargs
+
+    def raw_data(self) -> bytes:
+        return self.raw_params()["RawMessage"]["Data"]
+
+    def sent_mime(self) -> email.message.EmailMessage:
+        return email.message_from_bytes(self.raw_data(), policy=email.policy.default)
+
+    def template_params(self) -> dict[str, Any]:
+        self.mock_client.send_raw_email.assert_not_called()
+        self.mock_client.send_bulk_templated_email.assert_called_once()
+        return self.mock_client.send_bulk_templated_email.call_args.kwargs
+
+    def client_config(self) -> Config:
+        self.mock_session.client.assert_called_once()
+        return self.mock_session.client.call_args.kwargs["config"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings, boto3 session and client
+# ---------------------------------------------------------------------------------------------
+
+
+class AmazonSESSettingsTests(AmazonSESBackendTestCase):
+    def test_default_session_and_client(self):
+        self.message.send()
+        # boto3 finds its own credentials and region by default
+        self.mock_session_class.assert_called_once_with()
+        self.mock_session.client.assert_called_once_with("ses", config=mock.ANY)
+        config = self.client_config()
+        self.assertIsInstance(config, Config)
+        self.assertEqual(config.user_agent_extra, f"django-anymail/{ANYMAIL_VERSION}")
+
+    def test_docs_client_and_session_params_examples(self):
+        with mock.patch.dict(
+            os.environ,
+            {
+                "AWS_ACCESS_KEY_FOR_ANYMAIL_SES": "AKIDANYMAIL",
+                "AWS_SECRET_KEY_FOR_ANYMAIL_SES": "anymail-secret",
+            },
+        ):
+            anymail_settings = {
+                "AMAZON_SES_CLIENT_PARAMS": {
+                    # example: override normal Boto credentials specifically for Anymail
+                    "aws_access_key_id": os.getenv("AWS_ACCESS_KEY_FOR_ANYMAIL_SES"),
+                    "aws_secret_access_key": os.getenv("AWS_SECRET_KEY_FOR_ANYMAIL_SES"),
+                    "region_name": "us-west-2",
+                    # override other default options
+                    "config": {
+                        "connect_timeout": 30,
+                        "read_timeout": 30,
+                    },
+                },
+                "AMAZON_SES_SESSION_PARAMS": {
+                    "profile_name": "anymail-testing",
+                },
+            }
+        with override_settings(ANYMAIL=anymail_settings):
+            self.message.send()
+        self.mock_session_class.assert_called_once_with(profile_name="anymail-testing")
+        self.mock_session.client.assert_called_once_with(
+            "ses",
+            aws_access_key_id="AKIDANYMAIL",
+            aws_secret_access_key="anymail-secret",
+            region_name="us-west-2",
+            config=mock.ANY,
+        )
+        config = self.client_config()
+        self.assertEqual(config.connect_timeout, 30)
+        self.assertEqual(config.read_timeout, 30)
+        self.assertEqual(config.user_agent_extra, f"django-anymail/{ANYMAIL_VERSION}")
+        # the settings dict itself is untouched (it's reused for every connection)
+        self.assertEqual(anymail_settings["AMAZON_SES_CLIENT_PARAMS"]["config"]["read_timeout"], 30)
+
+    def test_client_params_with_botocore_config_and_user_agent(self):
+        config = Config(retries={"max_attempts": 2}, user_agent_extra="myapp/1.0")
+        with override_settings(ANYMAIL={"AMAZON_SES_CLIENT_PARAMS": {"config": config}}):
+            self.message.send()
+        sent_config = self.client_config()
+        self.assertEqual(sent_config.retries, {"max_attempts": 2})
+        self.assertEqual(
+            sent_config.user_agent_extra, f"django-anymail/{ANYMAIL_VERSION} myapp/1.0"
+        )
+
+    def test_invalid_client_config_option(self):
+        with (
+            override_settings(ANYMAIL={"AMAZON_SES_CLIENT_PARAMS": {"config": {"timeout": 30}}}),
+            self.assertRaisesMessage(AnymailConfigurationError, "AMAZON_SES_CLIENT_PARAMS"),
+        ):
+            self.message.send()
+
+    def test_connection_kwargs_override_settings(self):
+        with override_settings(ANYMAIL={"AMAZON_SES_CONFIGURATION_SET_NAME": "FromSettings"}):
+            connection = get_connection(
+                SES_BACKEND,
+                session_params={"profile_name": "kwarg-profile"},
+                client_params={"region_name": "eu-west-1"},
+                configuration_set_name="FromKwargs",
+            )
+            self.message.connection = connection
+            self.message.send()
+        self.mock_session_class.assert_called_once_with(profile_name="kwarg-profile")
+        self.mock_session.client.assert_called_once_with(
+            "ses", region_name="eu-west-1", config=mock.ANY
+        )
+        self.assertEqual(self.raw_params()["ConfigurationSetName"], "FromKwargs")
+
+    def test_prefixed_settings(self):
+        with override_settings(
+            ANYMAIL=None,
+            ANYMAIL_AMAZON_SES_CONFIGURATION_SET_NAME="TrackingConfigSet",
+            ANYMAIL_AMAZON_SES_SESSION_PARAMS={"region_name": "ap-south-1"},
+        ):
+            self.message.send()
+        self.mock_session_class.assert_called_once_with(region_name="ap-south-1")
+        self.assertEqual(self.raw_params()["ConfigurationSetName"], "TrackingConfigSet")
+
+    def test_esp_name(self):
+        self.assertEqual(EmailBackend.esp_name, "Amazon SES")
+
+    def test_invalid_message_tag_name(self):
+        with (
+            override_settings(ANYMAIL={"AMAZON_SES_MESSAGE_TAG_NAME": "Message Type"}),
+            self.assertRaisesMessage(AnymailConfigurationError, "'Message Type'"),
+        ):
+            self.message.send()
+
+    def test_session_error_is_api_error(self):
+        self.mock_session.client.side_effect = NoCredentialsError()
+        with self.assertRaisesMessage(AnymailAPIError, "Unable to locate credentials"):
+            self.message.send()
+        # fail_silently covers it (it happens in open())
+        self.assertEqual(
+            get_connection(SES_BACKEND, fail_silently=True).send_messages([self.message]), 0
+        )
+
+
+class AmazonSESConnectionTests(AmazonSESBackendTestCase):
+    def test_one_client_for_all_messages_in_send_messages(self):
+        messages = [
+            EmailMessage("One", "Body", "from@example.com", ["one@example.com"]),
+            EmailMessage("Two", "Body", "from@example.com", ["two@example.com"]),
+        ]
+        sent = get_connection().send_messages(messages)
+        self.assertEqual(sent, 2)
+        self.mock_session_class.assert_called_once()
+        self.mock_session.client.assert_called_once()
+        self.assertEqual(self.mock_client.send_raw_email.call_count, 2)
+        self.mock_client.close.assert_called_once_with()
+
+    def test_explicit_open_keeps_client_until_close(self):
+        connection = get_connection()
+        self.assertTrue(connection.open())
+        self.assertFalse(connection.open())  # already open
+        for index in range(3):
+            EmailMessage("Hi", "Body", to=[f"to{index}@example.com"], connection=connection).send()
+        self.mock_session.client.assert_called_once()
+        self.mock_client.close.assert_not_called()
+        self.assertEqual(self.mock_client.send_raw_email.call_count, 3)
+        connection.close()
+        self.mock_client.close.assert_called_once_with()
+        connection.close()  # closing twice is harmless
+        self.mock_client.close.assert_called_once_with()
+        # and a closed connection opens a new client for its next send
+        EmailMessage("Again", "Body", to=["to@example.com"], connection=connection).send()
+        self.assertEqual(self.mock_session.client.call_count, 2)
+
+    def test_context_manager(self):
+        with get_connection() as connection:
+            EmailMessage("Hi", "Body", to=["to@example.com"], connection=connection).send()
+            self.mock_client.close.assert_not_called()
+        self.mock_client.close.assert_called_once_with()
+
+
+# ---------------------------------------------------------------------------------------------
+# SendRawEmail: the message Django builds, plus Anymail's headers
+# ---------------------------------------------------------------------------------------------
+
+
+class AmazonSESRawSendTests(AmazonSESBackendTestCase):
+    def test_send_mail(self):
+        sent = mail.send_mail(
+            "Subject here", "Here is the message.", "from@example.com", ["to@example.com"]
+        )
+        self.assertEqual(sent, 1)
+        params = self.raw_params()
+        # Nothing else: no Source (SES uses the From header), no configuration set, no tags
+        self.assertEqual(set(params), {"RawMessage", "Destinations"})
+        self.assertEqual(params["Destinations"], ["to@example.com"])
+        mime = self.sent_mime()
+        self.assertEqual(mime["From"], "from@example.com")
+        self.assertEqual(mime["To"], "to@example.com")
+        self.assertEqual(mime["Subject"], "Subject here")
+        self.assertEqual(decoded(mime).rstrip("\n"), "Here is the message.")
+        self.assertNotIn("X-Metadata", mime)
+        self.assertNotIn("X-Tag", mime)
+
+    def test_raw_message_has_crlf_line_endings(self):
+        self.message.attach_alternative("<p>HTML</p>", "text/html")
+        self.message.send()
+        data = self.raw_data()
+        self.assertIn(b"\r\n\r\n", data)
+        self.assertNotIn(b"\n", data.replace(b"\r\n", b""))
+
+    def test_all_recipients_are_destinations_but_bcc_not_in_headers(self):
+        message = EmailMessage(
+            "Subject",
+            "Body",
+            '"Sender, Inc." <from@example.com>',
+            ["to1@example.com", "Recipient Two <to2@example.com>"],
+            bcc=["bcc1@example.com", "Blind Copy <bcc2@example.com>"],
+            cc=["cc@example.com"],
+            reply_to=["Reply Here <reply@example.com>"],
+        )
+        message.send()
+        params = self.raw_params()
+        self.assertEqual(
+            params["Destinations"],
+            [
+                "to1@example.com",
+                "to2@example.com",
+                "cc@example.com",
+                "bcc1@example.com",
+                "bcc2@example.com",
+            ],
+        )
+        mime = self.sent_mime()
+        self.assertEqual(mime["From"], '"Sender, Inc." <from@example.com>')
+        self.assertEqual(mime["To"], "to1@example.com, Recipient Two <to2@example.com>")
+        self.assertEqual(mime["Cc"], "cc@example.com")
+        self.assertEqual(mime["Reply-To"], "Reply Here <reply@example.com>")
+        self.assertNotIn("Bcc", mime)
+        self.assertNotIn(b"bcc1@example.com", self.raw_data())
+
+    def test_non_ascii_names_and_idn_domains(self):
+        message = EmailMessage(
+            "Sübject", "Body", "Frøm Ünicode <from@exämple.com>", ["Tø <to@exämple.com>"]
+        )
+        message.send()
+        params = self.raw_params()
+        self.assertEqual(params["Destinations"], ["to@xn--exmple-cua.com"])  # Punycode
+        mime = self.sent_mime()
+        self.assertEqual(mime["Subject"], "Sübject")
+        self.assertEqual(str(mime["From"]), "Frøm Ünicode <from@xn--exmple-cua.com>")
+        self.assertNotIn(b"\xc3", self.raw_data().split(b"\r\n\r\n")[0])  # ASCII headers
+        # anymail_status uses the addresses as given
+        self.assertEqual(set(message.anymail_status.recipients), {"to@exämple.com"})
+
+    def test_non_ascii_local_part_is_refused(self):
+        # "Amazon SES does not support the SMTPUTF8 extension"
+        message = EmailMessage("Subject", "Body", "from@example.com", ["jösé@example.com"])
+        with self.assertRaisesMessage(AnymailInvalidAddress, "jösé@example.com"):
+            message.send()
+        self.mock_client.send_raw_email.assert_not_called()
+
+    def test_extra_headers(self):
+        self.message.extra_headers = {
+            "X-Custom": "custom value",
+            "List-Unsubscribe": "<mailto:u@example.com>",
+        }
+        self.message.send()
+        mime = self.sent_mime()
+        self.assertEqual(mime["X-Custom"], "custom value")
+        self.assertEqual(mime["List-Unsubscribe"], "<mailto:u@example.com>")
+
+    def test_header_line_break_is_refused(self):
+        self.message.extra_headers = {"X-Custom": "one\r\nBcc: victim@example.com"}
+        with self.assertRaises(AnymailSerializationError):
+            self.message.send()
+        self.mock_client.send_raw_email.assert_not_called()
+
+    def test_spoofed_to_header(self):
+        # Destinations (the envelope) are the real recipients; the To header is what's shown
+        self.message.extra_headers = {"To": "Spoofed <spoofed@example.org>"}
+        self.message.send()
+        self.assertEqual(self.raw_params()["Destinations"], ["to@example.com"])
+        self.assertEqual(self.sent_mime()["To"], "Spoofed <spoofed@example.org>")
+        self.assertEqual(set(self.message.anymail_status.recipients), {"to@example.com"})
+
+    def test_multiple_from_emails(self):
+        self.message.from_email = "one@example.com, Two <two@example.com>"
+        self.message.send()
+        self.assertEqual(self.sent_mime()["From"], "one@example.com, Two <two@example.com>")
+        self.assertNotIn("Source", self.raw_params())
+
+    def test_from_header_with_from_email_as_envelope(self):
+        # As Django's SMTP backend: a From header is what recipients see, from_email the envelope
+        self.message.extra_headers = {"From": "Display <display@example.com>"}
+        self.message.send()
+        self.assertEqual(self.raw_params()["Source"], "from@example.com")
+        self.assertEqual(self.sent_mime()["From"], "Display <display@example.com>")
+
+    def test_html_and_arbitrary_alternatives(self):
+        self.message.attach_alternative("<p>HTML Body</p>", "text/html")
+        self.message.attach_alternative("<!doctype html><html ⚡4email></html>", "text/x-amp-html")
+        self.message.attach_alternative("BEGIN:VCALENDAR\nEND:VCALENDAR\n", "text/calendar")
+        self.message.send()
+        mime = self.sent_mime()
+        self.assertEqual(mime.get_content_type(), "multipart/alternative")
+        parts = {part.get_content_type(): decoded(part) for part in mime.iter_parts()}
+        self.assertEqual(
+            list(parts), ["text/plain", "text/html", "text/x-amp-html", "text/calendar"]
+        )
+        self.assertEqual(
+            parts["text/x-amp-html"].rstrip("\n"), "<!doctype html><html ⚡4email></html>"
+        )
+        self.assertEqual(parts["text/calendar"], "BEGIN:VCALENDAR\nEND:VCALENDAR\n")
+
+    def test_html_only(self):
+        message = EmailMessage("Subject", "<p>HTML only</p>", to=["to@example.com"])
+        message.content_subtype = "html"
+        message.send()
+        mime = self.sent_mime()
+        self.assertEqual(mime.get_content_type(), "text/html")
+        self.assertEqual(decoded(mime).rstrip("\n"), "<p>HTML only</p>")
+
+    def test_attachments_and_inline_image(self):
+        message = AnymailMessage("Subject", "Body", to=["to@example.com"])
+        message.attach("report.csv", "a,b\n1,2\n", "text/csv")
+        message.attach("data.bin", b"\x00\x01\xff", "application/octet-stream")
+        cid = attach_inline_image(message, PNG_BYTES, filename="pixel.png")
+        message.attach_alternative(f"<img src='cid:{cid}'>", "text/html")
+        message.send()
+        mime = self.sent_mime()
+        attachments = {part.get_filename(): part for part in mime.iter_attachments()}
+        self.assertEqual(decoded(attachments["report.csv"]), "a,b\n1,2\n")
+        self.assertEqual(decoded(attachments["data.bin"]), b"\x00\x01\xff")
+        inline = [part for part in mime.walk() if part["Content-ID"]]
+        self.assertEqual(len(inline), 1)
+        self.assertEqual(inline[0]["Content-ID"], f"<{cid}>")
+        self.assertEqual(decoded(inline[0]), PNG_BYTES)
+
+    def test_lazy_strings(self):
+        from django.utils.translation import gettext_lazy
+
+        message = AnymailMessage(
+            gettext_lazy("Lazy subject"), gettext_lazy("Lazy body"), to=["to@example.com"]
+        )
+        message.tags = [gettext_lazy("lazy-tag")]
+        message.send()
+        mime = self.sent_mime()
+        self.assertEqual(mime["Subject"], "Lazy subject")
+        self.assertEqual(mime["X-Tag"], "lazy-tag")
+
+    def test_no_recipients_makes_no_api_call(self):
+        self.assertEqual(EmailMessage("Subject", "Body", "from@example.com", []).send(), 0)
+        self.mock_client.send_raw_email.assert_not_called()
+
+
+class AmazonSESNonASCIIBodyTests(AmazonSESBackendTestCase):
+    """The v4.0 workaround: SES open/click tracking can corrupt non-ASCII 8bit bodies."""
+
+    def test_8bit_text_parts_become_quoted_printable(self):
+        message = EmailMultiAlternatives(
+            "Subject", "Hello wörld — “quoted” ✓\n", "from@example.com", ["to@example.com"]
+        )
+        message.attach_alternative("<p>Hello wörld ✓</p>", "text/html")
+        message.attach("notes.txt", "çà et là\n", "text/plain")
+        message.send()
+        data = self.raw_data()
+        self.assertNotIn(b"8bit", data)
+        self.assertTrue(data.isascii())  # (so no byte SES could mangle)
+        mime = self.sent_mime()
+        leaves = [part for part in mime.walk() if not part.is_multipart()]
+        self.assertEqual(
+            [part["Content-Transfer-Encoding"] for part in leaves],
+            ["quoted-printable", "quoted-printable", "quoted-printable"],
+        )
+        self.assertEqual(decoded(leaves[0]).rstrip("\n"), "Hello wörld — “quoted” ✓")
+        self.assertEqual(decoded(leaves[1]).rstrip("\n"), "<p>Hello wörld ✓</p>")
+        self.assertEqual(decoded(leaves[2]).rstrip("\n"), "çà et là")
+        self.assertIn(b"Hello w=C3=B6rld", data)
+
+    def test_ascii_bodies_unchanged(self):
+        self.message.send()
+        mime = self.sent_mime()
+        self.assertIn(mime["Content-Transfer-Encoding"], ("7bit", None))
+        self.assertEqual(decoded(mime).rstrip("\n"), "Text Body")
+
+    def test_long_lines_and_trailing_whitespace_survive(self):
+        body = "Ünïcödé " * 200 + "\nline with trailing space \n\ttabbed\n"
+        EmailMessage("Subject", body, to=["to@example.com"]).send()
+        data = self.raw_data()
+        self.assertLessEqual(max(len(line) for line in data.split(b"\r\n")), 78)
+        self.assertEqual(decoded(self.sent_mime()), body)
+
+    def test_non_utf8_charset(self):
+        message = EmailMessage("Subject", "Grüße", to=["to@example.com"])
+        message.encoding = "iso-8859-1"
+        message.send()
+        mime = self.sent_mime()
+        self.assertEqual(mime.get_content_charset(), "iso-8859-1")
+        self.assertEqual(decoded(mime).rstrip("\n"), "Grüße")
+        self.assertTrue(self.raw_data().isascii())
+
+
+# ---------------------------------------------------------------------------------------------
+# Anymail features with SendRawEmail
+# ---------------------------------------------------------------------------------------------
+
+
+class AmazonSESAnymailFeatureTests(AmazonSESBackendTestCase):
+    def setUp(self):
+        super().setUp()
+        self.message = AnymailMessage("Subject", "Body", "from@example.com", ["to@example.com"])
+
+    def test_feature_matrix(self):
+        # Anymail's feature matrix for Amazon SES
+        self.assertEqual(
+            AmazonSESPayload.supported_features(),
+            {
+                "reply_to": True,
+                "extra_headers": True,
+                "spoofed_to_header": True,
+                "alternatives": True,
+                "attachments": True,
+                "multiple_from_emails": True,
+                "envelope_sender": True,
+                "metadata": True,
+                "send_at": False,
+                "tags": True,
+                "track_clicks": False,
+                "track_opens": False,
+                "template_id": True,
+                "merge_data": True,
+                "merge_global_data": True,
+                "merge_metadata": False,
+                "esp_extra": True,
+            },
+        )
+
+    def test_envelope_sender_is_source(self):
+        self.message.envelope_sender = "bounces+user@bounces.exämple.com"
+        self.message.send()
+        self.assertEqual(self.raw_params()["Source"], "bounces+user@bounces.xn--exmple-cua.com")
+        self.assertEqual(self.sent_mime()["From"], "from@example.com")
+
+    def test_metadata_is_json_x_metadata_header(self):
+        self.message.metadata = {"user_id": "12345", "items": 6, "café": "crème brûlée"}
+        self.message.send()
+        mime = self.sent_mime()
+        self.assertEqual(len(mime.get_all("X-Metadata")), 1)
+        self.assertEqual(
+            json.loads(mime["X-Metadata"]),
+            {"user_id": "12345", "items": 6, "café": "crème brûlée"},
+        )
+        self.assertNotIn("Tags", self.raw_params())
+
+    def test_long_metadata_header_is_folded(self):
+        self.message.metadata = {"key": "word " * 60, "other": "x" * 50}
+        self.message.send()
+        data = self.raw_data()
+        header_block = data.split(b"\r\n\r\n")[0]
+        self.assertLessEqual(max(len(line) for line in header_block.split(b"\r\n")), 78)
+        self.assertEqual(json.loads(self.sent_mime()["X-Metadata"]), self.message.metadata)
+
+    def test_unserializable_metadata(self):
+        from decimal import Decimal
+
+        self.message.metadata = {"price": Decimal("19.99")}
+        with self.assertRaisesMessage(AnymailSerializationError, "metadata['price']"):
+            self.message.send()
+
+    def test_tags_are_x_tag_headers(self):
+        self.message.tags = ["receipt", "Dépôt", "with space"]
+        self.message.send()
+        mime = self.sent_mime()
+        self.assertEqual(mime.get_all("X-Tag"), ["receipt", "Dépôt", "with space"])
+        self.assertNotIn("Tags", self.raw_params())  # no SES Message Tags by default
+
+    def test_tag_with_line_break_is_refused(self):
+        self.message.tags = ["one\nX-Injected: yes"]
+        with self.assertRaises(AnymailSerializationError):
+            self.message.send()
+
+    @override_settings(ANYMAIL={"AMAZON_SES_MESSAGE_TAG_NAME": "Type"})
+    def test_docs_message_tag_name_example(self):
+        message = EmailMessage("Subject", "Body", to=["to@example.com"])
+        message.tags = ["Marketing"]
+        message.send()
+        self.assertEqual(self.raw_params()["Tags"], [{"Name": "Type", "Value": "Marketing"}])
+        # and still in X-Tag, for the tracking webhooks
+        self.assertEqual(self.sent_mime().get_all("X-Tag"), ["Marketing"])
+
+    @override_settings(ANYMAIL={"AMAZON_SES_MESSAGE_TAG_NAME": "Type"})
+    def test_message_tag_name_allows_only_one_tag(self):
+        self.message.tags = ["Marketing", "Newsletter"]
+        with self.assertRaisesMessage(
+            AnymailUnsupportedFeature,
+            "Amazon SES does not support multiple tags with AMAZON_SES_MESSAGE_TAG_NAME",
+        ):
+            self.message.send()
+        self.mock_client.send_raw_email.assert_not_called()
+
+    @override_settings(
+        ANYMAIL={"AMAZON_SES_MESSAGE_TAG_NAME": "Type", "IGNORE_UNSUPPORTED_FEATURES": True}
+    )
+    def test_message_tag_name_uses_first_tag_when_ignoring_unsupported(self):
+        self.message.tags = ["Marketing", "Newsletter"]
+        self.message.send()
+        self.assertEqual(self.raw_params()["Tags"], [{"Name": "Type", "Value": "Marketing"}])
+        self.assertEqual(self.sent_mime().get_all("X-Tag"), ["Marketing", "Newsletter"])
+
+    @override_settings(ANYMAIL={"AMAZON_SES_MESSAGE_TAG_NAME": "Type"})
+    def test_message_tag_value_characters(self):
+        self.message.tags = ["Spring Sale!"]
+        with self.assertRaisesMessage(AnymailUnsupportedFeature, "'Spring Sale!'"):
+            self.message.send()
+
+    def test_configuration_set_setting(self):
+        with override_settings(ANYMAIL={"AMAZON_SES_CONFIGURATION_SET_NAME": "TrackingConfigSet"}):
+            self.message.send()
+        self.assertEqual(self.raw_params()["ConfigurationSetName"], "TrackingConfigSet")
+
+    def test_esp_extra_is_merged_into_params(self):
+        self.message.esp_extra = {
+            # Override AMAZON_SES_CONFIGURATION_SET_NAME for this message
+            "ConfigurationSetName": "NoOpenOrClickTrackingConfigSet",
+            # Authorize a custom sender
+            "SourceArn": "arn:aws:ses:us-east-1:123456789012:identity/example.com",
+            # Set Amazon SES Message Tags
+            "Tags": [
+                # (Names and values must be A-Z a-z 0-9 - and _ only)
+                {"Name": "UserID", "Value": "12345"},
+                {"Name": "TestVariation", "Value": "Subject-Emoji-Trial-A"},
+            ],
+        }
+        with override_settings(ANYMAIL={"AMAZON_SES_CONFIGURATION_SET_NAME": "TrackingConfigSet"}):
+            self.message.send()
+        params = self.raw_params()
+        self.assertEqual(
+            set(params),
+            {"RawMessage", "Destinations", "ConfigurationSetName", "SourceArn", "Tags"},
+        )
+        self.assertEqual(params["ConfigurationSetName"], "NoOpenOrClickTrackingConfigSet")
+        self.assertEqual(
+            params["SourceArn"], "arn:aws:ses:us-east-1:123456789012:identity/example.com"
+        )
+        self.assertEqual(
+            params["Tags"],
+            [
+                {"Name": "UserID", "Value": "12345"},
+                {"Name": "TestVariation", "Value": "Subject-Emoji-Trial-A"},
+            ],
+        )
+
+    def test_esp_extra_none_removes_a_param(self):
+        self.message.esp_extra = {"ConfigurationSetName": None}
+        with override_settings(ANYMAIL={"AMAZON_SES_CONFIGURATION_SET_NAME": "TrackingConfigSet"}):
+            self.message.send()
+        self.assertNotIn("ConfigurationSetName", self.raw_params())
+
+    def test_send_defaults_for_anymail_options(self):
+        with override_settings(
+            ANYMAIL={
+                "SEND_DEFAULTS": {
+                    "metadata": {"site": "main"},
+                    "tags": ["default-tag"],
+                    "esp_extra": {"FromArn": "arn:aws:ses:us-east-1:123456789012:identity/a.com"},
+                },
+                "AMAZON_SES_SEND_DEFAULTS": {"envelope_sender": "bounce@example.com"},
+            }
+        ):
+            self.message.metadata = {"order": 7}
+            self.message.tags = ["mine"]
+            self.message.send()
+        params = self.raw_params()
+        self.assertEqual(params["Source"], "bounce@example.com")
+        self.assertEqual(params["FromArn"], "arn:aws:ses:us-east-1:123456789012:identity/a.com")
+        mime = self.sent_mime()
+        self.assertEqual(json.loads(mime["X-Metadata"]), {"site": "main", "order": 7})
+        self.assertEqual(mime.get_all("X-Tag"), ["default-tag", "mine"])
+
+    def test_send_defaults_for_django_attrs_are_refused(self):
+        # "global send defaults are only supported for Anymail's added message options"
+        for attr, value in [
+            ("bcc", ["archive@example.com"]),
+            ("reply_to", ["replies@example.com"]),
+            ("extra_headers", {"X-Default": "yes"}),
+        ]:
+            message = AnymailMessage("Subject", "Body", to=["to@example.com"])
+            with (
+                self.subTest(attr=attr),
+                override_settings(ANYMAIL={"SEND_DEFAULTS": {attr: value}}),
+                self.assertRaisesMessage(
+                    AnymailUnsupportedFeature,
+                    f"Amazon SES does not support send defaults for the EmailMessage "
+                    f"attribute '{attr}'",
+                ),
+            ):
+                message.send()
+        self.mock_client.send_raw_email.assert_not_called()
+
+    def test_unsupported_features(self):
+        from datetime import datetime, timezone
+
+        for attr, value, feature in [
+            ("send_at", datetime(2030, 1, 1, tzinfo=timezone.utc), "send_at"),
+            ("track_opens", True, "track_opens"),
+            ("track_clicks", False, "track_clicks"),
+            ("merge_metadata", {"to@example.com": {"a": 1}}, "merge_metadata"),
+            ("merge_data", {"to@example.com": {"a": 1}}, "merge_data without template_id"),
+            ("merge_global_data", {"a": 1}, "merge_global_data without template_id"),
+        ]:
+            with self.subTest(attr=attr):
+                message = AnymailMessage("Subject", "Body", to=["to@example.com"])
+                setattr(message, attr, value)
+                with self.assertRaisesMessage(
+                    AnymailUnsupportedFeature, f"Amazon SES does not support {feature}"
+                ):
+                    message.send()
+        self.mock_client.send_raw_email.assert_not_called()
+
+    @override_settings(ANYMAIL={"IGNORE_UNSUPPORTED_FEATURES": True})
+    def test_unsupported_features_ignored(self):
+        from datetime import datetime, timezone
+
+        self.message.send_at = datetime(2030, 1, 1, tzinfo=timezone.utc)
+        self.message.track_opens = True
+        self.message.send()
+        self.assertEqual(self.raw_params()["Destinations"], ["to@example.com"])
+
+
+# ---------------------------------------------------------------------------------------------
+# SendBulkTemplatedEmail
+# ---------------------------------------------------------------------------------------------
+
+
+class AmazonSESTemplateTests(AmazonSESBackendTestCase):
+    def test_batch_send_with_merge_data(self):
+        self.mock_client.send_bulk_templated_email.return_value = bulk_response(
+            ("Success", "0100017d-aaaa-000000"),
+            ("MessageRejected", None),
+            ("Success", "0100017d-cccc-000000"),
+        )
+        message = AnymailMessage(
+            template_id="welcome_template",
+            from_email='"Fröm, Inc." <from@example.com>',
+            to=["alice@example.com", "Bob <bob@example.com>", "carol@exämple.com"],
+            cc=["cc@example.com"],
+            bcc=["Bcc <bcc@example.com>"],
+            reply_to=["Help Desk <help@example.com>", "support@example.com"],
+            envelope_sender="bounces@example.com",
+            merge_data={
+                "alice@example.com": {"name": "Alice", "group": "Developers"},
+                "bob@example.com": {"name": "Bob"},  # and nothing for carol
+            },
+            merge_global_data={"group": "Users", "site": "ExampleCo"},
+        )
+        message.send()
+        self.assertEqual(
+            self.template_params(),
+            {
+                "Source": "=?utf-8?b?RnLDtm0sIEluYy4=?= <from@example.com>",
+                "Template": "welcome_template",
+                "DefaultTemplateData": '{"group": "Users", "site": "ExampleCo"}',
+                "Destinations": [
+                    {
+                        "Destination": {
+                            "ToAddresses": ["alice@example.com"],
+                            "CcAddresses": ["cc@example.com"],
+                            "BccAddresses": ["Bcc <bcc@example.com>"],
+                        },
+                        "ReplacementTemplateData": '{"name": "Alice", "group": "Developers"}',
+                    },
+                    {
+                        "Destination": {
+                            "ToAddresses": ["Bob <bob@example.com>"],
+                            "CcAddresses": ["cc@example.com"],
+                            "BccAddresses": ["Bcc <bcc@example.com>"],
+                        },
+                        "ReplacementTemplateData": '{"name": "Bob"}',
+                    },
+                    {
+                        "Destination": {
+                            "ToAddresses": ["carol@xn--exmple-cua.com"],
+                            "CcAddresses": ["cc@example.com"],
+                            "BccAddresses": ["Bcc <bcc@example.com>"],
+                        },
+                        "ReplacementTemplateData": "{}",
+                    },
+                ],
+                "ReplyToAddresses": ["Help Desk <help@example.com>", "support@example.com"],
+                "ReturnPath": "bounces@example.com",
+            },
+        )
+        status = message.anymail_status
+        self.assertEqual(status.status, {"queued", "rejected"})
+        self.assertEqual(status.message_id, {"0100017d-aaaa-000000", None, "0100017d-cccc-000000"})
+        recipients = status.recipients
+        self.assertEqual(recipients["alice@example.com"].status, "queued")
+        self.assertEqual(recipients["alice@example.com"].message_id, "0100017d-aaaa-000000")
+        self.assertEqual(recipients["bob@example.com"].status, "rejected")
+        self.assertIsNone(recipients["bob@example.com"].message_id)
+        self.assertEqual(recipients["carol@exämple.com"].message_id, "0100017d-cccc-000000")
+        # cc and bcc get a copy of each message; their status is from the first
+        self.assertEqual(recipients["cc@example.com"].message_id, "0100017d-aaaa-000000")
+        self.assertEqual(recipients["bcc@example.com"].status, "queued")
+        self.assertEqual(status.esp_response["Status"][1]["Status"], "MessageRejected")
+
+    def test_template_without_merge_data_is_one_destination(self):
+        message = AnymailMessage(
+            template_id="receipt",
+            to=["one@example.com", "two@example.com"],
+            bcc=["archive@example.com"],
+        )
+        message.send()
+        self.assertEqual(
+            self.template_params(),
+            {
+                "Source": "from@example.com",  # DEFAULT_FROM_EMAIL
+                "Template": "receipt",
+                "DefaultTemplateData": "{}",
+                "Destinations": [
+                    {
+                        "Destination": {
+                            "ToAddresses": ["one@example.com", "two@example.com"],
+                            "BccAddresses": ["archive@example.com"],
+                        }
+                    }
+                ],
+            },
+        )
+        self.assertEqual(message.anymail_status.message_id, SES_MESSAGE_ID)
+        self.assertEqual(message.anymail_status.status, {"queued"})
+        self.assertEqual(
+            set(message.anymail_status.recipients),
+            {"one@example.com", "two@example.com", "archive@example.com"},
+        )
+
+    def test_batch_send_without_to_is_one_destination(self):
+        message = AnymailMessage(template_id="receipt", cc=["cc@example.com"], merge_data={})
+        message.send()
+        self.assertEqual(
+            self.template_params()["Destinations"],
+            [{"Destination": {"CcAddresses": ["cc@example.com"]}}],
+        )
+        self.assertEqual(message.anymail_status.recipients["cc@example.com"].status, "queued")
+
+    def test_status_without_status_field(self):
+        # (Status is optional in the SES API model; moto, for one, leaves it out)
+        self.mock_client.send_bulk_templated_email.return_value = {
+            "Status": [{"MessageId": "id-1"}, {}],
+            "ResponseMetadata": RESPONSE_METADATA,
+        }
+        message = AnymailMessage(
+            template_id="receipt", to=["one@example.com", "two@example.com"], merge_data={}
+        )
+        message.send()
+        self.assertEqual(message.anymail_status.recipients["one@example.com"].status, "queued")
+        self.assertEqual(message.anymail_status.recipients["one@example.com"].message_id, "id-1")
+        self.assertEqual(message.anymail_status.recipients["two@example.com"].status, "unknown")
+
+    def test_empty_merge_data_is_still_a_batch_send(self):
+        self.mock_client.send_bulk_templated_email.return_value = bulk_response(
+            ("Success", "id-1"), ("Success", "id-2")
+        )
+        message = AnymailMessage(
+            template_id="receipt",
+            to=["one@example.com", "two@example.com"],
+            merge_data={},
+            merge_global_data={"total": "$12.00"},
+        )
+        message.send()
+        destinations = self.template_params()["Destinations"]
+        self.assertEqual(
+            destinations,
+            [
+                {
+                    "Destination": {"ToAddresses": ["one@example.com"]},
+                    "ReplacementTemplateData": "{}",
+                },
+                {
+                    "Destination": {"ToAddresses": ["two@example.com"]},
+                    "ReplacementTemplateData": "{}",
+                },
+            ],
+        )
+        self.assertEqual(self.template_params()["DefaultTemplateData"], '{"total": "$12.00"}')
+        self.assertEqual(message.anymail_status.message_id, {"id-1", "id-2"})
+
+    def test_failed_destination_statuses(self):
+        self.mock_client.send_bulk_templated_email.return_value = bulk_response(
+            ("AccountThrottled", None), ("MessageRejected", None)
+        )
+        message = AnymailMessage(
+            template_id="receipt", to=["one@example.com", "two@example.com"], merge_data={}
+        )
+        message.send()
+        self.assertEqual(message.anymail_status.recipients["one@example.com"].status, "failed")
+        self.assertEqual(message.anymail_status.recipients["two@example.com"].status, "rejected")
+
+    def test_all_rejected_raises_recipients_refused(self):
+        from anymail.exceptions import AnymailRecipientsRefused
+
+        self.mock_client.send_bulk_templated_email.return_value = bulk_response(
+            ("MessageRejected", None)
+        )
+        message = AnymailMessage(template_id="receipt", to=["one@example.com"])
+        with self.assertRaisesMessage(AnymailRecipientsRefused, "one@example.com (rejected)"):
+            message.send()
+
+    @override_settings(
+        ANYMAIL={
+            "AMAZON_SES_MESSAGE_TAG_NAME": "Campaign",
+            "AMAZON_SES_CONFIGURATION_SET_NAME": "Cfg",
+        }
+    )
+    def test_tag_name_and_configuration_set(self):
+        message = AnymailMessage(template_id="promo", to=["to@example.com"], tags=["Spring_Sale"])
+        message.send()
+        params = self.template_params()
+        self.assertEqual(params["DefaultTags"], [{"Name": "Campaign", "Value": "Spring_Sale"}])
+        self.assertEqual(params["ConfigurationSetName"], "Cfg")
+        self.assertNotIn("Tags", params)
+
+    def test_esp_extra_template(self):
+        message = AnymailMessage(
+            template_id="promo",
+            to=["to@example.com"],
+            esp_extra={
+                "TemplateArn": "arn:aws:ses:us-east-1:123456789012:template/promo",
+                "DefaultTags": [{"Name": "UserID", "Value": "12345"}],
+            },
+        )
+        message.send()
+        params = self.template_params()
+        self.assertEqual(params["TemplateArn"], "arn:aws:ses:us-east-1:123456789012:template/promo")
+        self.assertEqual(params["DefaultTags"], [{"Name": "UserID", "Value": "12345"}])
+
+    def test_template_refusals(self):
+        cases = [
+            (
+                "attachments",
+                lambda m: m.attach("a.txt", "text", "text/plain"),
+                "attachments with template_id",
+            ),
+            (
+                "extra_headers",
+                lambda m: m.extra_headers.update({"X-Custom": "1"}),
+                "extra_headers with template_id",
+            ),
+            (
+                "subject",
+                lambda m: setattr(m, "subject", "Override"),
+                "overriding the template's subject with template_id",
+            ),
+            (
+                "body",
+                lambda m: setattr(m, "body", "Override"),
+                "overriding the template's body with template_id",
+            ),
+            (
+                "alternatives",
+                lambda m: m.attach_alternative("<p>Hi</p>", "text/html"),
+                "overriding the template's body with template_id",
+            ),
+            (
+                "other alternatives",
+                lambda m: m.attach_alternative("AMP", "text/x-amp-html"),
+                "overriding the template's alternative part with type 'text/x-amp-html' "
+                "with template_id",
+            ),
+            ("metadata", lambda m: setattr(m, "metadata", {"a": 1}), "metadata with template_id"),
+            (
+                "tags",
+                lambda m: setattr(m, "tags", ["t"]),
+                "tags with template_id (unless you set AMAZON_SES_MESSAGE_TAG_NAME)",
+            ),
+            (
+                "spoofed To",
+                lambda m: m.extra_headers.update({"To": "x@example.com"}),
+                "a spoofed To header with template_id",
+            ),
+            (
+                "multiple From",
+                lambda m: setattr(m, "from_email", "a@example.com, b@example.com"),
+                "multiple from emails with template_id",
+            ),
+        ]
+        for name, change, feature in cases:
+            with self.subTest(name):
+                message = AnymailMessage(template_id="t", to=["to@example.com"])
+                change(message)
+                with self.assertRaisesMessage(
+                    AnymailUnsupportedFeature, f"Amazon SES does not support {feature}"
+                ):
+                    message.send()
+        self.mock_client.send_bulk_templated_email.assert_not_called()
+
+    @override_settings(ANYMAIL={"IGNORE_UNSUPPORTED_FEATURES": True})
+    def test_template_refusals_ignored_leave_them_out(self):
+        message = AnymailMessage(
+            "Subject", "Body", template_id="t", to=["to@example.com"], metadata={"a": 1}
+        )
+        message.attach("a.txt", "text", "text/plain")
+        message.send()
+        params = self.template_params()
+        self.assertEqual(set(params), {"Source", "Template", "DefaultTemplateData", "Destinations"})
+
+    def test_send_defaults_work_for_template_sends(self):
+        with override_settings(
+            ANYMAIL={
+                "SEND_DEFAULTS": {
+                    "reply_to": ["help@example.com"],
+                    "merge_global_data": {"site": "Ex"},
+                }
+            }
+        ):
+            AnymailMessage(template_id="t", to=["to@example.com"]).send()
+        params = self.template_params()
+        self.assertEqual(params["ReplyToAddresses"], ["help@example.com"])
+        self.assertEqual(params["DefaultTemplateData"], '{"site": "Ex"}')
+
+    def test_unexpected_status_count_is_api_error(self):
+        self.mock_client.send_bulk_templated_email.return_value = bulk_response(("Success", "x"))
+        message = AnymailMessage(
+            template_id="t", to=["a@example.com", "b@example.com"], merge_data={}
+        )
+        with self.assertRaisesMessage(
+            AnymailAPIError, "Unexpected Amazon SES SendBulkTemplatedEmail response"
+        ):
+            message.send()
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses and errors
+# ---------------------------------------------------------------------------------------------
+
+
+class AmazonSESResponseTests(AmazonSESBackendTestCase):
+    def test_raw_send_status(self):
+        self.message.cc = ["cc@example.com"]
+        self.message.send()
+        status = self.message.anymail_status
+        self.assertEqual(status.message_id, SES_MESSAGE_ID)
+        self.assertEqual(status.status, {"queued"})
+        self.assertEqual(status.recipients["to@example.com"].message_id, SES_MESSAGE_ID)
+        self.assertEqual(status.recipients["cc@example.com"].status, "queued")
+        self.assertEqual(status.esp_response, RAW_RESPONSE)
+
+    def test_client_error_has_ses_code_and_message(self):
+        self.mock_client.send_raw_email.side_effect = client_error(
+            "MessageRejected",
+            "Email address is not verified. The following identities failed the check in "
+            "region US-EAST-1: from@example.com",
+            "SendRawEmail",
+        )
+        with self.assertRaises(AnymailAPIError) as cm:
+            self.message.send()
+        error = cm.exception
+        self.assertIn("Amazon SES SendRawEmail failed", str(error))
+        self.assertIn("MessageRejected", str(error))
+        self.assertIn("Email address is not verified", str(error))
+        self.assertEqual(error.status_code, 400)
+        self.assertEqual(error.response["Error"]["Code"], "MessageRejected")
+        self.assertIsInstance(error.__cause__, ClientError)
+        self.assertIs(error.email_message, self.message)
+
+    def test_template_client_error(self):
+        self.mock_client.send_bulk_templated_email.side_effect = client_error(
+            "TemplateDoesNotExist",
+            "Template MissingTemplate does not exist.",
+            "SendBulkTemplatedEmail",
+        )
+        message = AnymailMessage(template_id="MissingTemplate", to=["to@example.com"])
+        with self.assertRaisesMessage(AnymailAPIError, "TemplateDoesNotExist") as cm:
+            message.send()
+        self.assertIn("SendBulkTemplatedEmail", str(cm.exception))
+        self.assertIn("Template MissingTemplate does not exist.", str(cm.exception))
+
+    def test_throttling_error(self):
+        self.mock_client.send_raw_email.side_effect = client_error(
+            "Throttling", "Maximum sending rate exceeded.", "SendRawEmail", http_status=400
+        )
+        with self.assertRaisesMessage(AnymailAPIError, "Maximum sending rate exceeded."):
+            self.message.send()
+
+    def test_connection_error(self):
+        self.mock_client.send_raw_email.side_effect = EndpointConnectionError(
+            endpoint_url="https://email.us-east-1.amazonaws.com/"
+        )
+        with self.assertRaisesMessage(
+            AnymailAPIError, "Could not connect to the endpoint URL"
+        ) as cm:
+            self.message.send()
+        self.assertIsNone(cm.exception.status_code)
+
+    def test_no_credentials_error(self):
+        self.mock_client.send_raw_email.side_effect = NoCredentialsError()
+        with self.assertRaisesMessage(AnymailAPIError, "Unable to locate credentials"):
+            self.message.send()
+
+    def test_fail_silently(self):
+        self.mock_client.send_raw_email.side_effect = client_error(
+            "MessageRejected", "Rejected", "SendRawEmail"
+        )
+        sent = mail.send_mail(
+            "Subject", "Body", "from@example.com", ["to@example.com"], fail_silently=True
+        )
+        self.assertEqual(sent, 0)
+
+    def test_unexpected_raw_response(self):
+        self.mock_client.send_raw_email.return_value = {"ResponseMetadata": RESPONSE_METADATA}
+        with self.assertRaisesMessage(
+            AnymailAPIError, "Unexpected Amazon SES SendRawEmail response"
+        ):
+            self.message.send()
+
+
+# ---------------------------------------------------------------------------------------------
+# Without boto3 installed
+# ---------------------------------------------------------------------------------------------
+
+
+class AmazonSESWithoutBoto3Tests(SimpleTestCase):
+    def test_boto3_only_needed_when_used(self):
+        # A subprocess, so blocking boto3's import can't affect the other tests
+        script = textwrap.dedent(
+            """
+            import sys
+            sys.modules["boto3"] = None  # as if not installed
+            sys.modules["botocore"] = None
+            import django
+            from django.conf import settings
+            settings.configure(
+                ROOT_URLCONF="anymail.urls",
+                INSTALLED_APPS=["anymail"],
+                ANYMAIL={"WEBHOOK_SECRET": "user:pass"},
+            )
+            django.setup()
+            import anymail.urls
+            import anymail.webhooks.amazon_ses
+            import anymail.backends.amazon_ses
+            from anymail.exceptions import AnymailImproperlyInstalled
+            from django.core.mail import get_connection
+            try:
+                get_connection("anymail.backends.amazon_ses.EmailBackend")
+            except AnymailImproperlyInstalled as err:
+                assert "boto3" in str(err), str(err)
+                assert "django-anymail[amazon_ses]" in str(err), str(err)
+                print("backend:", type(err).__name__)
+            try:
+                anymail.backends.amazon_ses.boto3_client("sns", {}, {})
+            except AnymailImproperlyInstalled as err:
+                print("client:", type(err).__name__)
+            view = anymail.webhooks.amazon_ses.AmazonSESTrackingWebhookView()
+            print("view:", view.esp_name)
+            # A tracking notification needs no boto3; an SNS subscription confirmation does
+            import json, base64, logging
+            from django.test import RequestFactory
+            logging.disable(logging.CRITICAL)
+            view = anymail.webhooks.amazon_ses.AmazonSESTrackingWebhookView.as_view()
+            auth = "Basic " + base64.b64encode(b"user:pass").decode()
+            record = {"eventType": "Send", "mail": {"destination": ["to@example.com"]}}
+            for body in [
+                {"Type": "Notification", "MessageId": "1", "Message": json.dumps(record)},
+                {"Type": "SubscriptionConfirmation", "Token": "abc",
+                 "TopicArn": "arn:aws:sns:us-east-1:123456789012:Topic"},
+            ]:
+                request = RequestFactory().post(
+                    "/", data=json.dumps(body), content_type="text/plain",
+                    HTTP_AUTHORIZATION=auth,
+                )
+                print(body["Type"], view(request).status_code)
+            """
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+            timeout=60,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(
+            result.stdout.split("\n"),
+            [
+                "backend: AnymailImproperlyInstalled",
+                "client: AnymailImproperlyInstalled",
+                "view: Amazon SES",
+                "Notification 200",
+                "SubscriptionConfirmation 400",
+                "",
+            ],
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end, through the real boto3 client, against moto's SES
+# ---------------------------------------------------------------------------------------------
+
+
+@override_settings(
+    EMAIL_BACKEND=SES_BACKEND, ANYMAIL={"AMAZON_SES_CLIENT_PARAMS": {"region_name": "us-east-1"}}
+)
+class AmazonSESMotoTests(SimpleTestCase):
+    def setUp(self):
+        super().setUp()
+        from moto import mock_aws
+
+        env = mock.patch.dict(
+            os.environ,
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+                "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+            },
+        )
+        env.start()
+        self.addCleanup(env.stop)
+        aws = mock_aws()
+        aws.start()
+        self.addCleanup(aws.stop)
+        self.ses = boto3.client("ses", region_name="us-east-1")
+        self.ses.verify_email_identity(EmailAddress="from@example.com")
+
+    def moto_sent_messages(self) -> list[Any]:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses.models import ses_backends
+
+        return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+
+    def test_raw_send(self):
+        message = AnymailMessage(
+            "Sübject",
+            "Hello wörld",
+            "Sender <from@example.com>",
+            ["to@example.com"],
+            bcc=["bcc@example.com"],
+            metadata={"order": 42},
+            tags=["receipt"],
+        )
+        message.send()
+        sent = self.moto_sent_messages()
+        self.assertEqual(len(sent), 1)
+        self.assertEqual(message.anymail_status.message_id, sent[0].id)
+        self.assertEqual(message.anymail_status.status, {"queued"})
+        self.assertIn("bcc@example.com", sent[0].destinations)
+        mime = email.message_from_string(sent[0].raw_data, policy=email.policy.default)
+        self.assertEqual(mime["Subject"], "Sübject")
+        self.assertEqual(json.loads(mime["X-Metadata"]), {"order": 42})
+        self.assertEqual(mime["X-Tag"], "receipt")
+        self.assertEqual(decoded(mime).rstrip("\n"), "Hello wörld")
+
+    def test_user_agent_header(self):
+        user_agents = []
+        connection = get_connection()
+        connection.open()
+        connection.client.meta.events.register(
+            "before-send.ses",
+            lambda request, **kwargs: user_agents.append(request.headers["User-Agent"]),
+        )
+        EmailMessage(
+            "Subject", "Body", "from@example.com", ["to@example.com"], connection=connection
+        ).send()
+        connection.close()
+        self.assertEqual(len(user_agents), 1)
+        user_agent = (
+            user_agents[0].decode() if isinstance(user_agents[0], bytes) else user_agents[0]
+        )
+        self.assertIn(f"django-anymail/{ANYMAIL_VERSION}", user_agent)
+        self.assertIn("Boto3/", user_agent)
+
+    def test_unverified_sender_is_api_error(self):
+        message = EmailMessage("Subject", "Body", "unverified@example.org", ["to@example.com"])
+        message.envelope_sender = "unverified@example.org"
+        with self.assertRaisesMessage(AnymailAPIError, "MessageRejected") as cm:
+            message.send()
+        self.assertIn("unverified@example.org", str(cm.exception))
+        self.assertEqual(cm.exception.status_code, 400)
+
+    def test_template_batch_send(self):
+        self.ses.create_template(
+            Template={
+                "TemplateName": "welcome",
+                "SubjectPart": "Welcome, {{name}}",
+                "TextPart": "Hi {{name}}, welcome to {{site}}",
+                "HtmlPart": "<p>Hi {{name}}, welcome to {{site}}</p>",
+            }
+        )
+        message = AnymailMessage(
+            template_id="welcome",
+            from_email="from@example.com",
+            to=["alice@example.com", "bob@example.com"],
+            merge_data={"alice@example.com": {"name": "Alice"}, "bob@example.com": {"name": "Bob"}},
+            merge_global_data={"site": "ExampleCo"},
+        )
+        message.send()
+        status = message.anymail_status
+        self.assertEqual(status.status, {"queued"})
+        self.assertEqual(len(status.message_id), 2)
+        sent = self.moto_sent_messages()
+        self.assertEqual(len(sent), 1)
+        self.assertEqual(sent[0].template, "welcome")
+        self.assertEqual(json.loads(sent[0].template_data), {"site": "ExampleCo"})
+
+    def test_missing_template_is_api_error(self):
+        message = AnymailMessage(
+            template_id="nope", from_email="from@example.com", to=["to@example.com"]
+        )
+        with self.assertRaisesMessage(AnymailAPIError, "TemplateDoesNotExist"):
+            message.send()

@@ -1,0 +1,506 @@
+"""Amazon SES inbound webhook: SES receipt rule notifications ("Received"), delivered by SNS.
+
+Payloads follow "Contents of notifications for Amazon SES email receiving" and its examples: an
+SNS action notification carries the message in "content" (Base64 or UTF-8, per the action's
+encoding); an S3 action notification names the bucket and object the message is in.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import os
+from datetime import datetime, timezone
+from typing import Any
+from unittest import mock
+
+from django.test import override_settings
+from hypothesis import HealthCheck, given, settings
+
+from anymail.inbound import AnymailInboundMessage
+from anymail.signals import AnymailInboundEvent
+from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
+
+from .test_amazon_ses_webhooks import (
+    EVENT_DELIVERY,
+    INBOUND_PATH,
+    NOTIFICATION_BOUNCE_WITH_DSN,
+    WEBHOOK_SECRET,
+    AmazonSESWebhookTestCase,
+    bad_auth,
+    mutated_sns_body,
+    sns_message_types,
+    sns_notification,
+)
+
+INBOUND_TOPIC_ARN = "arn:aws:sns:us-east-1:012345678912:SES_Inbound_Events"
+SES_MESSAGE_ID = "d6iitobk75ur44p8kdnnp7g2n800"
+
+# A received message, as the sender's MTA delivered it to SES
+RAW_MIME = (
+    "Return-Path: <61967230-7A45-4A9D-BEC9-87CBCF2211C9@example.com>\r\n"
+    "Received: from a9-183.smtp-out.amazonses.com (a9-183.smtp-out.amazonses.com "
+    "[54.240.9.183])\r\n by inbound-smtp.us-east-1.amazonaws.com with SMTP id "
+    "d6iitobk75ur44p8kdnnp7g2n800\r\n for recipient@example.com;\r\n"
+    " Fri, 11 Sep 2015 20:32:33 +0000 (UTC)\r\n"
+    "From: Sender Name <sender@example.com>\r\n"
+    "To: recipient@example.com, Other <other@example.com>\r\n"
+    "Cc: cc@example.com\r\n"
+    "Subject: =?utf-8?q?Example_subj=C3=ABct?=\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Date: Fri, 11 Sep 2015 20:32:32 +0000\r\n"
+    "Message-ID: <61967230-7A45-4A9D-BEC9-87CBCF2211C9@example.com>\r\n"
+    'Content-Type: multipart/mixed; boundary="outer"\r\n'
+    "\r\n"
+    "--outer\r\n"
+    'Content-Type: multipart/alternative; boundary="inner"\r\n'
+    "\r\n"
+    "--inner\r\n"
+    'Content-Type: text/plain; charset="utf-8"\r\n'
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "Example c=C3=B6ntent\r\n"
+    "--inner\r\n"
+    'Content-Type: text/html; charset="utf-8"\r\n'
+    "Content-Transfer-Encoding: 7bit\r\n"
+    "\r\n"
+    "<p>Example content</p>\r\n"
+    "--inner--\r\n"
+    "--outer\r\n"
+    'Content-Type: text/csv; name="report.csv"\r\n'
+    'Content-Disposition: attachment; filename="report.csv"\r\n'
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "YSxiCjEsMgo=\r\n"  # a,b\n1,2\n
+    "--outer--\r\n"
+)
+RAW_MIME_BYTES = RAW_MIME.encode("ascii")
+
+# A message in a legacy charset with 8bit bytes: only Base64 encoding preserves it
+LATIN1_MIME_BYTES = (
+    b"From: expediteur@example.fr\r\n"
+    b"To: recipient@example.com\r\n"
+    b"Subject: Bonjour\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: text/plain; charset="iso-8859-1"\r\n'
+    b"Content-Transfer-Encoding: 8bit\r\n"
+    b"\r\n"
+    b"Voil\xe0, \xe7a marche tr\xe8s bien.\r\n"
+)
+
+
+def received_notification(
+    action: dict[str, Any], content: str | None = None, spam: str = "PASS"
+) -> dict[str, Any]:
+    """An SES "Received" notification (receipt rule SNS or S3 action)."""
+    notification: dict[str, Any] = {
+        "notificationType": "Received",
+        "receipt": {
+            "timestamp": "2015-09-11T20:32:33.936Z",
+            "processingTimeMillis": 222,
+            "recipients": ["recipient@example.com"],
+            "spamVerdict": {"status": spam},
+            "virusVerdict": {"status": "PASS"},
+            "spfVerdict": {"status": "PASS"},
+            "dkimVerdict": {"status": "PASS"},
+            "dmarcVerdict": {"status": "PASS"},
+            "action": action,
+        },
+        "mail": {
+            "timestamp": "2015-09-11T20:32:33.936Z",
+            "source": "61967230-7A45-4A9D-BEC9-87CBCF2211C9@example.com",
+            "messageId": SES_MESSAGE_ID,
+            "destination": ["recipient@example.com", "other@example.com", "cc@example.com"],
+            "headersTruncated": False,
+            "headers": [
+                {
+                    "name": "Return-Path",
+                    "value": "<61967230-7A45-4A9D-BEC9-87CBCF2211C9@example.com>",
+                },
+                {"name": "From", "value": "Sender Name <sender@example.com>"},
+                {"name": "To", "value": "recipient@example.com, Other <other@example.com>"},
+                {"name": "Cc", "value": "cc@example.com"},
+                {"name": "Subject", "value": "=?utf-8?q?Example_subj=C3=ABct?="},
+                {"name": "MIME-Version", "value": "1.0"},
+                {"name": "Date", "value": "Fri, 11 Sep 2015 20:32:32 +0000"},
+                {
+                    "name": "Message-ID",
+                    "value": "<61967230-7A45-4A9D-BEC9-87CBCF2211C9@example.com>",
+                },
+            ],
+            "commonHeaders": {
+                "returnPath": "61967230-7A45-4A9D-BEC9-87CBCF2211C9@example.com",
+                "from": ["Sender Name <sender@example.com>"],
+                "date": "Fri, 11 Sep 2015 20:32:32 +0000",
+                "to": ["recipient@example.com", "Other <other@example.com>"],
+                "cc": ["cc@example.com"],
+                "messageId": "<61967230-7A45-4A9D-BEC9-87CBCF2211C9@example.com>",
+                "subject": "Example subjëct",
+            },
+        },
+    }
+    if content is not None:
+        notification["content"] = content
+    return notification
+
+
+def sns_action(encoding: str | None = "BASE64") -> dict[str, Any]:
+    action = {"type": "SNS", "topicArn": INBOUND_TOPIC_ARN}
+    if encoding is not None:
+        action["encoding"] = encoding
+    return action
+
+
+S3_ACTION = {
+    "type": "S3",
+    "topicArn": INBOUND_TOPIC_ARN,
+    "bucketName": "my-inbound-bucket",
+    "objectKeyPrefix": "inbound/",
+    "objectKey": f"inbound/{SES_MESSAGE_ID}",
+}
+
+RECEIVED_BASE64 = received_notification(
+    sns_action("BASE64"), base64.b64encode(RAW_MIME_BYTES).decode("ascii")
+)
+RECEIVED_UTF8 = received_notification(sns_action("UTF8"), RAW_MIME)
+RECEIVED_S3 = received_notification(S3_ACTION)
+
+
+class AmazonSESInboundTestCase(AmazonSESWebhookTestCase):
+    def setUp(self):
+        super().setUp()
+        if self.fake_boto3:
+            self.mock_client.get_object.side_effect = lambda **kwargs: {
+                "Body": io.BytesIO(RAW_MIME_BYTES),
+                "ContentLength": len(RAW_MIME_BYTES),
+                "ContentType": "application/octet-stream",
+            }
+
+    def post_inbound(self, ses_record: dict[str, Any]) -> AnymailInboundEvent:
+        response = self.post_sns(
+            sns_notification(ses_record, topic=INBOUND_TOPIC_ARN), url=INBOUND_PATH
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(self.inbound_handler.call_count, 1)
+        kwargs = self.inbound_handler.call_args.kwargs
+        self.assertIs(kwargs["sender"], AmazonSESInboundWebhookView)
+        self.assertEqual(kwargs["esp_name"], "Amazon SES")
+        self.tracking_handler.assert_not_called()
+        return kwargs["event"]
+
+    def assert_received_message(
+        self, event: AnymailInboundEvent, ses_record: dict[str, Any]
+    ) -> AnymailInboundMessage:
+        self.assertIsInstance(event, AnymailInboundEvent)
+        self.assertEqual(event.event_type, "inbound")
+        self.assertEqual(event.timestamp, datetime(2015, 9, 11, 20, 32, 33, 936000, timezone.utc))
+        # SES's id, which (with any prefix) is the S3 object key
+        self.assertEqual(event.event_id, SES_MESSAGE_ID)
+        self.assertEqual(event.esp_event, ses_record)
+        message = event.message
+        self.assertIsInstance(message, AnymailInboundMessage)
+        self.assertEqual(str(message.from_email), "Sender Name <sender@example.com>")
+        self.assertEqual(
+            [str(address) for address in message.to],
+            ["recipient@example.com", "Other <other@example.com>"],
+        )
+        self.assertEqual([str(address) for address in message.cc], ["cc@example.com"])
+        self.assertEqual(message.subject, "Example subjëct")
+        self.assertEqual(message.text, "Example cöntent")  # (the CRLF is the boundary's)
+        self.assertEqual(message.html, "<p>Example content</p>")
+        [attachment] = message.attachments
+        self.assertEqual(attachment.get_filename(), "report.csv")
+        self.assertEqual(attachment.get_content_bytes(), b"a,b\n1,2\n")
+        # The SMTP envelope, from the notification
+        self.assertEqual(
+            message.envelope_sender, "61967230-7A45-4A9D-BEC9-87CBCF2211C9@example.com"
+        )
+        self.assertEqual(message.envelope_recipient, "recipient@example.com")
+        self.assertIs(message.spam_detected, False)
+        self.assertIsNone(message.spam_score)
+        self.assertIsNone(message.stripped_text)
+        self.assertIsNone(message.stripped_html)
+        return message
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class AmazonSESInboundSNSActionTests(AmazonSESInboundTestCase):
+    def test_base64_content(self):
+        event = self.post_inbound(RECEIVED_BASE64)
+        self.assert_received_message(event, RECEIVED_BASE64)
+        self.mock_session_class.assert_not_called()  # no boto3 needed for SNS actions
+
+    def test_utf8_content(self):
+        event = self.post_inbound(RECEIVED_UTF8)
+        self.assert_received_message(event, RECEIVED_UTF8)
+
+    def test_no_encoding_given_is_utf8(self):
+        # (Amazon's documented SNS action example has no "encoding": its content is UTF-8 text)
+        record = received_notification(sns_action(None), RAW_MIME)
+        self.assert_received_message(self.post_inbound(record), record)
+
+    def test_base64_preserves_8bit_legacy_charset(self):
+        record = received_notification(
+            sns_action("BASE64"), base64.b64encode(LATIN1_MIME_BYTES).decode("ascii")
+        )
+        message = self.post_inbound(record).message
+        self.assertEqual(message.text, "Voilà, ça marche très bien.\r\n")
+        self.assertEqual(message.subject, "Bonjour")
+        self.assertEqual(str(message.from_email), "expediteur@example.fr")
+
+    def test_docs_sns_action_example(self):
+        # Amazon's "Notification of an SNS action" example, as published
+        content = (
+            "Return-Path: <61967230-7A45-4A9D-BEC9-87CBCF2211C9@example.com>\r\n"
+            "Received: from a9-183.smtp-out.amazonses.com (a9-183.smtp-out.amazonses.com "
+            "[54.240.9.183])\r\n by inbound-smtp.us-east-1.amazonaws.com with SMTP id "
+            "d6iitobk75ur44p8kdnnp7g2n800\r\n for recipient@example.com;\r\n"
+            " Fri, 11 Sep 2015 20:32:33 +0000 (UTC)\r\n"
+            "From: sender@example.com\r\nTo: recipient@example.com\r\n"
+            "Subject: Example subject\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 7bit\r\n"
+            "Date: Fri, 11 Sep 2015 20:32:32 +0000\r\n"
+            "Message-ID: <61967230-7A45-4A9D-BEC9-87CBCF2211C9@example.com>\r\n"
+            "X-SES-Outgoing: 2015.09.11-54.240.9.183\r\n"
+            "Feedback-ID: 1.us-east-1.Krv2FKpFdWV+KUYw3Qd6wcpPJ4Sv/pOPpEPSHn2u2o4=:AmazonSES\r\n"
+            "\r\nExample content\r\n"
+        )
+        record = received_notification(sns_action(None), content)
+        record["mail"]["source"] = "61967230-7A45-4A9D-BEC9-87CBCF2211C9@example.com"
+        message = self.post_inbound(record).message
+        self.assertEqual(str(message.from_email), "sender@example.com")
+        self.assertEqual(message.subject, "Example subject")
+        self.assertEqual(message.text, "Example content\r\n")
+        self.assertEqual(message["X-SES-Outgoing"], "2015.09.11-54.240.9.183")
+
+    def test_spam_verdicts(self):
+        for status, detected in [
+            ("PASS", False),
+            ("FAIL", True),
+            ("GRAY", None),
+            ("PROCESSING_FAILED", None),
+        ]:
+            with self.subTest(status=status):
+                self.inbound_handler.reset_mock()
+                record = received_notification(sns_action("UTF8"), RAW_MIME, spam=status)
+                message = self.post_inbound(record).message
+                self.assertIs(message.spam_detected, detected)
+                self.assertIsNone(message.spam_score)
+
+    def test_no_spam_scanning(self):
+        record = copy.deepcopy(RECEIVED_UTF8)
+        del record["receipt"]["spamVerdict"]
+        self.assertIsNone(self.post_inbound(record).message.spam_detected)
+
+    def test_several_envelope_recipients(self):
+        record = copy.deepcopy(RECEIVED_UTF8)
+        record["receipt"]["recipients"] = ["recipient@example.com", "other@example.com"]
+        # (the first matched RCPT TO; all of them are in esp_event)
+        event = self.post_inbound(record)
+        self.assertEqual(event.message.envelope_recipient, "recipient@example.com")
+        self.assertEqual(event.esp_event["receipt"]["recipients"][1], "other@example.com")
+
+    def test_ses_setup_notification_has_no_events(self):
+        record = {
+            "notificationType": "AmazonSnsSubscriptionSucceeded",
+            "message": "You have successfully subscribed your Amazon SNS topic "
+            f"'{INBOUND_TOPIC_ARN}' to receive 'Received' notifications from Amazon SES.",
+        }
+        response = self.post_sns(sns_notification(record), url=INBOUND_PATH)
+        self.assertEqual(response.status_code, 200)
+        self.inbound_handler.assert_not_called()
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class AmazonSESInboundS3ActionTests(AmazonSESInboundTestCase):
+    def test_s3_action_downloads_message(self):
+        event = self.post_inbound(RECEIVED_S3)
+        self.assert_received_message(event, RECEIVED_S3)
+        self.mock_session_class.assert_called_once_with()
+        self.mock_session.client.assert_called_once_with("s3", config=mock.ANY)
+        self.mock_client.get_object.assert_called_once_with(
+            Bucket="my-inbound-bucket", Key=f"inbound/{SES_MESSAGE_ID}"
+        )
+
+    @override_settings(
+        ANYMAIL={
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "AMAZON_SES_SESSION_PARAMS": {"profile_name": "inbound-reader"},
+            "AMAZON_SES_CLIENT_PARAMS": {"region_name": "us-east-1", "config": {"read_timeout": 5}},
+        }
+    )
+    def test_s3_uses_session_and_client_params(self):
+        self.post_inbound(RECEIVED_S3)
+        self.mock_session_class.assert_called_once_with(profile_name="inbound-reader")
+        self.mock_session.client.assert_called_once_with(
+            "s3", region_name="us-east-1", config=mock.ANY
+        )
+        config = self.mock_session.client.call_args.kwargs["config"]
+        self.assertEqual(config.read_timeout, 5)
+        self.assertTrue(config.user_agent_extra.startswith("django-anymail/"))
+
+    def test_s3_error_is_400(self):
+        from botocore.exceptions import ClientError
+
+        self.mock_client.get_object.side_effect = ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject"
+        )
+        with self.assertLogs("anymail.webhooks", "WARNING") as logs:
+            response = self.post_sns(sns_notification(RECEIVED_S3), url=INBOUND_PATH)
+        self.assertEqual(response.status_code, 400)
+        self.inbound_handler.assert_not_called()
+        text = logs.records[0].getMessage()
+        self.assertIn("couldn't download the received message from S3 bucket", text)
+        self.assertIn("AccessDenied", text)
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class AmazonSESInboundMalformedTests(AmazonSESInboundTestCase):
+    def assert_400(self, ses_record: Any) -> str:
+        with self.assertLogs("anymail.webhooks", "WARNING") as logs:
+            response = self.post_sns(sns_notification(ses_record), url=INBOUND_PATH)
+        self.assertEqual(response.status_code, 400)
+        self.inbound_handler.assert_not_called()
+        self.tracking_handler.assert_not_called()
+        return logs.records[0].getMessage()
+
+    def test_tracking_notifications_posted_to_inbound(self):
+        for record in (NOTIFICATION_BOUNCE_WITH_DSN, EVENT_DELIVERY):
+            with self.subTest(record=record.get("eventType") or record["notificationType"]):
+                text = self.assert_400(record)
+                self.assertIn("posted to Anymail's Amazon SES inbound webhook", text)
+                self.assertIn("anymail/amazon_ses/tracking/", text)
+
+    def test_other_receipt_actions_are_refused(self):
+        record = received_notification(
+            {
+                "type": "Lambda",
+                "topicArn": INBOUND_TOPIC_ARN,
+                "functionArn": "arn:aws:lambda:us-east-1:012345678912:function:Example",
+                "invocationType": "Event",
+            }
+        )
+        self.assertIn(
+            "handles the SNS and S3 receipt rule actions, not 'Lambda'", self.assert_400(record)
+        )
+
+    def test_bad_base64(self):
+        record = received_notification(sns_action("BASE64"), "this is *not* base64!")
+        self.assertIn("isn't base64", self.assert_400(record))
+
+    def test_missing_content(self):
+        self.assert_400(received_notification(sns_action("BASE64")))
+
+    def test_wrong_notification_type(self):
+        self.assert_400(dict(RECEIVED_UTF8, notificationType="Rejected"))
+        self.assert_400({k: v for k, v in RECEIVED_UTF8.items() if k != "notificationType"})
+
+    def test_wrong_field_types(self):
+        for path_, value in [
+            (("receipt",), "receipt"),
+            (("receipt", "action"), ["SNS"]),
+            (("receipt", "action", "type"), 5),
+            (("receipt", "action", "encoding"), {"name": "BASE64"}),
+            (("receipt", "recipients"), "recipient@example.com"),
+            (("receipt", "spamVerdict"), "PASS"),
+            (("mail",), None),
+            (("mail", "source"), ["a@example.com"]),
+            (("mail", "timestamp"), "11 Sep 2015"),
+            (("content",), 42),
+        ]:
+            with self.subTest(path=path_, value=value):
+                record = copy.deepcopy(RECEIVED_UTF8)
+                target = record
+                for key in path_[:-1]:
+                    target = target[key]
+                target[path_[-1]] = value
+                self.assert_400(record)
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class AmazonSESInboundMotoTests(AmazonSESInboundTestCase):
+    """The S3 action, end to end through boto3 against moto's S3."""
+
+    fake_boto3 = False
+
+    def setUp(self):
+        super().setUp()
+        import boto3
+        from moto import mock_aws
+
+        env = mock.patch.dict(
+            os.environ,
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+                "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+            },
+        )
+        env.start()
+        self.addCleanup(env.stop)
+        aws = mock_aws()
+        aws.start()
+        self.addCleanup(aws.stop)
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="my-inbound-bucket")
+        s3.put_object(
+            Bucket="my-inbound-bucket", Key=f"inbound/{SES_MESSAGE_ID}", Body=RAW_MIME_BYTES
+        )
+
+    def test_s3_action(self):
+        event = self.post_inbound(RECEIVED_S3)
+        self.assert_received_message(event, RECEIVED_S3)
+
+    def test_missing_s3_object(self):
+        record = copy.deepcopy(RECEIVED_S3)
+        record["receipt"]["action"]["objectKey"] = "inbound/already-deleted"
+        with self.assertLogs("anymail.webhooks", "WARNING") as logs:
+            response = self.post_sns(sns_notification(record), url=INBOUND_PATH)
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("NoSuchKey", logs.records[0].getMessage())
+        self.inbound_handler.assert_not_called()
+
+
+# ---------------------------------------------------------------------------------------------
+# Property test: whatever SNS (or an attacker) posts, never a 5xx
+# ---------------------------------------------------------------------------------------------
+
+INBOUND_RECORDS = [RECEIVED_BASE64, RECEIVED_UTF8, RECEIVED_S3]
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class AmazonSESInboundPropertyTests(AmazonSESInboundTestCase):
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(body=mutated_sns_body(INBOUND_RECORDS), message_type=sns_message_types)
+    def test_valid_auth_is_200_or_400_never_5xx(self, body, message_type):
+        self.inbound_handler.reset_mock()
+        response = self.post_sns(body, url=INBOUND_PATH, message_type=message_type)
+        self.assertIn(response.status_code, (200, 400))
+        if response.status_code == 200:
+            for call in self.inbound_handler.call_args_list:
+                event = call.kwargs["event"]
+                self.assertIsInstance(event, AnymailInboundEvent)
+                self.assertIsInstance(event.message, AnymailInboundMessage)
+                self.assertIn(event.message.spam_detected, (True, False, None))
+                if event.timestamp is not None:
+                    self.assertIsNotNone(event.timestamp.tzinfo)
+        else:
+            self.inbound_handler.assert_not_called()
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(body=mutated_sns_body(INBOUND_RECORDS), message_type=sns_message_types, auth=bad_auth)
+    def test_bad_auth_is_always_rejected_before_parsing(self, body, message_type, auth):
+        self.inbound_handler.reset_mock()
+        self.mock_client.reset_mock()
+        with mock.patch.object(
+            AmazonSESInboundWebhookView, "parse_events", autospec=True
+        ) as parse_events:
+            response = self.post_sns(body, url=INBOUND_PATH, auth=auth, message_type=message_type)
+        self.assertEqual(response.status_code, 401 if auth is None else 400)
+        parse_events.assert_not_called()
+        self.inbound_handler.assert_not_called()
+        self.mock_client.get_object.assert_not_called()
+        self.mock_client.confirm_subscription.assert_not_called()
