@@ -33,6 +33,7 @@ from ..signals import inbound as inbound_signal
 from ..signals import tracking as tracking_signal
 from ..timestamps import parse_iso_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
+from .fields import optional_dict, optional_str, required_dict, required_str
 
 logger = logging.getLogger("anymail.webhooks")
 
@@ -489,41 +490,6 @@ def header_tags(headers: list[tuple[str, str]]) -> list[str]:
 
 
 # Reading SES JSON: wrong types raise AmazonSESWebhookError (so a 400), never a 500
-
-
-def optional_str(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise AmazonSESWebhookError(
-            f"Amazon SES field {key!r} should be a string, not {type(value).__name__}"
-        )
-    return value
-
-
-def required_str(data: Any, key: str) -> str:
-    if not isinstance(data, Mapping):
-        raise AmazonSESWebhookError(f"Expected an object with {key!r}, not {type(data).__name__}")
-    value = optional_str(data, key)
-    if value is None:
-        raise AmazonSESWebhookError(f"Amazon SES field {key!r} is missing")
-    return value
-
-
-def optional_dict(data: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise AmazonSESWebhookError(f"Amazon SES field {key!r} should be an object")
-    return value
-
-
-def required_dict(data: Mapping[str, Any], key: str) -> dict[str, Any]:
-    if not isinstance(data.get(key), dict):
-        raise AmazonSESWebhookError(f"Amazon SES field {key!r} is missing or not an object")
-    return data[key]
 
 
 def list_of_dicts(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:

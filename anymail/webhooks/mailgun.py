@@ -13,7 +13,6 @@ import hmac
 import json
 import math
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpRequest, QueryDict
@@ -31,6 +30,7 @@ from ..signals import (
 )
 from ..timestamps import timestamp_to_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
+from .fields import optional_dict, optional_str
 
 TRACKING_URL = "anymail/mailgun/tracking/"
 INBOUND_URL = "anymail/mailgun/inbound/ (or anymail/mailgun/inbound_mime/)"
@@ -166,10 +166,12 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
         if event_name == "rejected":
             reject = optional_dict(event_data, "reject")
             reject_reason = RejectReason.OTHER
-            description = optional_str(reject, "description") or optional_str(reject, "reason")
+            description = optional_str(reject, "description", numbers_ok=True) or optional_str(
+                reject, "reason", numbers_ok=True
+            )
         elif event_type in (EventType.BOUNCED, EventType.REJECTED):
             reject_reason = self.reject_reasons.get(event_data.get("reason"), RejectReason.OTHER)
-        description = description or optional_str(delivery_status, "description")
+        description = description or optional_str(delivery_status, "description", numbers_ok=True)
 
         timestamp = event_data.get("timestamp")
         return AnymailTrackingEvent(
@@ -177,17 +179,17 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
             timestamp=timestamp_to_datetime(timestamp) if timestamp is not None else None,
             # Mailgun's event-data "id" is only unique within a day; the signature token is
             # unique (and it's what Anymail's docs promise as event_id)
-            event_id=optional_str(signature, "token"),
+            event_id=optional_str(signature, "token", numbers_ok=True),
             esp_event=esp_event,
-            message_id=bracketed_message_id(optional_str(headers, "message-id")),
-            recipient=optional_str(event_data, "recipient"),
+            message_id=bracketed_message_id(optional_str(headers, "message-id", numbers_ok=True)),
+            recipient=optional_str(event_data, "recipient", numbers_ok=True),
             metadata=optional_dict(event_data, "user-variables"),
             tags=str_list(event_data.get("tags"), "tags"),
             reject_reason=reject_reason,
             description=description,
-            mta_response=optional_str(delivery_status, "message"),
+            mta_response=optional_str(delivery_status, "message", numbers_ok=True),
             user_agent=optional_str(optional_dict(event_data, "client-info"), "user-agent"),
-            click_url=optional_str(event_data, "url"),
+            click_url=optional_str(event_data, "url", numbers_ok=True),
         )
 
     def failed_event_type(self, event_data: dict[str, Any]) -> str:
@@ -423,21 +425,6 @@ def require_type(value: Any, expected_type: type, name: str) -> Any:
     if not isinstance(value, expected_type):
         raise ValueError(f"Mailgun webhook {name} should be a {expected_type.__name__}")
     return value
-
-
-def optional_dict(data: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    return {} if value is None else require_type(value, dict, key)
-
-
-def optional_str(data: Mapping[str, Any], key: str) -> str | None:
-    """data[key] as a str, or None if it's missing or empty (numbers, e.g. codes, allowed)."""
-    value = data.get(key)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError(f"Mailgun webhook {key} should be a string")
-    return str(value)
 
 
 def optional_json_dict(value: str | None) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from ..signals import inbound as inbound_signal
 from ..signals import tracking as tracking_signal
 from ..timestamps import timestamp_to_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
+from .fields import optional_str
 
 INBOUND_URL = "anymail/mailjet/inbound/"
 TRACKING_URL = "anymail/mailjet/tracking/"
@@ -137,16 +138,6 @@ class MailjetTrackingWebhookView(AnymailBaseWebhookView):
         if error is not None and error.lower() in self.reject_reasons_by_error:
             return self.reject_reasons_by_error[error.lower()]
         return self.reject_reasons_by_category.get((category or "").lower(), RejectReason.OTHER)
-
-
-def optional_str(esp_event: Mapping[str, Any], key: str) -> str | None:
-    """esp_event[key] as a str; None if missing, null or empty; ValueError if not a str."""
-    value = esp_event.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"Mailjet field {key!r} should be a string, not {type(value).__name__}")
-    return value
 
 
 def event_timestamp(esp_event: dict[str, Any]) -> datetime | None:

@@ -29,6 +29,7 @@ from ..signals import (
 )
 from ..timestamps import parse_iso_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
+from .fields import optional_str
 
 
 class PostmarkBaseWebhookView(AnymailBaseWebhookView):
@@ -50,7 +51,7 @@ class PostmarkBaseWebhookView(AnymailBaseWebhookView):
 def record_type(esp_event: dict[str, Any]) -> str | None:
     """Postmark's RecordType, or (for pre-"modular webhooks" payloads) what the fields say."""
     if "RecordType" in esp_event:
-        return _optional_str(esp_event, "RecordType")
+        return optional_str(esp_event, "RecordType")
     if "FromFull" in esp_event:
         return "Inbound"
     if "Type" in esp_event and "BouncedAt" in esp_event:
@@ -128,17 +129,17 @@ class PostmarkTrackingWebhookView(PostmarkBaseWebhookView):
         description = None
         if kind == "Bounce":
             event_type, reject_reason = BOUNCE_TYPES.get(
-                _optional_str(esp_event, "Type") or "", (EventType.UNKNOWN, None)
+                optional_str(esp_event, "Type") or "", (EventType.UNKNOWN, None)
             )
         if kind in ("Bounce", "SpamComplaint"):
-            description = _optional_str(esp_event, "Description")
+            description = optional_str(esp_event, "Description")
         if kind == "SubscriptionChange":
             # Postmark's suppression list changed: SuppressSending says which way
             suppress = esp_event.get("SuppressSending")
             if not isinstance(suppress, bool):
                 raise ValueError("Postmark SubscriptionChange without a boolean SuppressSending")
             event_type = EventType.UNSUBSCRIBED if suppress else EventType.SUBSCRIBED
-            description = _optional_str(esp_event, "SuppressionReason")
+            description = optional_str(esp_event, "SuppressionReason")
 
         timestamp = None
         if timestamp_field and esp_event.get(timestamp_field) is not None:
@@ -147,7 +148,7 @@ class PostmarkTrackingWebhookView(PostmarkBaseWebhookView):
         event_id = esp_event.get("ID")
         if event_id is not None and not isinstance(event_id, (int, str)):
             raise ValueError("Postmark webhook ID is not a number or string")
-        tag = _optional_str(esp_event, "Tag")
+        tag = optional_str(esp_event, "Tag")
         metadata = esp_event.get("Metadata") or {}
         if not isinstance(metadata, dict):
             raise ValueError("Postmark webhook Metadata is not an object")
@@ -157,16 +158,16 @@ class PostmarkTrackingWebhookView(PostmarkBaseWebhookView):
             timestamp=timestamp,
             event_id=str(event_id) if event_id is not None else None,
             esp_event=esp_event,
-            message_id=_optional_str(esp_event, "MessageID"),
-            recipient=_optional_str(esp_event, recipient_field),
+            message_id=optional_str(esp_event, "MessageID"),
+            recipient=optional_str(esp_event, recipient_field),
             metadata=metadata,
             tags=[tag] if tag else [],
             reject_reason=reject_reason,
             description=description,
             # Delivery and bounce "Details" are the receiving server's response
-            mta_response=_optional_str(esp_event, "Details"),
-            user_agent=_optional_str(esp_event, "UserAgent"),
-            click_url=_optional_str(esp_event, "OriginalLink"),
+            mta_response=optional_str(esp_event, "Details"),
+            user_agent=optional_str(esp_event, "UserAgent"),
+            click_url=optional_str(esp_event, "OriginalLink"),
         )
 
 
@@ -193,7 +194,7 @@ class PostmarkInboundWebhookView(PostmarkBaseWebhookView):
         if kind != "Inbound" and "FromFull" not in esp_event:
             raise ValueError(f"Not a Postmark inbound payload (RecordType {kind!r})")
         headers = inbound_headers(esp_event)
-        raw_email = _optional_str(esp_event, "RawEmail")
+        raw_email = optional_str(esp_event, "RawEmail")
         if raw_email:
             # Postmark's "include raw email content" option: the message exactly as received
             message = AnymailInboundMessage.parse_raw_mime(raw_email)
@@ -202,8 +203,8 @@ class PostmarkInboundWebhookView(PostmarkBaseWebhookView):
             message = construct_inbound_message(esp_event, headers)
 
         message.envelope_sender = envelope_sender(headers)
-        message.envelope_recipient = _optional_str(esp_event, "OriginalRecipient")
-        message.stripped_text = _optional_str(esp_event, "StrippedTextReply")
+        message.envelope_recipient = optional_str(esp_event, "OriginalRecipient")
+        message.stripped_text = optional_str(esp_event, "StrippedTextReply")
         # Postmark runs inbound mail through SpamAssassin and passes on its headers
         message.spam_score = spam_score(headers)
         message.spam_detected = spam_detected(headers)
@@ -211,7 +212,7 @@ class PostmarkInboundWebhookView(PostmarkBaseWebhookView):
         return AnymailInboundEvent(
             event_type=EventType.INBOUND,
             timestamp=None,  # Postmark gives only the message's own Date
-            event_id=_optional_str(esp_event, "MessageID"),
+            event_id=optional_str(esp_event, "MessageID"),
             esp_event=esp_event,
             message=message,
         )
@@ -242,10 +243,10 @@ def construct_inbound_message(
     extra_headers = list(headers)
     # Postmark gives Date and Reply-To as their own fields (they may not be in Headers).
     # Its Date shows the zone .NET-style, "Fri, 1 Aug 2014 16:45:32 -04:00": make that RFC 5322.
-    date = _optional_str(esp_event, "Date")
+    date = optional_str(esp_event, "Date")
     if date and "date" not in header_names:
         extra_headers.append(("Date", DOTNET_ZONE_RE.sub(r"\1\2", date)))
-    reply_to = _optional_str(esp_event, "ReplyTo")
+    reply_to = optional_str(esp_event, "ReplyTo")
     if reply_to and "reply-to" not in header_names:
         extra_headers.append(("Reply-To", reply_to))
 
@@ -255,22 +256,22 @@ def construct_inbound_message(
             raise ValueError("Postmark inbound attachment is not an object")
         attachments.append(
             AnymailInboundMessage.construct_attachment(
-                content_type=_optional_str(attachment, "ContentType") or "",
-                content=_optional_str(attachment, "Content") or "",
-                filename=_optional_str(attachment, "Name"),
-                content_id=_optional_str(attachment, "ContentID"),
+                content_type=optional_str(attachment, "ContentType") or "",
+                content=optional_str(attachment, "Content") or "",
+                filename=optional_str(attachment, "Name"),
+                content_id=optional_str(attachment, "ContentID"),
                 base64=True,
             )
         )
 
     return AnymailInboundMessage.construct(
-        from_email=full_address(esp_event.get("FromFull"), _optional_str(esp_event, "From")),
-        to=full_address_list(esp_event.get("ToFull"), _optional_str(esp_event, "To")),
-        cc=full_address_list(esp_event.get("CcFull"), _optional_str(esp_event, "Cc")),
-        subject=_optional_str(esp_event, "Subject"),
+        from_email=full_address(esp_event.get("FromFull"), optional_str(esp_event, "From")),
+        to=full_address_list(esp_event.get("ToFull"), optional_str(esp_event, "To")),
+        cc=full_address_list(esp_event.get("CcFull"), optional_str(esp_event, "Cc")),
+        subject=optional_str(esp_event, "Subject"),
         headers=extra_headers,
-        text=_optional_str(esp_event, "TextBody"),
-        html=_optional_str(esp_event, "HtmlBody"),
+        text=optional_str(esp_event, "TextBody"),
+        html=optional_str(esp_event, "HtmlBody"),
         attachments=attachments,
     )
 
@@ -328,13 +329,3 @@ def spam_detected(headers: list[tuple[str, str]]) -> bool | None:
     status = _header(headers, "X-Spam-Status")
     verdict = re.split(r"[\s,]", status.strip(), maxsplit=1)[0].lower() if status else ""
     return {"yes": True, "no": False}.get(verdict)
-
-
-def _optional_str(data: dict[str, Any], key: str) -> str | None:
-    """A string field, or None when missing, null or empty; ValueError for another type."""
-    value = data.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"Postmark field {key!r} is not a string")
-    return value

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from datetime import datetime
 from email.message import Message
 from typing import Any
@@ -23,6 +22,7 @@ from ..signals import inbound as inbound_signal
 from ..signals import tracking as tracking_signal
 from ..timestamps import timestamp_to_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
+from .fields import optional_str
 
 INBOUND_URL = "anymail/sendgrid/inbound/"
 TRACKING_URL = "anymail/sendgrid/tracking/"
@@ -172,18 +172,6 @@ SENDGRID_EVENT_FIELDS = frozenset(
         ANYMAIL_ID_ARG,  # Anymail's own tracking id: the event's message_id, not metadata
     }
 )
-
-
-def optional_str(esp_event: Mapping[str, Any], key: str) -> str | None:
-    """esp_event[key] as a str; None if missing, null or empty; ValueError if not a str."""
-    value = esp_event.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise SendGridWebhookError(
-            f"SendGrid field {key!r} should be a string, not {type(value).__name__}"
-        )
-    return value
 
 
 def event_timestamp(esp_event: dict[str, Any]) -> datetime | None:

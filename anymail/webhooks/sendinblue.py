@@ -23,6 +23,7 @@ from ..signals import AnymailTrackingEvent, EventType, RejectReason
 from ..signals import tracking as tracking_signal
 from ..timestamps import timestamp_to_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
+from .fields import optional_str
 
 # SendinBlue's docs: "ts_event, ts_epoch: UTC timezone; date: CET/CEST timezone"
 DATE_TIMEZONE = ZoneInfo("Europe/Paris")
@@ -108,18 +109,6 @@ class SendinBlueTrackingWebhookView(AnymailBaseWebhookView):
             user_agent=optional_str(esp_event, "user_agent"),
             click_url=optional_str(esp_event, "link"),
         )
-
-
-def optional_str(esp_event: Mapping[str, Any], key: str) -> str | None:
-    """esp_event[key] as a str; None if missing, null or empty; an error if not a str."""
-    value = esp_event.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise SendinBlueWebhookError(
-            f"SendinBlue field {key!r} should be a string, not {type(value).__name__}"
-        )
-    return value
 
 
 def event_timestamp(esp_event: Mapping[str, Any]) -> datetime | None:

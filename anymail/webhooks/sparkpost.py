@@ -27,6 +27,7 @@ from ..signals import inbound as inbound_signal
 from ..signals import tracking as tracking_signal
 from ..timestamps import parse_iso_datetime, timestamp_to_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
+from .fields import optional_str
 
 TRACKING_URL = "anymail/sparkpost/tracking/"
 INBOUND_URL = "anymail/sparkpost/inbound/"
@@ -138,28 +139,28 @@ class SparkPostTrackingWebhookView(AnymailBaseWebhookView):
     def esp_to_anymail_event(
         self, esp_event: dict[str, Any], item: dict[str, Any]
     ) -> AnymailTrackingEvent:
-        esp_type = optional_str(esp_event, "type")
-        bounce_class = optional_str(esp_event, "bounce_class")
+        esp_type = optional_str(esp_event, "type", numbers_ok=True)
+        bounce_class = optional_str(esp_event, "bounce_class", numbers_ok=True)
         event_type = self.event_types.get(esp_type or "", EventType.UNKNOWN)
         if event_type == EventType.BOUNCED and bounce_class in self.bounce_class_event_types:
             event_type = self.bounce_class_event_types[bounce_class]
-        campaign = optional_str(esp_event, "campaign_id")
+        campaign = optional_str(esp_event, "campaign_id", numbers_ok=True)
         return AnymailTrackingEvent(
             event_type=event_type,
             timestamp=event_timestamp(esp_event),
-            event_id=optional_str(esp_event, "event_id"),
+            event_id=optional_str(esp_event, "event_id", numbers_ok=True),
             esp_event=item,  # (the spec: the wrapped {"msys": {...}} event)
             # Anymail's message_id is SparkPost's transmission_id (not its message_id)
-            message_id=optional_str(esp_event, "transmission_id"),
-            recipient=optional_str(esp_event, "rcpt_to"),
+            message_id=optional_str(esp_event, "transmission_id", numbers_ok=True),
+            recipient=optional_str(esp_event, "rcpt_to", numbers_ok=True),
             metadata=event_metadata(esp_event),
             tags=[campaign] if campaign else [],
             reject_reason=self.reject_reason(event_type, esp_type, bounce_class),
             # "reason" has IP addresses etc. canonicalized; "raw_reason" is the MTA's own text
-            description=optional_str(esp_event, "reason"),
-            mta_response=optional_str(esp_event, "raw_reason"),
-            user_agent=optional_str(esp_event, "user_agent"),
-            click_url=optional_str(esp_event, "target_link_url"),
+            description=optional_str(esp_event, "reason", numbers_ok=True),
+            mta_response=optional_str(esp_event, "raw_reason", numbers_ok=True),
+            user_agent=optional_str(esp_event, "user_agent", numbers_ok=True),
+            click_url=optional_str(esp_event, "target_link_url", numbers_ok=True),
         )
 
     def reject_reason(
@@ -172,18 +173,6 @@ class SparkPostTrackingWebhookView(AnymailBaseWebhookView):
         if esp_type in ("policy_rejection", "generation_rejection"):
             return RejectReason.BLOCKED  # by definition, SparkPost's policy
         return RejectReason.OTHER
-
-
-def optional_str(esp_event: Mapping[str, Any], key: str) -> str | None:
-    """esp_event[key] as a str (numbers allowed); None if missing or empty; else a 400."""
-    value = esp_event.get(key)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise SparkPostWebhookError(
-            f"SparkPost field {key!r} should be a string, not {type(value).__name__}"
-        )
-    return str(value)
 
 
 def event_timestamp(esp_event: Mapping[str, Any]) -> datetime | None:
@@ -262,6 +251,6 @@ class SparkPostInboundWebhookView(AnymailBaseWebhookView):
         else:
             message = AnymailInboundMessage.parse_raw_mime(raw)
         # The SMTP envelope: "MAIL FROM" and "RCPT TO"
-        message.envelope_sender = optional_str(relay_message, "msg_from")
-        message.envelope_recipient = optional_str(relay_message, "rcpt_to")
+        message.envelope_sender = optional_str(relay_message, "msg_from", numbers_ok=True)
+        message.envelope_recipient = optional_str(relay_message, "rcpt_to", numbers_ok=True)
         return message
