@@ -33,7 +33,7 @@ from ..signals import inbound as inbound_signal
 from ..signals import tracking as tracking_signal
 from ..timestamps import parse_iso_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
-from .fields import optional_dict, optional_str, required_dict, required_str
+from .fields import list_of, optional_dict, optional_str, required_dict, required_str
 
 logger = logging.getLogger("anymail.webhooks")
 
@@ -334,27 +334,27 @@ class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView):
                     required_str(item, "emailAddress"),
                     {"mta_response": optional_str(item, "diagnosticCode")},
                 )
-                for item in list_of_dicts(details, "bouncedRecipients")
+                for item in list_of(details, "bouncedRecipients", dict)
             ]
         elif kind == "Complaint":
             recipients = [
                 (required_str(item, "emailAddress"), {})
-                for item in list_of_dicts(details, "complainedRecipients")
+                for item in list_of(details, "complainedRecipients", dict)
             ]
         elif kind == "Delivery":
-            recipients = [(address, {}) for address in list_of_strs(details, "recipients")]
+            recipients = [(address, {}) for address in list_of(details, "recipients", str)]
         elif kind == "DeliveryDelay":
             recipients = [
                 (
                     required_str(item, "emailAddress"),
                     {"mta_response": optional_str(item, "diagnosticCode")},
                 )
-                for item in list_of_dicts(details, "delayedRecipients")
+                for item in list_of(details, "delayedRecipients", dict)
             ]
         else:
             recipients = []
         if not recipients:
-            recipients = [(address, {}) for address in list_of_strs(mail, "destination")]
+            recipients = [(address, {}) for address in list_of(mail, "destination", str)]
         if not recipients:
             return [(None, {})]
         return [(addr_spec(address), fields) for address, fields in recipients]
@@ -387,7 +387,7 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView):
         message = self.inbound_message(ses_event, required_dict(receipt, "action"))
         message.envelope_sender = optional_str(mail, "source")  # the MAIL FROM
         # "recipients": "the envelope RCPT TO addresses ... matched by the active receipt rule"
-        recipients = list_of_strs(receipt, "recipients")
+        recipients = list_of(receipt, "recipients", str)
         message.envelope_recipient = recipients[0] if recipients else None
         message.spam_detected = spam_detected(receipt)
         message.spam_score = None  # SES gives only a verdict
@@ -459,7 +459,7 @@ def mail_headers(mail: dict[str, Any]) -> list[tuple[str, str]]:
         raise AmazonSESWebhookError("Amazon SES mail.headers should be a list")
     return [
         (required_str(header, "name").lower(), optional_str(header, "value") or "")
-        for header in list_of_dicts(mail, "headers")
+        for header in list_of(mail, "headers", dict)
     ]
 
 
@@ -490,20 +490,6 @@ def header_tags(headers: list[tuple[str, str]]) -> list[str]:
 
 
 # Reading SES JSON: wrong types raise AmazonSESWebhookError (so a 400), never a 500
-
-
-def list_of_dicts(data: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
-    items = data.get(key) or []
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise AmazonSESWebhookError(f"Amazon SES field {key!r} should be a list of objects")
-    return items
-
-
-def list_of_strs(data: Mapping[str, Any], key: str) -> list[str]:
-    items = data.get(key) or []
-    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-        raise AmazonSESWebhookError(f"Amazon SES field {key!r} should be a list of strings")
-    return items
 
 
 def optional_timestamp(data: Mapping[str, Any], key: str) -> datetime | None:
