@@ -49,10 +49,6 @@ SES_TRACKING_NOTIFICATION_TYPES = ("Bounce", "Complaint", "Delivery")
 SES_SETUP_NOTIFICATION_TYPE = "AmazonSnsSubscriptionSucceeded"
 
 
-class AmazonSESWebhookError(ValueError):
-    """An SNS or SES payload Anymail can't use (answered with a 400)."""
-
-
 class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
     """Unwraps SNS messages, confirming SNS subscriptions, for the tracking and inbound views."""
 
@@ -114,7 +110,7 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
         token = required_str(sns_message, "Token")
         match = SNS_TOPIC_ARN.match(topic_arn)
         if match is None:
-            raise AmazonSESWebhookError(f"Invalid SNS TopicArn {topic_arn!r}")
+            raise ValueError(f"Invalid SNS TopicArn {topic_arn!r}")
         if not self.auto_confirm_sns_subscriptions:
             self.refuse_subscription(
                 sns_message, "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS is off"
@@ -171,12 +167,12 @@ def parse_sns_message(request: HttpRequest) -> dict[str, Any]:
         }
     sns_type = body.get("Type")
     if sns_type not in SNS_MESSAGE_TYPES:
-        raise AmazonSESWebhookError(
+        raise ValueError(
             f"Not an Amazon SNS message (its Type is {sns_type!r}, not one of "
             f"{', '.join(SNS_MESSAGE_TYPES)})"
         )
     if header_type is not None and header_type != sns_type:
-        raise AmazonSESWebhookError(
+        raise ValueError(
             f"SNS x-amz-sns-message-type header {header_type!r} doesn't match Type {sns_type!r}"
         )
     return body
@@ -188,9 +184,7 @@ def ses_message(sns_message: dict[str, Any]) -> dict[str, Any]:
     if isinstance(message, str):
         message = json.loads(message)
     if not isinstance(message, dict):
-        raise AmazonSESWebhookError(
-            "Amazon SNS Notification's Message isn't an Amazon SES JSON notification"
-        )
+        raise ValueError("Amazon SNS Notification's Message isn't an Amazon SES JSON notification")
     return message
 
 
@@ -250,7 +244,7 @@ class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView):
     ) -> list[AnymailTrackingEvent]:
         kind = ses_type(ses_event)
         if kind == "Received":
-            raise AmazonSESWebhookError(
+            raise ValueError(
                 "This is an Amazon SES inbound (receipt rule) notification, posted to Anymail's "
                 f"Amazon SES tracking webhook. Subscribe {INBOUND_URL} (not {TRACKING_URL}) to "
                 "your inbound SNS topic."
@@ -258,9 +252,7 @@ class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView):
         if kind == SES_SETUP_NOTIFICATION_TYPE:
             return []
         if kind is None:
-            raise AmazonSESWebhookError(
-                "Amazon SES notification has no eventType or notificationType"
-            )
+            raise ValueError("Amazon SES notification has no eventType or notificationType")
         mail = required_dict(ses_event, "mail")
         details = optional_dict(ses_event, self.event_objects.get(kind, ""))
         headers = mail_headers(mail)
@@ -371,7 +363,7 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView):
     ) -> list[AnymailInboundEvent]:
         kind = ses_type(ses_event)
         if "eventType" in ses_event or kind in SES_TRACKING_NOTIFICATION_TYPES:
-            raise AmazonSESWebhookError(
+            raise ValueError(
                 f"This is an Amazon SES tracking ({kind}) notification, posted to Anymail's "
                 f"Amazon SES inbound webhook. Subscribe {TRACKING_URL} (not {INBOUND_URL}) to "
                 "your tracking SNS topic."
@@ -379,7 +371,7 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView):
         if kind == SES_SETUP_NOTIFICATION_TYPE:
             return []
         if kind != "Received":
-            raise AmazonSESWebhookError(
+            raise ValueError(
                 f"Amazon SES inbound notificationType should be 'Received', not {kind!r}"
             )
         mail = required_dict(ses_event, "mail")
@@ -415,14 +407,14 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView):
                 try:
                     raw = b64decode(content, validate=True)
                 except (binascii.Error, ValueError) as err:
-                    raise AmazonSESWebhookError("Amazon SES inbound content isn't base64") from err
+                    raise ValueError("Amazon SES inbound content isn't base64") from err
                 return AnymailInboundMessage.parse_raw_mime_bytes(raw)
             return AnymailInboundMessage.parse_raw_mime(content)
         if action_type == "S3":
             bucket = required_str(action, "bucketName")
             key = required_str(action, "objectKey")
             return AnymailInboundMessage.parse_raw_mime_bytes(self.download_s3_object(bucket, key))
-        raise AmazonSESWebhookError(
+        raise ValueError(
             f"Anymail's Amazon SES inbound webhook handles the SNS and S3 receipt rule actions, "
             f"not {action_type!r}"
         )
@@ -456,7 +448,7 @@ def mail_headers(mail: dict[str, Any]) -> list[tuple[str, str]]:
     if headers is None:
         return []
     if not isinstance(headers, list):
-        raise AmazonSESWebhookError("Amazon SES mail.headers should be a list")
+        raise ValueError("Amazon SES mail.headers should be a list")
     return [
         (required_str(header, "name").lower(), optional_str(header, "value") or "")
         for header in list_of(mail, "headers", dict)
@@ -489,7 +481,7 @@ def header_tags(headers: list[tuple[str, str]]) -> list[str]:
     return [header_text(value) for name, value in headers if name == "x-tag"]
 
 
-# Reading SES JSON: wrong types raise AmazonSESWebhookError (so a 400), never a 500
+# Reading SES JSON: wrong types raise ValueError (so a 400), never a 500
 
 
 def optional_timestamp(data: Mapping[str, Any], key: str) -> datetime | None:

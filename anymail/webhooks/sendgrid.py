@@ -29,10 +29,6 @@ TRACKING_URL = "anymail/sendgrid/tracking/"
 FORM_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
-class SendGridWebhookError(ValueError):
-    """A SendGrid webhook payload Anymail can't use (answered with a 400)."""
-
-
 # --- Tracking: the Event Webhook ---
 
 
@@ -81,7 +77,7 @@ class SendGridTrackingWebhookView(AnymailBaseWebhookView):
     def parse_events(self, request: HttpRequest) -> list[AnymailTrackingEvent]:
         if request.content_type in FORM_CONTENT_TYPES:
             # Inbound Parse posts forms; the Event Webhook always posts JSON
-            raise SendGridWebhookError(
+            raise ValueError(
                 "This looks like a SendGrid Inbound Parse payload, posted to Anymail's SendGrid "
                 f"tracking webhook. Set your SendGrid Inbound Parse destination url to "
                 f"{INBOUND_URL} (not {TRACKING_URL})."
@@ -91,12 +87,12 @@ class SendGridTrackingWebhookView(AnymailBaseWebhookView):
 
     def esp_to_anymail_event(self, esp_event: Any) -> AnymailTrackingEvent:
         if not isinstance(esp_event, dict):
-            raise SendGridWebhookError(
+            raise ValueError(
                 f"SendGrid event should be a JSON object, not {type(esp_event).__name__}"
             )
         esp_type = optional_str(esp_event, "event")
         if esp_type is None:
-            raise SendGridWebhookError("SendGrid event has no 'event' type")
+            raise ValueError("SendGrid event has no 'event' type")
         event_type = self.event_types.get(esp_type, EventType.UNKNOWN)
         return AnymailTrackingEvent(
             event_type=event_type,
@@ -196,7 +192,7 @@ def event_tags(esp_event: dict[str, Any]) -> list[str]:
         return []
     categories = category if isinstance(category, list) else [category]
     if not all(isinstance(item, str) for item in categories):
-        raise SendGridWebhookError("SendGrid 'category' should be a string or list of strings")
+        raise ValueError("SendGrid 'category' should be a string or list of strings")
     return categories
 
 
@@ -212,12 +208,12 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
     def parse_events(self, request: HttpRequest) -> list[AnymailInboundEvent]:
         if request.content_type not in FORM_CONTENT_TYPES:
             if request.content_type == "application/json" or request.body.lstrip()[:1] == b"[":
-                raise SendGridWebhookError(
+                raise ValueError(
                     "This looks like a SendGrid Event Webhook (tracking) payload, posted to "
                     "Anymail's SendGrid inbound webhook. Set your SendGrid Event Webhook HTTP "
                     f"POST url to {TRACKING_URL} (not {INBOUND_URL})."
                 )
-            raise SendGridWebhookError(
+            raise ValueError(
                 f"SendGrid Inbound Parse posts multipart/form-data, not {request.content_type!r}"
             )
         fields = decoded_form_fields(request)
@@ -227,7 +223,7 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
         elif any(name in fields.raw for name in ("headers", "text", "html", "from", "to")):
             message = self.construct_message(request, fields)
         else:
-            raise SendGridWebhookError(
+            raise ValueError(
                 "SendGrid inbound payload has neither a raw 'email' nor parsed "
                 "'headers', 'text', 'html', 'from' or 'to' fields"
             )
@@ -275,9 +271,7 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
         for field_name, uploaded in files:
             details = info.get(field_name) or {}
             if not isinstance(details, dict):
-                raise SendGridWebhookError(
-                    f"SendGrid attachment-info[{field_name!r}] isn't an object"
-                )
+                raise ValueError(f"SendGrid attachment-info[{field_name!r}] isn't an object")
             content_id = details.get("content-id")
             # (attachment-info's filename is exact; see decoded_form_fields for uploaded.name)
             filename = details.get("filename") or uploaded.name
@@ -313,9 +307,9 @@ def parse_json_object(value: str | None, field: str) -> dict[str, Any]:
     try:
         parsed = json.loads(value)
     except ValueError as err:
-        raise SendGridWebhookError(f"SendGrid inbound {field!r} isn't valid JSON") from err
+        raise ValueError(f"SendGrid inbound {field!r} isn't valid JSON") from err
     if not isinstance(parsed, dict):
-        raise SendGridWebhookError(f"SendGrid inbound {field!r} should be a JSON object")
+        raise ValueError(f"SendGrid inbound {field!r} should be a JSON object")
     return parsed
 
 
@@ -327,9 +321,9 @@ def parse_envelope(value: str | None) -> dict[str, str | None]:
     if isinstance(recipients, list):
         recipients = recipients[0] if recipients else None
     if sender is not None and not isinstance(sender, str):
-        raise SendGridWebhookError("SendGrid inbound envelope 'from' should be a string")
+        raise ValueError("SendGrid inbound envelope 'from' should be a string")
     if recipients is not None and not isinstance(recipients, str):
-        raise SendGridWebhookError("SendGrid inbound envelope 'to' should be a list of strings")
+        raise ValueError("SendGrid inbound envelope 'to' should be a list of strings")
     return {"from": sender or None, "to": recipients or None}
 
 
@@ -340,7 +334,7 @@ def spam_score(value: str | None) -> float | None:
     try:
         return float(value)
     except ValueError as err:
-        raise SendGridWebhookError(f"Invalid SendGrid spam_score {value!r}") from err
+        raise ValueError(f"Invalid SendGrid spam_score {value!r}") from err
 
 
 # --- Reading Inbound Parse's form fields in their own charsets ---

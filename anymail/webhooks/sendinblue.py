@@ -18,7 +18,6 @@ from django.http import HttpRequest
 from django.utils import timezone as django_timezone
 from django.utils.dateparse import parse_datetime
 
-from ..exceptions import AnymailError
 from ..signals import AnymailTrackingEvent, EventType, RejectReason
 from ..signals import tracking as tracking_signal
 from ..timestamps import timestamp_to_datetime
@@ -30,13 +29,6 @@ DATE_TIMEZONE = ZoneInfo("Europe/Paris")
 # ts_epoch is documented in milliseconds, though some of SendinBlue's samples show seconds:
 # anything this large can only be milliseconds (it's the year 5138 in seconds)
 MIN_EPOCH_MILLISECONDS = 10**11
-
-
-class SendinBlueWebhookError(AnymailError, ValueError):
-    """A SendinBlue webhook payload Anymail can't use; the base view answers it with a 400."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args, esp_name="SendinBlue")
 
 
 class SendinBlueTrackingWebhookView(AnymailBaseWebhookView):
@@ -86,12 +78,12 @@ class SendinBlueTrackingWebhookView(AnymailBaseWebhookView):
 
     def esp_to_anymail_event(self, esp_event: Any) -> AnymailTrackingEvent:
         if not isinstance(esp_event, dict):
-            raise SendinBlueWebhookError(
+            raise ValueError(
                 f"SendinBlue webhook event must be a JSON object, not {type(esp_event).__name__}"
             )
         esp_type = optional_str(esp_event, "event")
         if esp_type is None:
-            raise SendinBlueWebhookError("SendinBlue webhook event has no 'event' type")
+            raise ValueError("SendinBlue webhook event has no 'event' type")
         reason = optional_str(esp_event, "reason")
         return AnymailTrackingEvent(
             event_type=self.event_types.get(esp_type, EventType.UNKNOWN),
@@ -131,11 +123,11 @@ def event_timestamp(esp_event: Mapping[str, Any]) -> datetime | None:
 def epoch_seconds(ts_epoch: Any) -> float:
     """ts_epoch (documented as milliseconds; seconds in some samples) as seconds."""
     if isinstance(ts_epoch, bool) or not isinstance(ts_epoch, (int, float, str)):
-        raise SendinBlueWebhookError(f"Invalid SendinBlue ts_epoch {ts_epoch!r}")
+        raise ValueError(f"Invalid SendinBlue ts_epoch {ts_epoch!r}")
     try:
         number = float(ts_epoch)
     except (ValueError, OverflowError) as err:
-        raise SendinBlueWebhookError(f"Invalid SendinBlue ts_epoch {ts_epoch!r}") from err
+        raise ValueError(f"Invalid SendinBlue ts_epoch {ts_epoch!r}") from err
     return number / 1000 if abs(number) >= MIN_EPOCH_MILLISECONDS else number
 
 
@@ -144,9 +136,9 @@ def parse_paris_date(date: str) -> datetime:
     try:
         parsed = parse_datetime(date.strip())
     except (ValueError, OverflowError) as err:
-        raise SendinBlueWebhookError(f"Invalid SendinBlue date {date!r}") from err
+        raise ValueError(f"Invalid SendinBlue date {date!r}") from err
     if parsed is None:
-        raise SendinBlueWebhookError(f"Invalid SendinBlue date {date!r}")
+        raise ValueError(f"Invalid SendinBlue date {date!r}")
     if django_timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=DATE_TIMEZONE)
     return parsed
@@ -172,7 +164,7 @@ def event_tags(esp_event: Mapping[str, Any]) -> list[str]:
     tags = esp_event.get("tags")
     if tags is not None:
         if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-            raise SendinBlueWebhookError("SendinBlue field 'tags' should be a list of strings")
+            raise ValueError("SendinBlue field 'tags' should be a list of strings")
         return [tag for tag in tags if tag]
     tag = optional_str(esp_event, "tag")
     if tag is None:

@@ -20,7 +20,6 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from ..exceptions import AnymailError
 from ..inbound import AnymailInboundMessage
 from ..signals import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason
 from ..signals import inbound as inbound_signal
@@ -34,13 +33,6 @@ INBOUND_URL = "anymail/sparkpost/inbound/"
 RELAY_MESSAGE = "relay_message"  # the inbound (relay webhook) event class
 
 
-class SparkPostWebhookError(AnymailError, ValueError):
-    """A SparkPost webhook payload Anymail can't use; the base view answers it with a 400."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args, esp_name="SparkPost")
-
-
 def msys_events(request: HttpRequest) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     """(event class, event, raw item) for each event in a SparkPost webhook batch.
 
@@ -52,13 +44,13 @@ def msys_events(request: HttpRequest) -> list[tuple[str, dict[str, Any], dict[st
     for item in batch:
         msys = item.get("msys") if isinstance(item, dict) else None
         if not isinstance(msys, dict):
-            raise SparkPostWebhookError(
+            raise ValueError(
                 'SparkPost webhook batch items should be {"msys": {...}} objects, '
                 f"not {truncated(item)}"
             )
         for event_class, esp_event in msys.items():
             if not isinstance(esp_event, dict):
-                raise SparkPostWebhookError(f"SparkPost {event_class!r} event isn't an object")
+                raise ValueError(f"SparkPost {event_class!r} event isn't an object")
             events.append((event_class, esp_event, item))
     return events
 
@@ -128,7 +120,7 @@ class SparkPostTrackingWebhookView(AnymailBaseWebhookView):
         events = []
         for event_class, esp_event, item in msys_events(request):
             if event_class == RELAY_MESSAGE:
-                raise SparkPostWebhookError(
+                raise ValueError(
                     "This is a SparkPost relay webhook (inbound) payload, posted to Anymail's "
                     f"SparkPost tracking webhook. Set your relay webhook's target to "
                     f"{INBOUND_URL} (not {TRACKING_URL})."
@@ -195,7 +187,7 @@ def event_metadata(esp_event: Mapping[str, Any]) -> dict[str, Any]:
         if value is None or value == "":
             continue
         if not isinstance(value, dict):
-            raise SparkPostWebhookError(f"SparkPost {key!r} should be an object")
+            raise ValueError(f"SparkPost {key!r} should be an object")
         metadata.update(value)
     return metadata
 
@@ -215,7 +207,7 @@ class SparkPostInboundWebhookView(AnymailBaseWebhookView):
         events = []
         for event_class, esp_event, item in msys_events(request):
             if event_class != RELAY_MESSAGE:
-                raise SparkPostWebhookError(
+                raise ValueError(
                     f"This is a SparkPost {event_class!r} (tracking) payload, posted to "
                     "Anymail's SparkPost inbound webhook. Set your SparkPost event webhook's "
                     f"target to {TRACKING_URL} (not {INBOUND_URL})."
@@ -234,19 +226,19 @@ class SparkPostInboundWebhookView(AnymailBaseWebhookView):
     def build_message(self, relay_message: dict[str, Any]) -> AnymailInboundMessage:
         content = relay_message.get("content")
         if not isinstance(content, dict):
-            raise SparkPostWebhookError("SparkPost relay_message has no 'content' object")
+            raise ValueError("SparkPost relay_message has no 'content' object")
         raw = content.get("email_rfc822")
         if not isinstance(raw, str):
-            raise SparkPostWebhookError("SparkPost relay_message content has no email_rfc822")
+            raise ValueError("SparkPost relay_message content has no email_rfc822")
         is_base64 = content.get("email_rfc822_is_base64")
         if is_base64 not in (None, True, False):
-            raise SparkPostWebhookError("SparkPost email_rfc822_is_base64 should be a boolean")
+            raise ValueError("SparkPost email_rfc822_is_base64 should be a boolean")
         if is_base64:
             # (SparkPost base64-encodes the whole message if any of it isn't valid UTF-8)
             try:
                 raw_bytes = base64.b64decode("".join(raw.split()), validate=True)
             except (binascii.Error, ValueError) as err:
-                raise SparkPostWebhookError("SparkPost email_rfc822 isn't valid base64") from err
+                raise ValueError("SparkPost email_rfc822 isn't valid base64") from err
             message = AnymailInboundMessage.parse_raw_mime_bytes(raw_bytes)
         else:
             message = AnymailInboundMessage.parse_raw_mime(raw)
