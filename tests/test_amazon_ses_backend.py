@@ -16,11 +16,14 @@ import sys
 import textwrap
 from pathlib import Path
 from typing import Any
-from unittest import mock
+from unittest import SkipTest, mock
 
-import boto3
-from botocore.client import Config
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+try:
+    import boto3
+    from botocore.client import Config
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+except ImportError:  # the amazon_ses extra isn't installed (tox's noextras env)
+    raise SkipTest("boto3 is not installed: pip install django-anymail[amazon_ses]") from None
 from django.core import mail
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.test import SimpleTestCase, override_settings

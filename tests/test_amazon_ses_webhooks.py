@@ -17,9 +17,12 @@ import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any
-from unittest import mock
+from unittest import SkipTest, mock
 
-from botocore.exceptions import ClientError
+try:
+    from botocore.exceptions import ClientError
+except ImportError:  # the amazon_ses extra isn't installed (tox's noextras env)
+    raise SkipTest("boto3 is not installed: pip install django-anymail[amazon_ses]") from None
 from django.core.mail import get_connection
 from django.test import Client, SimpleTestCase, override_settings
 from django.urls import path
