@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import inspect
 import json
+import logging
 from typing import Any
 from unittest import mock
 
@@ -243,3 +245,23 @@ class LocalESPServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+
+# Webhook test helpers
+
+
+def basic_auth_header(credentials: str | bytes) -> str:
+    """An HTTP basic Authorization header value for "user:password" credentials."""
+    if isinstance(credentials, str):
+        credentials = credentials.encode("utf-8")
+    return "Basic " + base64.b64encode(credentials).decode("ascii")
+
+
+def quiet_webhook_logs(test_case: SimpleTestCase) -> None:
+    """Silence the logging of expected 400s for one test (assertLogs still sees the records)."""
+    for name in ("django.request", "django.security", "anymail.webhooks"):
+        logger = logging.getLogger(name)
+        test_case.addCleanup(setattr, logger, "handlers", logger.handlers)
+        test_case.addCleanup(setattr, logger, "propagate", logger.propagate)
+        logger.handlers = [logging.NullHandler()]
+        logger.propagate = False

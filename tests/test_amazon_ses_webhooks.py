@@ -8,16 +8,16 @@ Amazon SNS", with the X-Metadata and X-Tag headers an Anymail send adds.
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
-import logging
 import os
 import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any
 from unittest import SkipTest, mock
+
+from .fakes import basic_auth_header, quiet_webhook_logs
 
 try:
     from botocore.exceptions import ClientError
@@ -481,10 +481,6 @@ RECEIVED_NOTIFICATION = {
 # ---------------------------------------------------------------------------------------------
 
 
-def basic_auth(credentials: str) -> str:
-    return "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
-
-
 class AmazonSESWebhookTestCase(SimpleTestCase):
     """Routes to the Amazon SES views, records signals, fakes boto3, and keeps logs quiet."""
 
@@ -512,13 +508,7 @@ class AmazonSESWebhookTestCase(SimpleTestCase):
             self.mock_client.confirm_subscription.return_value = {
                 "SubscriptionArn": SUBSCRIPTION_ARN
             }
-        # Expected 400s log; no handlers are configured in tests (assertLogs still works)
-        for name in ("django.request", "django.security", "anymail.webhooks"):
-            logger = logging.getLogger(name)
-            self.addCleanup(setattr, logger, "handlers", logger.handlers)
-            self.addCleanup(setattr, logger, "propagate", logger.propagate)
-            logger.handlers = [logging.NullHandler()]
-            logger.propagate = False
+        quiet_webhook_logs(self)
 
     def post_sns(
         self,
@@ -544,7 +534,7 @@ class AmazonSESWebhookTestCase(SimpleTestCase):
             headers["HTTP_X_AMZ_SNS_MESSAGE_ID"] = str(uuid.uuid4())
             headers["HTTP_X_AMZ_SNS_TOPIC_ARN"] = TOPIC_ARN
         if auth is not None:
-            headers["HTTP_AUTHORIZATION"] = basic_auth(auth)
+            headers["HTTP_AUTHORIZATION"] = basic_auth_header(auth)
         headers.update(extra_headers or {})
         return Client().post(url, data=body, content_type="text/plain; charset=utf-8", **headers)
 

@@ -46,6 +46,8 @@ from anymail.signals import (
 from anymail.timestamps import parse_iso_datetime, parse_rfc2822_datetime, timestamp_to_datetime
 from anymail.webhooks.base import AnymailBaseWebhookView, parse_json_body, request_basic_auth
 
+from .fakes import basic_auth_header, quiet_webhook_logs
+
 # ---------------------------------------------------------------------------------------------
 # The sample ESP
 # ---------------------------------------------------------------------------------------------
@@ -196,12 +198,6 @@ WEBHOOK_SECRET = "username:password"
 UTC = timezone.utc
 
 
-def basic_auth_header(credentials: str | bytes) -> str:
-    if isinstance(credentials, str):
-        credentials = credentials.encode("utf-8")
-    return "Basic " + base64.b64encode(credentials).decode("ascii")
-
-
 def sample_events() -> list[dict[str, Any]]:
     """A realistic batch, as the sample ESP would post it (a fresh copy each call)."""
     return [
@@ -275,14 +271,7 @@ class SampleESPWebhookTestCase(SimpleTestCase):
         self.addCleanup(tracking.disconnect, self.tracking_handler)
         self.addCleanup(inbound.disconnect, self.inbound_handler)
 
-        # Every 400 is logged (django.security, django.request, anymail.webhooks); no handlers
-        # are configured in the test settings, so silence them here. assertLogs still works.
-        for name in ("django.request", "django.security", "anymail.webhooks"):
-            logger = logging.getLogger(name)
-            self.addCleanup(setattr, logger, "handlers", logger.handlers)
-            self.addCleanup(setattr, logger, "propagate", logger.propagate)
-            logger.handlers = [logging.NullHandler()]
-            logger.propagate = False
+        quiet_webhook_logs(self)
 
     def post_webhook(
         self,

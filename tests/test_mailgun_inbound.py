@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 from base64 import b64encode
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -27,6 +26,8 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound, tracking
 from anymail.timestamps import timestamp_to_datetime
 from anymail.webhooks.mailgun import MailgunInboundWebhookView, MailgunTrackingWebhookView
+
+from .fakes import quiet_webhook_logs
 
 SIGNING_KEY = "whsec-mailgun-inbound-key-0123456789"
 INBOUND_URL = "/anymail/mailgun/inbound/"
@@ -171,12 +172,7 @@ class MailgunInboundTestCase(SimpleTestCase):
         tracking.connect(self.tracking_handler, weak=False)
         self.addCleanup(inbound.disconnect, self.inbound_handler)
         self.addCleanup(tracking.disconnect, self.tracking_handler)
-        for name in ("django.request", "django.security", "anymail.webhooks"):
-            logger = logging.getLogger(name)
-            self.addCleanup(setattr, logger, "handlers", logger.handlers)
-            self.addCleanup(setattr, logger, "propagate", logger.propagate)
-            logger.handlers = [logging.NullHandler()]
-            logger.propagate = False
+        quiet_webhook_logs(self)
 
     def the_event(
         self, timestamp: Any = TIMESTAMP_DT, event_id: Any = TOKEN

@@ -10,7 +10,6 @@ import copy
 import hashlib
 import hmac
 import json
-import logging
 import warnings
 from datetime import datetime, timezone
 from typing import Any
@@ -25,6 +24,8 @@ from hypothesis import strategies as st
 from anymail.exceptions import AnymailConfigurationError, AnymailInsecureWebhookWarning
 from anymail.signals import AnymailTrackingEvent, inbound, tracking
 from anymail.webhooks.mailgun import MailgunInboundWebhookView, MailgunTrackingWebhookView
+
+from .fakes import quiet_webhook_logs
 
 SIGNING_KEY = "whsec-mailgun-signing-key-0123456789"
 TRACKING_URL = "/anymail/mailgun/tracking/"
@@ -408,14 +409,7 @@ class MailgunWebhookTestCase(SimpleTestCase):
         inbound.connect(self.inbound_handler, weak=False)
         self.addCleanup(tracking.disconnect, self.tracking_handler)
         self.addCleanup(inbound.disconnect, self.inbound_handler)
-        # 400s are logged (django.security, django.request, anymail.webhooks); keep them quiet.
-        # assertLogs still sees them.
-        for name in ("django.request", "django.security", "anymail.webhooks"):
-            logger = logging.getLogger(name)
-            self.addCleanup(setattr, logger, "handlers", logger.handlers)
-            self.addCleanup(setattr, logger, "propagate", logger.propagate)
-            logger.handlers = [logging.NullHandler()]
-            logger.propagate = False
+        quiet_webhook_logs(self)
 
     def post_json(self, payload: Any, url: str = TRACKING_URL, **extra: Any):
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()

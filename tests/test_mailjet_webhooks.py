@@ -6,9 +6,7 @@ object per event when it's off; both must work.
 
 from __future__ import annotations
 
-import base64
 import json
-import logging
 from datetime import datetime, timezone
 from typing import Any
 from unittest import mock
@@ -20,6 +18,8 @@ from hypothesis import strategies as st
 
 from anymail.signals import AnymailTrackingEvent, inbound, tracking
 from anymail.webhooks.mailjet import MailjetInboundWebhookView, MailjetTrackingWebhookView
+
+from .fakes import basic_auth_header, quiet_webhook_logs
 
 TRACKING_PATH = "/anymail/mailjet/tracking/"
 INBOUND_PATH = "/anymail/mailjet/inbound/"
@@ -204,10 +204,6 @@ GROUPED_SENT_EVENTS = [
 ]
 
 
-def basic_auth(credentials: str) -> str:
-    return "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
-
-
 class MailjetWebhookTestCase(SimpleTestCase):
     """Routes to the Mailjet views, records signal receiver calls, and keeps logs quiet."""
 
@@ -222,13 +218,7 @@ class MailjetWebhookTestCase(SimpleTestCase):
         urlconf = override_settings(ROOT_URLCONF=__name__)
         urlconf.enable()
         self.addCleanup(urlconf.disable)
-        # Expected 400s log warnings; no handlers are configured in tests (assertLogs works)
-        for name in ("django.request", "django.security", "anymail.webhooks"):
-            logger = logging.getLogger(name)
-            self.addCleanup(setattr, logger, "handlers", logger.handlers)
-            self.addCleanup(setattr, logger, "propagate", logger.propagate)
-            logger.handlers = [logging.NullHandler()]
-            logger.propagate = False
+        quiet_webhook_logs(self)
 
     def post_webhook(
         self,
@@ -239,7 +229,7 @@ class MailjetWebhookTestCase(SimpleTestCase):
     ):
         if not isinstance(body, (bytes, str)):
             body = json.dumps(body)
-        headers = {"HTTP_AUTHORIZATION": basic_auth(auth)} if auth is not None else {}
+        headers = {"HTTP_AUTHORIZATION": basic_auth_header(auth)} if auth is not None else {}
         return Client().post(url, data=body, content_type=content_type, **headers)
 
     def tracking_events(self) -> list[AnymailTrackingEvent]:
@@ -267,7 +257,9 @@ class MailjetTrackingAuthTests(MailjetWebhookTestCase):
         self.tracking_handler.assert_not_called()
 
     def test_head_request_for_url_check(self):
-        response = Client().head(TRACKING_PATH, HTTP_AUTHORIZATION=basic_auth(WEBHOOK_SECRET))
+        response = Client().head(
+            TRACKING_PATH, HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET)
+        )
         self.assertEqual(response.status_code, 200)
         self.tracking_handler.assert_not_called()
 

@@ -28,7 +28,7 @@ from tests.test_mandrill_webhooks import (
     WEBHOOK_PATH,
     WEBHOOK_SECRET,
     MandrillWebhookTestCase,
-    basic_auth,
+    basic_auth_header,
     expected_signature,
     json_values,
     paths,
@@ -309,7 +309,7 @@ class MandrillInboundTests(MandrillWebhookTestCase):
                     WEBHOOK_PATH,
                     urlencode(params),
                     content_type="application/x-www-form-urlencoded",
-                    HTTP_AUTHORIZATION=basic_auth(WEBHOOK_SECRET),
+                    HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
                     HTTP_X_MANDRILL_SIGNATURE=signature,
                 )
             except ValueError:

@@ -29,6 +29,8 @@ from anymail.exceptions import AnymailWebhookValidationFailure
 from anymail.signals import AnymailTrackingEvent, inbound, tracking
 from anymail.webhooks.mandrill import MandrillCombinedWebhookView, MandrillTrackingWebhookView
 
+from .fakes import basic_auth_header
+
 WEBHOOK_KEY = "Zk3pQx7TnWv0bYcD1eRfGh"
 WEBHOOK_SECRET = "user123:pass456"
 WEBHOOK_PATH = "/anymail/mandrill/"
@@ -56,10 +58,6 @@ def expected_signature(key: str, url: str, params: dict[str, str] | list[tuple[s
     signed_data = url + "".join(f"{name}{value}" for name, value in items)
     mac = hmac.new(key.encode("utf-8"), signed_data.encode("utf-8"), hashlib.sha1)
     return b64encode(mac.digest()).decode("ascii")
-
-
-def basic_auth(credentials: str) -> str:
-    return "Basic " + b64encode(credentials.encode("utf-8")).decode("ascii")
 
 
 def quiet_loggers(test: SimpleTestCase, *names: str) -> None:
@@ -348,7 +346,7 @@ class MandrillWebhookTestCase(SimpleTestCase):
             "HTTP_X_MANDRILL_SIGNATURE": signature or expected_signature(key, signed_url, params)
         }
         if credentials:
-            headers["HTTP_AUTHORIZATION"] = basic_auth(credentials)
+            headers["HTTP_AUTHORIZATION"] = basic_auth_header(credentials)
         return self.client.post(
             path, urlencode(params), content_type="application/x-www-form-urlencoded", **headers
         )
@@ -731,7 +729,7 @@ class MandrillSignatureTests(MandrillWebhookTestCase):
             WEBHOOK_PATH,
             urlencode({"mandrill_events": "[]"}),
             content_type="application/x-www-form-urlencoded",
-            HTTP_AUTHORIZATION=basic_auth(WEBHOOK_SECRET),
+            HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
         )
         self.assertEqual(response.status_code, 400)
 
@@ -804,7 +802,7 @@ class MandrillSignatureTests(MandrillWebhookTestCase):
             WEBHOOK_PATH,
             urlencode({"mandrill_events": "[]"}),
             content_type="application/x-www-form-urlencoded",
-            HTTP_AUTHORIZATION=basic_auth(WEBHOOK_SECRET),
+            HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
         )
         with self.assertRaisesRegex(AnymailWebhookValidationFailure, "MANDRILL_WEBHOOK_KEY"):
             MandrillCombinedWebhookView().run_validators(request)
@@ -814,7 +812,7 @@ class MandrillSignatureTests(MandrillWebhookTestCase):
             WEBHOOK_PATH,
             urlencode({"mandrill_events": "[]"}),
             content_type="application/x-www-form-urlencoded",
-            HTTP_AUTHORIZATION=basic_auth(WEBHOOK_SECRET),
+            HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
             HTTP_X_MANDRILL_SIGNATURE="bm90IHRoZSBzaWduYXR1cmU=",
         )
         with self.assertRaises(AnymailWebhookValidationFailure) as cm:
@@ -844,7 +842,7 @@ class MandrillMalformedPayloadTests(MandrillWebhookTestCase):
             WEBHOOK_PATH,
             urlencode(params),
             content_type="application/x-www-form-urlencoded",
-            HTTP_AUTHORIZATION=basic_auth(WEBHOOK_SECRET),
+            HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
             HTTP_X_MANDRILL_SIGNATURE=expected_signature(WEBHOOK_KEY, signed_url, params),
         )
         self.assertEqual(response.status_code, 400)
@@ -975,7 +973,7 @@ class MandrillWebhookPropertyTests(MandrillWebhookTestCase):
             WEBHOOK_PATH,
             body,
             content_type="application/x-www-form-urlencoded",
-            HTTP_AUTHORIZATION=basic_auth(WEBHOOK_SECRET),
+            HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
             HTTP_X_MANDRILL_SIGNATURE=signature,
         )
 

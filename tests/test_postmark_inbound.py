@@ -20,7 +20,7 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 from anymail.webhooks.postmark import PostmarkInboundWebhookView
 
-from .test_postmark_webhooks import DELIVERY, WEBHOOK_SECRET, basic_auth, quiet_webhook_logs
+from .test_postmark_webhooks import DELIVERY, WEBHOOK_SECRET, basic_auth_header, quiet_webhook_logs
 
 INBOUND_URL = "/anymail/postmark/inbound/"
 URLCONF = "tests.test_postmark_webhooks"  # mounts both Postmark views at their documented urls
@@ -111,7 +111,9 @@ class PostmarkInboundTestCase(SimpleTestCase):
             INBOUND_URL,
             body,
             content_type="application/json",
-            HTTP_AUTHORIZATION=authorization if authorization is not None else basic_auth(),
+            HTTP_AUTHORIZATION=authorization
+            if authorization is not None
+            else basic_auth_header(WEBHOOK_SECRET),
         )
 
     def post_inbound(self, payload: dict[str, Any]) -> AnymailInboundEvent:
@@ -308,7 +310,7 @@ class PostmarkInboundTests(PostmarkInboundTestCase):
         )
 
     def test_bad_basic_auth(self) -> None:
-        for authorization in ("", basic_auth("username:wrong")):
+        for authorization in ("", basic_auth_header("username:wrong")):
             with self.subTest(authorization=authorization):
                 self.assertEqual(self.post(inbound_payload(), authorization).status_code, 400)
         self.handler.assert_not_called()
@@ -429,7 +431,7 @@ class PostmarkInboundPropertyTests(SimpleTestCase):
                 INBOUND_URL,
                 _mutated_inbound_body(mutation),
                 content_type="application/json",
-                HTTP_AUTHORIZATION=basic_auth(),
+                HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
             )
         finally:
             inbound.disconnect(handler)
@@ -451,8 +453,8 @@ class PostmarkInboundPropertyTests(SimpleTestCase):
         authorization=st.one_of(
             st.just(""),
             st.text(max_size=40),
-            st.builds(basic_auth, st.text(max_size=30)),
-        ).filter(lambda authorization: authorization != basic_auth()),
+            st.builds(basic_auth_header, st.text(max_size=30)),
+        ).filter(lambda authorization: authorization != basic_auth_header(WEBHOOK_SECRET)),
     )
     def test_bad_auth_always_400_without_parsing(self, mutation: tuple, authorization: str) -> None:
         handler = mock.Mock()

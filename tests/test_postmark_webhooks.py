@@ -6,10 +6,8 @@ Payloads are shaped as Postmark's webhook docs show them
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
-import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from unittest import mock
@@ -21,6 +19,8 @@ from hypothesis import strategies as st
 
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason, tracking
 from anymail.webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
+
+from .fakes import basic_auth_header, quiet_webhook_logs
 
 WEBHOOK_SECRET = "username:password"
 TRACKING_URL = "/anymail/postmark/tracking/"
@@ -37,23 +37,6 @@ urlpatterns = [
         name="postmark_inbound_webhook",
     ),
 ]
-
-
-def quiet_webhook_logs(testcase: SimpleTestCase) -> None:
-    """Silence the loggers every 400 writes to (no handlers are configured in the tests).
-
-    assertLogs still sees them.
-    """
-    for name in ("django.request", "django.security", "anymail.webhooks"):
-        logger = logging.getLogger(name)
-        testcase.addCleanup(setattr, logger, "handlers", logger.handlers)
-        testcase.addCleanup(setattr, logger, "propagate", logger.propagate)
-        logger.handlers = [logging.NullHandler()]
-        logger.propagate = False
-
-
-def basic_auth(credentials: str = WEBHOOK_SECRET) -> str:
-    return "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
 
 
 # Realistic payloads, from Postmark's webhook docs
@@ -210,7 +193,9 @@ class PostmarkTrackingTestCase(SimpleTestCase):
             TRACKING_URL,
             body,
             content_type="application/json",
-            HTTP_AUTHORIZATION=authorization if authorization is not None else basic_auth(),
+            HTTP_AUTHORIZATION=authorization
+            if authorization is not None
+            else basic_auth_header(WEBHOOK_SECRET),
         )
 
     def post_event(self, payload: dict[str, Any]) -> AnymailTrackingEvent:
@@ -487,7 +472,7 @@ class PostmarkLegacyPayloadTests(PostmarkTrackingTestCase):
 
 class PostmarkTrackingErrorTests(PostmarkTrackingTestCase):
     def test_bad_basic_auth(self) -> None:
-        for authorization in ("", basic_auth("username:wrong"), "Bearer username:password"):
+        for authorization in ("", basic_auth_header("username:wrong"), "Bearer username:password"):
             with self.subTest(authorization=authorization):
                 response = self.post(DELIVERY, authorization=authorization)
                 self.assertEqual(response.status_code, 400)
@@ -537,7 +522,9 @@ class PostmarkTrackingErrorTests(PostmarkTrackingTestCase):
         self.assertEqual(response.status_code, 400)
 
     def test_get_not_allowed(self) -> None:
-        response = self.client.get(TRACKING_URL, HTTP_AUTHORIZATION=basic_auth())
+        response = self.client.get(
+            TRACKING_URL, HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET)
+        )
         self.assertEqual(response.status_code, 405)
 
 
@@ -645,7 +632,7 @@ class PostmarkTrackingPropertyTests(SimpleTestCase):
                     TRACKING_URL,
                     body,
                     content_type="application/json",
-                    HTTP_AUTHORIZATION=basic_auth(),
+                    HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
                 )
         finally:
             tracking.disconnect(handler)
@@ -665,8 +652,8 @@ class PostmarkTrackingPropertyTests(SimpleTestCase):
         authorization=st.one_of(
             st.just(""),
             st.text(max_size=40),
-            st.builds(basic_auth, st.text(max_size=30)),
-        ).filter(lambda authorization: authorization != basic_auth()),
+            st.builds(basic_auth_header, st.text(max_size=30)),
+        ).filter(lambda authorization: authorization != basic_auth_header(WEBHOOK_SECRET)),
     )
     def test_bad_auth_always_400_without_parsing(self, mutation: tuple, authorization: str) -> None:
         body = _mutated_body(mutation)

@@ -28,7 +28,7 @@ from .test_sendgrid_webhooks import (
     TRACKING_PATH,
     WEBHOOK_SECRET,
     SendGridWebhookTestCase,
-    basic_auth,
+    basic_auth_header,
 )
 
 BOUNDARY = "xYzZY"
@@ -196,7 +196,7 @@ class SendGridInboundTestCase(SendGridWebhookTestCase):
         auth: str | None = WEBHOOK_SECRET,
         url: str = INBOUND_PATH,
     ):
-        headers = {"HTTP_AUTHORIZATION": basic_auth(auth)} if auth is not None else {}
+        headers = {"HTTP_AUTHORIZATION": basic_auth_header(auth)} if auth is not None else {}
         return Client().post(
             url,
             data=multipart_body(fields, files),
@@ -471,7 +471,7 @@ class SendGridInboundErrorTests(SendGridInboundTestCase):
             INBOUND_PATH,
             data=json.dumps([PROCESSED_EVENT]),
             content_type="application/json",
-            HTTP_AUTHORIZATION=basic_auth(WEBHOOK_SECRET),
+            HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
         )
         self.assert_400(response)
 
@@ -494,7 +494,7 @@ class SendGridInboundErrorTests(SendGridInboundTestCase):
             INBOUND_PATH,
             data=b"hello",
             content_type="text/plain",
-            HTTP_AUTHORIZATION=basic_auth(WEBHOOK_SECRET),
+            HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
         )
         self.assert_400(response)
 
@@ -504,7 +504,7 @@ class SendGridInboundErrorTests(SendGridInboundTestCase):
             INBOUND_PATH,
             data="text=Caf%C3%A9&from=a%40example.com&charsets=%7B%22text%22%3A%22iso-8859-1%22%7D",
             content_type="application/x-www-form-urlencoded",
-            HTTP_AUTHORIZATION=basic_auth(WEBHOOK_SECRET),
+            HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
         )
         self.assertEqual(response.status_code, 200)
         message = self.inbound_event().message

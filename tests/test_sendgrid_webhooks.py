@@ -4,9 +4,7 @@ reference shows them (a JSON array of events, custom args at each event's top le
 
 from __future__ import annotations
 
-import base64
 import json
-import logging
 from datetime import datetime, timezone
 from typing import Any
 from unittest import mock
@@ -19,6 +17,8 @@ from hypothesis import strategies as st
 from anymail.exceptions import AnymailInsecureWebhookWarning
 from anymail.signals import AnymailTrackingEvent, inbound, tracking
 from anymail.webhooks.sendgrid import SendGridInboundWebhookView, SendGridTrackingWebhookView
+
+from .fakes import basic_auth_header, quiet_webhook_logs
 
 TRACKING_PATH = "/anymail/sendgrid/tracking/"
 INBOUND_PATH = "/anymail/sendgrid/inbound/"
@@ -225,10 +225,6 @@ ALL_SAMPLE_EVENTS = [
 ]
 
 
-def basic_auth(credentials: str) -> str:
-    return "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
-
-
 class SendGridWebhookTestCase(SimpleTestCase):
     """Routes to the SendGrid views, records signal receiver calls, and keeps logs quiet."""
 
@@ -243,13 +239,7 @@ class SendGridWebhookTestCase(SimpleTestCase):
         urlconf = override_settings(ROOT_URLCONF=__name__)
         urlconf.enable()
         self.addCleanup(urlconf.disable)
-        # Expected 400s log warnings; keep test output quiet
-        for name in ("django.request", "django.security", "anymail.webhooks"):
-            logger = logging.getLogger(name)
-            self.addCleanup(setattr, logger, "handlers", logger.handlers)
-            self.addCleanup(setattr, logger, "propagate", logger.propagate)
-            logger.handlers = [logging.NullHandler()]
-            logger.propagate = False
+        quiet_webhook_logs(self)
 
     def post_webhook(
         self,
@@ -260,7 +250,7 @@ class SendGridWebhookTestCase(SimpleTestCase):
     ):
         if not isinstance(body, (bytes, str)):
             body = json.dumps(body)
-        headers = {"HTTP_AUTHORIZATION": basic_auth(auth)} if auth is not None else {}
+        headers = {"HTTP_AUTHORIZATION": basic_auth_header(auth)} if auth is not None else {}
         return Client().post(url, data=body, content_type=content_type, **headers)
 
     def tracking_events(self) -> list[AnymailTrackingEvent]:
@@ -300,7 +290,7 @@ class SendGridTrackingAuthTests(SendGridWebhookTestCase):
         self.assertEqual(response.status_code, 200)
 
     def test_get_not_allowed(self):
-        response = Client().get(TRACKING_PATH, HTTP_AUTHORIZATION=basic_auth(WEBHOOK_SECRET))
+        response = Client().get(TRACKING_PATH, HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET))
         self.assertEqual(response.status_code, 405)
         self.tracking_handler.assert_not_called()
 
@@ -621,7 +611,7 @@ class SendGridTrackingMalformedTests(SendGridWebhookTestCase):
         response = Client().post(
             TRACKING_PATH,
             data={"from": "sender@example.com", "to": "inbound@example.com", "text": "Hi"},
-            HTTP_AUTHORIZATION=basic_auth(WEBHOOK_SECRET),
+            HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
         )
         self.assertEqual(response.status_code, 400)
         self.tracking_handler.assert_not_called()

@@ -5,9 +5,7 @@ created with SendinBlue's "batched" option).
 
 from __future__ import annotations
 
-import base64
 import json
-import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from unittest import mock
@@ -19,6 +17,8 @@ from hypothesis import strategies as st
 
 from anymail.signals import AnymailTrackingEvent, tracking
 from anymail.webhooks.sendinblue import SendinBlueTrackingWebhookView
+
+from .fakes import basic_auth_header, quiet_webhook_logs
 
 TRACKING_PATH = "/anymail/sendinblue/tracking/"
 WEBHOOK_SECRET = "sib-user:sib-pass"
@@ -196,10 +196,6 @@ ALL_SAMPLE_EVENTS = [
 ]
 
 
-def basic_auth(credentials: str) -> str:
-    return "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
-
-
 class SendinBlueWebhookTestCase(SimpleTestCase):
     """Routes to the SendinBlue view, records signal receiver calls, and keeps logs quiet."""
 
@@ -211,18 +207,12 @@ class SendinBlueWebhookTestCase(SimpleTestCase):
         urlconf = override_settings(ROOT_URLCONF=__name__)
         urlconf.enable()
         self.addCleanup(urlconf.disable)
-        # Expected 400s log warnings; no handlers are configured in tests (assertLogs works)
-        for name in ("django.request", "django.security", "anymail.webhooks"):
-            logger = logging.getLogger(name)
-            self.addCleanup(setattr, logger, "handlers", logger.handlers)
-            self.addCleanup(setattr, logger, "propagate", logger.propagate)
-            logger.handlers = [logging.NullHandler()]
-            logger.propagate = False
+        quiet_webhook_logs(self)
 
     def post_webhook(self, body: Any, auth: str | None = WEBHOOK_SECRET, url: str = TRACKING_PATH):
         if not isinstance(body, (bytes, str)):
             body = json.dumps(body)
-        headers = {"HTTP_AUTHORIZATION": basic_auth(auth)} if auth is not None else {}
+        headers = {"HTTP_AUTHORIZATION": basic_auth_header(auth)} if auth is not None else {}
         return Client().post(url, data=body, content_type="application/json", **headers)
 
     def tracking_events(self) -> list[AnymailTrackingEvent]:
@@ -255,7 +245,7 @@ class SendinBlueTrackingAuthTests(SendinBlueWebhookTestCase):
         self.assertEqual(self.tracking_handler.call_count, 2)
 
     def test_get_not_allowed(self):
-        response = Client().get(TRACKING_PATH, HTTP_AUTHORIZATION=basic_auth(WEBHOOK_SECRET))
+        response = Client().get(TRACKING_PATH, HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET))
         self.assertEqual(response.status_code, 405)
         self.tracking_handler.assert_not_called()
 

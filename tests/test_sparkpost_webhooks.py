@@ -7,9 +7,7 @@ sometimes as strings; the reference's own samples show ISO 8601 ones, so both ar
 
 from __future__ import annotations
 
-import base64
 import json
-import logging
 from datetime import datetime, timezone
 from typing import Any
 from unittest import mock
@@ -21,6 +19,8 @@ from hypothesis import strategies as st
 
 from anymail.signals import AnymailTrackingEvent, inbound, tracking
 from anymail.webhooks.sparkpost import SparkPostInboundWebhookView, SparkPostTrackingWebhookView
+
+from .fakes import basic_auth_header, quiet_webhook_logs
 
 TRACKING_PATH = "/anymail/sparkpost/tracking/"
 WEBHOOK_SECRET = "sp-user:sp-pass"
@@ -232,10 +232,6 @@ def with_fields(wrapped: dict[str, Any], **fields: Any) -> dict[str, Any]:
     return {"msys": {event_class: {k: v for k, v in event.items() if v is not None}}}
 
 
-def basic_auth(credentials: str) -> str:
-    return "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
-
-
 class SparkPostWebhookTestCase(SimpleTestCase):
     """Routes to the SparkPost views, records signal receiver calls, and keeps logs quiet."""
 
@@ -250,17 +246,12 @@ class SparkPostWebhookTestCase(SimpleTestCase):
         urlconf = override_settings(ROOT_URLCONF=__name__)
         urlconf.enable()
         self.addCleanup(urlconf.disable)
-        for name in ("django.request", "django.security", "anymail.webhooks"):
-            logger = logging.getLogger(name)
-            self.addCleanup(setattr, logger, "handlers", logger.handlers)
-            self.addCleanup(setattr, logger, "propagate", logger.propagate)
-            logger.handlers = [logging.NullHandler()]
-            logger.propagate = False
+        quiet_webhook_logs(self)
 
     def post_webhook(self, body: Any, url: str = TRACKING_PATH, auth: str | None = WEBHOOK_SECRET):
         if not isinstance(body, (bytes, str)):
             body = json.dumps(body)
-        headers = {"HTTP_AUTHORIZATION": basic_auth(auth)} if auth is not None else {}
+        headers = {"HTTP_AUTHORIZATION": basic_auth_header(auth)} if auth is not None else {}
         return Client().post(url, data=body, content_type="application/json", **headers)
 
     def tracking_events(self) -> list[AnymailTrackingEvent]:
