@@ -11,6 +11,7 @@ from unittest import mock
 
 import requests
 from django.test import SimpleTestCase
+from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 
 from anymail.addresses import EmailAddress
@@ -265,3 +266,26 @@ def quiet_webhook_logs(test_case: SimpleTestCase) -> None:
         test_case.addCleanup(setattr, logger, "propagate", logger.propagate)
         logger.handlers = [logging.NullHandler()]
         logger.propagate = False
+
+
+@st.composite
+def mangled_json_body(draw: st.DrawFn, payload: Any, reencode_latin1: bool = True) -> bytes:
+    """payload as a webhook's JSON body bytes, often mangled as a broken or hostile sender might.
+
+    (Re-encoded as Latin-1, invalid UTF-8 inserted, truncated, or replaced by random bytes.)
+    """
+    body = json.dumps(payload, allow_nan=True).encode("utf-8")
+    mutations = ["none", "none", "bad-bytes", "truncate", "raw"]
+    if reencode_latin1:
+        mutations.append("latin-1")
+    mutation = draw(st.sampled_from(mutations))
+    if mutation == "latin-1":
+        body = json.dumps(payload, ensure_ascii=False).encode("latin-1", errors="replace")
+    elif mutation == "bad-bytes" and body:
+        index = draw(st.integers(min_value=0, max_value=len(body) - 1))
+        body = body[:index] + b"\xff\xc3" + body[index:]
+    elif mutation == "truncate":
+        body = body[: draw(st.integers(min_value=0, max_value=len(body)))]
+    elif mutation == "raw":
+        body = draw(st.binary(max_size=60))
+    return body

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from anymail.signals import AnymailTrackingEvent, inbound, tracking
 from anymail.webhooks.sparkpost import SparkPostInboundWebhookView, SparkPostTrackingWebhookView
 
-from .fakes import basic_auth_header, quiet_webhook_logs
+from .fakes import basic_auth_header, mangled_json_body, quiet_webhook_logs
 
 TRACKING_PATH = "/anymail/sparkpost/tracking/"
 WEBHOOK_SECRET = "sp-user:sp-pass"
@@ -665,18 +665,7 @@ def mutated_body(draw: Any) -> bytes:
     payload = draw(st.lists(mutated_item(), max_size=4))
     if draw(st.integers(min_value=0, max_value=9)) == 0:
         payload = payload[0] if payload else {}  # not a batch
-    body = json.dumps(payload, allow_nan=True).encode("utf-8")
-    mutation = draw(st.sampled_from(["none", "none", "latin-1", "bad-bytes", "truncate", "raw"]))
-    if mutation == "latin-1":
-        body = json.dumps(payload, ensure_ascii=False).encode("latin-1", errors="replace")
-    elif mutation == "bad-bytes" and body:
-        index = draw(st.integers(min_value=0, max_value=len(body) - 1))
-        body = body[:index] + b"\xff\xc3" + body[index:]
-    elif mutation == "truncate":
-        body = body[: draw(st.integers(min_value=0, max_value=len(body)))]
-    elif mutation == "raw":
-        body = draw(st.binary(max_size=60))
-    return body
+    return draw(mangled_json_body(payload))
 
 
 @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
