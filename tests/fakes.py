@@ -10,7 +10,7 @@ from typing import Any
 from unittest import mock
 
 import requests
-from django.test import SimpleTestCase
+from django.test import Client, SimpleTestCase, override_settings
 from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 
@@ -289,3 +289,56 @@ def mangled_json_body(draw: st.DrawFn, payload: Any, reencode_latin1: bool = Tru
     elif mutation == "raw":
         body = draw(st.binary(max_size=60))
     return body
+
+
+class JsonWebhookTestCase(SimpleTestCase):
+    """Base for an ESP's webhook tests: routes to the test module's own ``urlpatterns``,
+    records tracking and inbound receiver calls, keeps expected-400 logging quiet, and posts
+    JSON bodies with basic auth.
+
+    Subclasses set ``tracking_view``, ``esp_name``, ``tracking_path``, ``webhook_secret`` and
+    ``urlconf`` (usually ``__name__``: the module with the views' test ``urlpatterns``).
+    """
+
+    urlconf = ""
+    tracking_view: type | None = None
+    esp_name = ""
+    tracking_path = ""
+    webhook_secret = ""
+
+    def setUp(self) -> None:
+        from anymail.signals import inbound, tracking
+
+        super().setUp()
+        self.tracking_handler = mock.Mock()
+        self.inbound_handler = mock.Mock()
+        for signal, handler in ((tracking, self.tracking_handler), (inbound, self.inbound_handler)):
+            signal.connect(handler, weak=False)
+            self.addCleanup(signal.disconnect, handler)
+        urlconf = override_settings(ROOT_URLCONF=self.urlconf)
+        urlconf.enable()
+        self.addCleanup(urlconf.disable)
+        quiet_webhook_logs(self)
+
+    def post_webhook(
+        self,
+        body: Any,
+        url: str | None = None,
+        auth: str | None | type = ...,
+        content_type: str = "application/json",
+    ):
+        """POST body (JSON-encoded unless bytes or str) with basic auth (auth=None: none)."""
+        if not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        auth = self.webhook_secret if auth is ... else auth
+        headers = {"HTTP_AUTHORIZATION": basic_auth_header(auth)} if auth is not None else {}
+        return Client().post(
+            url or self.tracking_path, data=body, content_type=content_type, **headers
+        )
+
+    def tracking_events(self) -> list[Any]:
+        """The events the tracking receiver got, checking sender and esp_name on each."""
+        for call in self.tracking_handler.call_args_list:
+            self.assertIs(call.kwargs["sender"], self.tracking_view)
+            self.assertEqual(call.kwargs["esp_name"], self.esp_name)
+        return [call.kwargs["event"] for call in self.tracking_handler.call_args_list]

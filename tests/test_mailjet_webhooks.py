@@ -6,20 +6,19 @@ object per event when it's off; both must work.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
 from unittest import mock
 
-from django.test import Client, SimpleTestCase, override_settings
+from django.test import Client, override_settings
 from django.urls import path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anymail.signals import AnymailTrackingEvent, inbound, tracking
+from anymail.signals import AnymailTrackingEvent
 from anymail.webhooks.mailjet import MailjetInboundWebhookView, MailjetTrackingWebhookView
 
-from .fakes import basic_auth_header, mangled_json_body, quiet_webhook_logs
+from .fakes import JsonWebhookTestCase, basic_auth_header, mangled_json_body
 
 TRACKING_PATH = "/anymail/mailjet/tracking/"
 INBOUND_PATH = "/anymail/mailjet/inbound/"
@@ -204,39 +203,12 @@ GROUPED_SENT_EVENTS = [
 ]
 
 
-class MailjetWebhookTestCase(SimpleTestCase):
-    """Routes to the Mailjet views, records signal receiver calls, and keeps logs quiet."""
-
-    def setUp(self):
-        super().setUp()
-        self.tracking_handler = mock.Mock()
-        self.inbound_handler = mock.Mock()
-        tracking.connect(self.tracking_handler, weak=False)
-        inbound.connect(self.inbound_handler, weak=False)
-        self.addCleanup(tracking.disconnect, self.tracking_handler)
-        self.addCleanup(inbound.disconnect, self.inbound_handler)
-        urlconf = override_settings(ROOT_URLCONF=__name__)
-        urlconf.enable()
-        self.addCleanup(urlconf.disable)
-        quiet_webhook_logs(self)
-
-    def post_webhook(
-        self,
-        body: Any,
-        url: str = TRACKING_PATH,
-        auth: str | None = WEBHOOK_SECRET,
-        content_type: str = "application/json",
-    ):
-        if not isinstance(body, (bytes, str)):
-            body = json.dumps(body)
-        headers = {"HTTP_AUTHORIZATION": basic_auth_header(auth)} if auth is not None else {}
-        return Client().post(url, data=body, content_type=content_type, **headers)
-
-    def tracking_events(self) -> list[AnymailTrackingEvent]:
-        for call in self.tracking_handler.call_args_list:
-            self.assertIs(call.kwargs["sender"], MailjetTrackingWebhookView)
-            self.assertEqual(call.kwargs["esp_name"], "Mailjet")
-        return [call.kwargs["event"] for call in self.tracking_handler.call_args_list]
+class MailjetWebhookTestCase(JsonWebhookTestCase):
+    tracking_view = MailjetTrackingWebhookView
+    esp_name = "Mailjet"
+    urlconf = __name__
+    tracking_path = TRACKING_PATH
+    webhook_secret = WEBHOOK_SECRET
 
 
 @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})

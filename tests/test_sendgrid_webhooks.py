@@ -4,21 +4,20 @@ reference shows them (a JSON array of events, custom args at each event's top le
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
 from unittest import mock
 
-from django.test import Client, SimpleTestCase, override_settings
+from django.test import Client, override_settings
 from django.urls import path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from anymail.exceptions import AnymailInsecureWebhookWarning
-from anymail.signals import AnymailTrackingEvent, inbound, tracking
+from anymail.signals import AnymailTrackingEvent
 from anymail.webhooks.sendgrid import SendGridInboundWebhookView, SendGridTrackingWebhookView
 
-from .fakes import basic_auth_header, mangled_json_body, quiet_webhook_logs
+from .fakes import JsonWebhookTestCase, basic_auth_header, mangled_json_body
 
 TRACKING_PATH = "/anymail/sendgrid/tracking/"
 INBOUND_PATH = "/anymail/sendgrid/inbound/"
@@ -225,39 +224,12 @@ ALL_SAMPLE_EVENTS = [
 ]
 
 
-class SendGridWebhookTestCase(SimpleTestCase):
-    """Routes to the SendGrid views, records signal receiver calls, and keeps logs quiet."""
-
-    def setUp(self):
-        super().setUp()
-        self.tracking_handler = mock.Mock()
-        self.inbound_handler = mock.Mock()
-        tracking.connect(self.tracking_handler, weak=False)
-        inbound.connect(self.inbound_handler, weak=False)
-        self.addCleanup(tracking.disconnect, self.tracking_handler)
-        self.addCleanup(inbound.disconnect, self.inbound_handler)
-        urlconf = override_settings(ROOT_URLCONF=__name__)
-        urlconf.enable()
-        self.addCleanup(urlconf.disable)
-        quiet_webhook_logs(self)
-
-    def post_webhook(
-        self,
-        body: Any,
-        url: str = TRACKING_PATH,
-        auth: str | None = WEBHOOK_SECRET,
-        content_type: str = "application/json",
-    ):
-        if not isinstance(body, (bytes, str)):
-            body = json.dumps(body)
-        headers = {"HTTP_AUTHORIZATION": basic_auth_header(auth)} if auth is not None else {}
-        return Client().post(url, data=body, content_type=content_type, **headers)
-
-    def tracking_events(self) -> list[AnymailTrackingEvent]:
-        for call in self.tracking_handler.call_args_list:
-            self.assertIs(call.kwargs["sender"], SendGridTrackingWebhookView)
-            self.assertEqual(call.kwargs["esp_name"], "SendGrid")
-        return [call.kwargs["event"] for call in self.tracking_handler.call_args_list]
+class SendGridWebhookTestCase(JsonWebhookTestCase):
+    tracking_view = SendGridTrackingWebhookView
+    esp_name = "SendGrid"
+    urlconf = __name__
+    tracking_path = TRACKING_PATH
+    webhook_secret = WEBHOOK_SECRET
 
 
 @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})

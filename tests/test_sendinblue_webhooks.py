@@ -5,20 +5,19 @@ created with SendinBlue's "batched" option).
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from unittest import mock
 
-from django.test import Client, SimpleTestCase, override_settings
+from django.test import Client, override_settings
 from django.urls import path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anymail.signals import AnymailTrackingEvent, tracking
+from anymail.signals import AnymailTrackingEvent
 from anymail.webhooks.sendinblue import SendinBlueTrackingWebhookView
 
-from .fakes import basic_auth_header, mangled_json_body, quiet_webhook_logs
+from .fakes import JsonWebhookTestCase, basic_auth_header, mangled_json_body
 
 TRACKING_PATH = "/anymail/sendinblue/tracking/"
 WEBHOOK_SECRET = "sib-user:sib-pass"
@@ -196,30 +195,12 @@ ALL_SAMPLE_EVENTS = [
 ]
 
 
-class SendinBlueWebhookTestCase(SimpleTestCase):
-    """Routes to the SendinBlue view, records signal receiver calls, and keeps logs quiet."""
-
-    def setUp(self):
-        super().setUp()
-        self.tracking_handler = mock.Mock()
-        tracking.connect(self.tracking_handler, weak=False)
-        self.addCleanup(tracking.disconnect, self.tracking_handler)
-        urlconf = override_settings(ROOT_URLCONF=__name__)
-        urlconf.enable()
-        self.addCleanup(urlconf.disable)
-        quiet_webhook_logs(self)
-
-    def post_webhook(self, body: Any, auth: str | None = WEBHOOK_SECRET, url: str = TRACKING_PATH):
-        if not isinstance(body, (bytes, str)):
-            body = json.dumps(body)
-        headers = {"HTTP_AUTHORIZATION": basic_auth_header(auth)} if auth is not None else {}
-        return Client().post(url, data=body, content_type="application/json", **headers)
-
-    def tracking_events(self) -> list[AnymailTrackingEvent]:
-        for call in self.tracking_handler.call_args_list:
-            self.assertIs(call.kwargs["sender"], SendinBlueTrackingWebhookView)
-            self.assertEqual(call.kwargs["esp_name"], "SendinBlue")
-        return [call.kwargs["event"] for call in self.tracking_handler.call_args_list]
+class SendinBlueWebhookTestCase(JsonWebhookTestCase):
+    tracking_view = SendinBlueTrackingWebhookView
+    esp_name = "SendinBlue"
+    urlconf = __name__
+    tracking_path = TRACKING_PATH
+    webhook_secret = WEBHOOK_SECRET
 
 
 @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})

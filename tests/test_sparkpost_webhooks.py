@@ -12,15 +12,15 @@ from datetime import datetime, timezone
 from typing import Any
 from unittest import mock
 
-from django.test import Client, SimpleTestCase, override_settings
+from django.test import override_settings
 from django.urls import path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anymail.signals import AnymailTrackingEvent, inbound, tracking
+from anymail.signals import AnymailTrackingEvent
 from anymail.webhooks.sparkpost import SparkPostInboundWebhookView, SparkPostTrackingWebhookView
 
-from .fakes import basic_auth_header, mangled_json_body, quiet_webhook_logs
+from .fakes import JsonWebhookTestCase, mangled_json_body
 
 TRACKING_PATH = "/anymail/sparkpost/tracking/"
 WEBHOOK_SECRET = "sp-user:sp-pass"
@@ -232,33 +232,12 @@ def with_fields(wrapped: dict[str, Any], **fields: Any) -> dict[str, Any]:
     return {"msys": {event_class: {k: v for k, v in event.items() if v is not None}}}
 
 
-class SparkPostWebhookTestCase(SimpleTestCase):
-    """Routes to the SparkPost views, records signal receiver calls, and keeps logs quiet."""
-
-    def setUp(self) -> None:
-        super().setUp()
-        self.tracking_handler = mock.Mock()
-        self.inbound_handler = mock.Mock()
-        tracking.connect(self.tracking_handler, weak=False)
-        inbound.connect(self.inbound_handler, weak=False)
-        self.addCleanup(tracking.disconnect, self.tracking_handler)
-        self.addCleanup(inbound.disconnect, self.inbound_handler)
-        urlconf = override_settings(ROOT_URLCONF=__name__)
-        urlconf.enable()
-        self.addCleanup(urlconf.disable)
-        quiet_webhook_logs(self)
-
-    def post_webhook(self, body: Any, url: str = TRACKING_PATH, auth: str | None = WEBHOOK_SECRET):
-        if not isinstance(body, (bytes, str)):
-            body = json.dumps(body)
-        headers = {"HTTP_AUTHORIZATION": basic_auth_header(auth)} if auth is not None else {}
-        return Client().post(url, data=body, content_type="application/json", **headers)
-
-    def tracking_events(self) -> list[AnymailTrackingEvent]:
-        for call in self.tracking_handler.call_args_list:
-            self.assertIs(call.kwargs["sender"], SparkPostTrackingWebhookView)
-            self.assertEqual(call.kwargs["esp_name"], "SparkPost")
-        return [call.kwargs["event"] for call in self.tracking_handler.call_args_list]
+class SparkPostWebhookTestCase(JsonWebhookTestCase):
+    tracking_view = SparkPostTrackingWebhookView
+    esp_name = "SparkPost"
+    urlconf = __name__
+    tracking_path = TRACKING_PATH
+    webhook_secret = WEBHOOK_SECRET
 
 
 @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
