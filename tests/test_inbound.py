@@ -1395,3 +1395,11 @@ class RobustnessTests(SimpleTestCase):
             headers={"X-Null": "\x00"},
         )
         read_everything(msg)
+        # Lone surrogates become U+FFFD (they can't be encoded); NUL survives as data
+        self.assertEqual(msg.subject, "\ufffd lone surrogate")
+        self.assertEqual(len(msg.get_all("Subject")), 1)
+        self.assertEqual(msg["To"], "\ufffd@example.com")
+        self.assertTrue(msg.text)
+        self.assertEqual(set(msg.text), {"\ufffd"})
+        self.assertEqual(msg.html, "\x00")
+        self.assertEqual(msg["X-Null"], "\x00")
