@@ -10,8 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from email.errors import HeaderParseError, NonASCIILocalPartDefect
+from email.header import Header
 from email.headerregistry import Address
 from email.utils import getaddresses
+from typing import Any
+
+from django.core.mail.message import BadHeaderError
 
 from .exceptions import AnymailInvalidAddress
 from .lazy import force_non_lazy
@@ -24,17 +28,28 @@ _EAI_ADDR_SPEC = re.compile(
 )
 
 
+class AnymailHeaderInjectionAddress(AnymailInvalidAddress, BadHeaderError):
+    """An address with a line break: refused like Django's SMTP backend refuses header injection.
+
+    (Catchable both as AnymailInvalidAddress and as Django's BadHeaderError.)
+    """
+
+
 class EmailAddress:
     """A parsed address: ``display_name`` and ``addr_spec`` (plus ``username`` and ``domain``).
 
-    Mirrors the attributes of Python's ``email.headerregistry.Address``. ``str()`` gives the
-    RFC 5322 form, quoting the display name when it needs quotes (but never RFC 2047 encoding
-    it: ESP APIs want the Unicode name).
+    Mirrors the attributes of Python's ``email.headerregistry.Address``, which keep the Unicode
+    text. ``address`` (and ``str()``) is the form to put in a header or an ESP's address string:
+    the domain IDNA-encoded and a non-ASCII display name RFC 2047-encoded, as Django's SMTP
+    backend sends them. ESP APIs with separate name and email fields use the attributes instead.
+    Also accepts one ``(display_name, addr_spec)`` tuple, as ``email.utils`` produces.
     """
 
-    def __init__(self, display_name: str = "", addr_spec: str = "") -> None:
-        self.display_name = display_name or ""
-        self.addr_spec = addr_spec or ""
+    def __init__(self, display_name: Any = "", addr_spec: str | None = None) -> None:
+        if isinstance(display_name, tuple) and addr_spec is None:
+            display_name, addr_spec = display_name
+        self.display_name = force_non_lazy(display_name) or ""
+        self.addr_spec = force_non_lazy(addr_spec) or ""
 
     @property
     def username(self) -> str:
@@ -46,19 +61,38 @@ class EmailAddress:
 
     @property
     def address(self) -> str:
-        """The full formatted address, e.g. ``"Widgets, Inc." <widgets@example.com>``."""
-        return self.formatted()
+        """The full formatted address, e.g. ``"Widgets, Inc." <widgets@example.com>``.
 
-    def formatted(self, quote_always: bool = False) -> str:
-        if not self.display_name:
+        Encoded for a header: ``=?utf-8?q?J=C3=B6rg?= <jorg@xn--exmple-cua.com>``.
+        """
+        return self.formatted(encode=True)
+
+    def formattable_addr_spec(self) -> str:
+        """addr_spec with an internationalized domain in its IDNA (punycode) form."""
+        username, at, domain = self.addr_spec.rpartition("@")
+        if not at or domain.isascii():
             return self.addr_spec
         try:
-            formatted = str(Address(display_name=self.display_name, addr_spec=self.addr_spec))
+            return f"{username}@{domain.encode('idna').decode('ascii')}"
+        except UnicodeError:  # not a valid IDN; send it as given and let the ESP judge
+            return self.addr_spec
+
+    def formatted(self, quote_always: bool = False, encode: bool = False) -> str:
+        """The RFC 5322 form; with encode, ready for a header (RFC 2047 name, IDNA domain)."""
+        addr_spec = self.formattable_addr_spec() if encode else self.addr_spec
+        if not self.display_name:
+            return addr_spec
+        if encode and not self.display_name.isascii():
+            # A long name folds into several encoded-words; keep them on one line
+            encoded_name = " ".join(Header(self.display_name, "utf-8").encode().split())
+            return f"{encoded_name} <{addr_spec}>"
+        try:
+            formatted = str(Address(display_name=self.display_name, addr_spec=addr_spec))
         except (ValueError, HeaderParseError, IndexError):
             # Address() rejects internationalized local parts; quote the name ourselves
-            formatted = f'"{_escape_quoted(self.display_name)}" <{self.addr_spec}>'
+            formatted = f'"{_escape_quoted(self.display_name)}" <{addr_spec}>'
         if quote_always and not formatted.startswith('"'):
-            formatted = f'"{_escape_quoted(self.display_name)}" <{self.addr_spec}>'
+            formatted = f'"{_escape_quoted(self.display_name)}" <{addr_spec}>'
         return formatted
 
     def __str__(self) -> str:
@@ -87,7 +121,7 @@ def _is_valid_addr_spec(addr_spec: str) -> bool:
         return bool(_EAI_ADDR_SPEC.match(addr_spec))
     except (ValueError, HeaderParseError, IndexError, TypeError):
         return False
-    has_domain = "." in parsed.domain.strip(".") or parsed.domain == "localhost"
+    has_domain = "." in parsed.domain.strip(".") or parsed.domain.lower() == "localhost"
     return bool(parsed.username) and has_domain
 
 
@@ -110,6 +144,8 @@ def parse_address_list(
         if isinstance(text, EmailAddress):
             parsed.append(text)
             continue
+        if isinstance(text, tuple) and len(text) == 2:
+            text = EmailAddress(text).formatted()  # a (display_name, addr_spec) pair
         if not isinstance(text, str):
             raise AnymailInvalidAddress(
                 f"Invalid email address {text!r}{_in_field(field)}: expected a str, "
@@ -131,7 +167,7 @@ def parse_single_address(address: str, field: str | None = None) -> EmailAddress
 
 def _parse_address_string(text: str, field: str | None) -> list[EmailAddress]:
     if _UNSAFE_CHARS.search(text):
-        raise AnymailInvalidAddress(
+        raise AnymailHeaderInjectionAddress(
             f"Invalid email address {text!r}{_in_field(field)}: "
             "it contains a line break or NUL character"
         )

@@ -13,11 +13,16 @@ from typing import Any
 
 from django.core.mail import EmailMessage
 
+from .lazy import force_non_lazy
+
 DEFAULT_ATTACHMENT_MIMETYPE = "application/octet-stream"
 
 
 class Attachment:
-    """A message attachment: ``name``, ``content`` (bytes), ``mimetype``, ``inline``, ``cid``."""
+    """A message attachment: ``name``, ``content`` (bytes), ``mimetype``, ``inline``, ``cid``.
+
+    ``content_id`` is the Content-ID header's value (``"<cid>"``), or None.
+    """
 
     def __init__(self, attachment: Any, encoding: str | None = None) -> None:
         self.encoding = encoding or "utf-8"
@@ -27,7 +32,11 @@ class Attachment:
         if isinstance(attachment, Message):
             self._init_from_mime(attachment)
         else:
-            self._init_from_tuple(*attachment)
+            self._init_from_tuple(*(force_non_lazy(item) for item in attachment))
+
+    @property
+    def content_id(self) -> str | None:
+        return f"<{self.cid}>" if self.cid else None
 
     def _init_from_tuple(self, filename: str | None, content: Any, mimetype: str | None) -> None:
         self.name = filename or None

@@ -11,7 +11,27 @@ from django.conf import settings
 
 from .exceptions import AnymailConfigurationError
 
-UNSET = type("UNSET", (), {"__repr__": lambda self: "UNSET", "__bool__": lambda self: False})()
+
+class _Unset:
+    """The type of UNSET: one instance, which copying and pickling keep as itself."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return "UNSET"  # pickle by reference to anymail.conf.UNSET
+
+    def __copy__(self) -> _Unset:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Unset:
+        return self
+
+
+UNSET = _Unset()
 """Sentinel for 'no value given', distinct from None (which users set to mean 'no value')."""
 
 

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
-from requests import RequestException
+from requests import HTTPError
 
 __all__ = [
     "AnymailAPIError",
@@ -34,7 +34,8 @@ class AnymailError(Exception):
     """Base for every Anymail error raised while sending or receiving.
 
     Optional keyword args describe the context (``backend``, ``email_message``, ``payload``,
-    ``response``, ``esp_name``) and are kept as attributes for callers that want to inspect them.
+    ``response``, ``esp_name``, and ``raised_from``, the lower-level error behind this one) and
+    are kept as attributes for callers that want to inspect them.
     """
 
     def __init__(
@@ -46,8 +47,10 @@ class AnymailError(Exception):
         response: Any = None,
         esp_name: str | None = None,
         status_code: int | None = None,
+        raised_from: BaseException | None = None,
     ) -> None:
         super().__init__(*args)
+        self.raised_from = raised_from
         self.backend = backend
         self.email_message = email_message
         self.payload = payload
@@ -62,6 +65,8 @@ class AnymailError(Exception):
         described_response = self.describe_response()
         if described_response:
             parts.append(described_response)
+        if self.raised_from is not None and str(self.raised_from) not in parts[0]:
+            parts.append(f"{type(self.raised_from).__name__}: {self.raised_from}")
         return "\n".join(part for part in parts if part)
 
     def describe_response(self) -> str | None:
@@ -86,8 +91,13 @@ class AnymailAPIError(AnymailError):
     """The ESP's API refused the send or could not be reached."""
 
 
-class AnymailRequestsAPIError(AnymailAPIError, RequestException):
-    """An API error from a Requests-based backend (also a ``requests.RequestException``)."""
+class AnymailRequestsAPIError(AnymailAPIError, HTTPError):
+    """An API error from a Requests-based backend (also a ``requests.HTTPError``).
+
+    When the ESP couldn't be reached, the error is also an instance of the ``requests``
+    exception that said so (``Timeout``, ``ConnectionError``...), so code that catches those
+    around ``send()`` keeps working.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # RequestException's own __init__ would swallow our context kwargs; ours keeps them all.
@@ -115,6 +125,25 @@ class AnymailUnsupportedFeature(AnymailError, ValueError):
 class AnymailSerializationError(AnymailError, TypeError):
     """Message data (usually metadata or merge data) cannot be represented for the ESP."""
 
+    def __init__(
+        self,
+        message: str | None = None,
+        orig_err: BaseException | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        if message is None:
+            esp_name = kwargs.get("esp_name") or getattr(kwargs.get("backend"), "esp_name", None)
+            message = (
+                f"Don't know how to send this data to {esp_name or 'the ESP'}. "
+                "Try converting it to a string or number first."
+            )
+        if orig_err is not None:
+            message = f"{message}\n{orig_err}"
+            kwargs.setdefault("raised_from", orig_err)
+        self.orig_err = orig_err
+        super().__init__(message, *args, **kwargs)
+
 
 class AnymailCancelSend(AnymailError):
     """Raised by a pre_send receiver to drop a message silently."""
@@ -131,12 +160,35 @@ class AnymailConfigurationError(ImproperlyConfigured):
 class AnymailImproperlyInstalled(AnymailConfigurationError, ImportError):
     """An ESP's optional package is not installed."""
 
-    def __init__(self, missing_package: str, install_extra: str = "<esp>") -> None:
+    def __init__(
+        self, missing_package: str, backend: str = "<backend>", install_extra: str | None = None
+    ) -> None:
         self.missing_package = missing_package
+        self.backend = install_extra or backend  # the pip extra that installs it
         super().__init__(
             f"{missing_package} is not installed, and this ESP needs it. "
-            f"Install it with: pip install django-anymail[{install_extra}]"
+            f"Install it with: pip install django-anymail[{self.backend}]"
         )
+
+
+class _LazyError:
+    """Stands in for an optional module that isn't installed, raising its error only when used.
+
+    So a module can say ``boto3 = _LazyError(AnymailImproperlyInstalled("boto3", ...))`` and
+    still be imported (e.g., by ``anymail.urls``) by projects that never use that ESP.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        object.__setattr__(self, "_error", error)
+
+    def __getattr__(self, name: str) -> Any:
+        raise object.__getattribute__(self, "_error")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise object.__getattribute__(self, "_error")
+
+    def __bool__(self) -> bool:
+        return False  # so `if boto3:` can test for the real module
 
 
 class AnymailWarning(Warning):

@@ -24,3 +24,17 @@ def force_non_lazy(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(force_non_lazy(item) for item in value)
     return value
+
+
+def force_non_lazy_list(value: Any) -> list[Any] | None:
+    """A list of value's items with lazy strings resolved (None stays None)."""
+    if value is None:
+        return None
+    return [force_non_lazy(item) for item in value]
+
+
+def force_non_lazy_dict(value: Any) -> dict[Any, Any] | None:
+    """A dict with lazy keys and values (at any depth) resolved (None stays None)."""
+    if value is None:
+        return None
+    return {force_non_lazy(key): force_non_lazy(item) for key, item in value.items()}

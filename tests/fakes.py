@@ -16,6 +16,8 @@ from requests.structures import CaseInsensitiveDict
 
 from anymail.addresses import EmailAddress
 from anymail.backends.base import AnymailBaseBackend, BasePayload
+from anymail.backends.test import EmailBackend as TestEmailBackend
+from anymail.backends.test import TestPayload
 from anymail.message import AnymailRecipientStatus
 
 
@@ -188,6 +190,37 @@ class MinimalEmailBackend(AnymailBaseBackend):
 
 
 MINIMAL_BACKEND = "tests.fakes.MinimalEmailBackend"
+
+
+class EveryFeaturePayload(TestPayload):
+    """The test backend's payload, plus the features it refuses (as some ESPs support them)."""
+
+    __test__ = False
+
+    def set_from_email_list(self, emails: list[EmailAddress]) -> None:
+        self.params["from"] = emails[0] if len(emails) == 1 else emails
+
+    def set_spoofed_to_header(self, header_to: str) -> None:
+        self.params["spoofed_to_header"] = header_to
+
+    def add_alternative(self, content: str, mimetype: str) -> None:
+        self.params.setdefault("alternatives", []).append((content, mimetype))
+
+
+class EveryFeatureEmailBackend(TestEmailBackend):
+    """The test backend, recording every optional feature: for tests of the shared pipeline."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("payload_class", EveryFeaturePayload)
+        super().__init__(**kwargs)
+
+
+EVERY_FEATURE_BACKEND = "tests.fakes.EveryFeatureEmailBackend"
+
+
+def formatted(emails: list[EmailAddress]) -> list[str]:
+    """The test backend records EmailAddress objects; their Unicode text, for assertions."""
+    return [email.formatted() for email in emails]
 
 
 class LocalESPServer:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from email.header import decode_header, make_header
+
+from django.core.mail.message import BadHeaderError
 from django.test import SimpleTestCase
 from django.utils.translation import gettext_lazy
 from hypothesis import given, settings
@@ -28,6 +31,9 @@ class ParseAddressListTests(SimpleTestCase):
             '"Quote \\"Q\\"" <q@example.com>': [('Quote "Q"', "q@example.com")],
             '"a@b" <c@example.com>': [("a@b", "c@example.com")],
             "root@localhost": [("", "root@localhost")],
+            # No stricter about case than a mail server (6.1 accepted these too)
+            "Invalid@LocalHost": [("", "Invalid@LocalHost")],
+            "ROOT@LOCALHOST": [("", "ROOT@LOCALHOST")],
             "用户@例子.广告": [("", "用户@例子.广告")],
             "": [],
         }
@@ -69,6 +75,13 @@ class ParseAddressListTests(SimpleTestCase):
             ):
                 parse_address_list(text)
 
+    def test_line_breaks_are_also_djangos_header_injection_error(self):
+        # Code written for Django's SMTP backend catches BadHeaderError
+        with self.assertRaises(BadHeaderError) as cm:
+            parse_address_list(["ok@example.com", "a@example.com\nBcc: x@example.com"], "cc")
+        self.assertIsInstance(cm.exception, AnymailInvalidAddress)
+        self.assertIn("`cc`", str(cm.exception))
+
     def test_non_string_refused(self):
         with self.assertRaisesMessage(AnymailInvalidAddress, "expected a str, not int"):
             parse_address_list([123])
@@ -99,12 +112,12 @@ class EmailAddressTests(SimpleTestCase):
         self.assertEqual(address.domain, "example.com")
         self.assertEqual(address.username, "jcustomer")
 
-    def test_str_quotes_only_when_needed_and_never_encodes(self):
+    def test_str_quotes_only_when_needed(self):
         self.assertEqual(str(EmailAddress("", "a@example.com")), "a@example.com")
         self.assertEqual(
             str(EmailAddress("Plain Name", "a@example.com")), "Plain Name <a@example.com>"
         )
-        self.assertEqual(str(EmailAddress("Ünï", "a@example.com")), "Ünï <a@example.com>")
+        self.assertEqual(EmailAddress("Ünï", "a@example.com").formatted(), "Ünï <a@example.com>")
         self.assertEqual(
             str(EmailAddress('Say "hi"', "a@example.com")), '"Say \\"hi\\"" <a@example.com>'
         )
@@ -113,10 +126,37 @@ class EmailAddressTests(SimpleTestCase):
             '"Plain" <a@example.com>',
         )
 
+    def test_address_is_encoded_for_headers(self):
+        # As Django's SMTP backend sends them: RFC 2047 name, IDNA (punycode) domain
+        address = EmailAddress("Jörg Ünïcode", "jorg@exämple.com")
+        self.assertEqual(
+            address.address, "=?utf-8?b?SsO2cmcgw5xuw69jb2Rl?= <jorg@xn--exmple-cua.com>"
+        )
+        self.assertEqual(str(address), address.address)
+        self.assertEqual(address.display_name, "Jörg Ünïcode")  # the attributes stay Unicode
+        self.assertEqual(address.addr_spec, "jorg@exämple.com")
+        self.assertEqual(address.formatted(), "Jörg Ünïcode <jorg@exämple.com>")
+        # A long name is several encoded-words, but never a folded (multi-line) header
+        long_name = EmailAddress("Ü" * 60, "a@example.com").address
+        self.assertNotIn("\n", long_name)
+        self.assertEqual(str(make_header(decode_header(long_name))), "Ü" * 60 + " <a@example.com>")
+        # ASCII names keep their RFC 5322 quoting
+        self.assertEqual(
+            EmailAddress("A, B", "a@exämple.com").address, '"A, B" <a@xn--exmple-cua.com>'
+        )
+
+    def test_accepts_display_name_addr_spec_tuple(self):
+        address = EmailAddress(("Name", "n@example.com"))
+        self.assertEqual((address.display_name, address.addr_spec), ("Name", "n@example.com"))
+        self.assertEqual(
+            parse_address_list([("A, Inc.", "a@example.com"), "b@example.com"]),
+            [EmailAddress("A, Inc.", "a@example.com"), EmailAddress("", "b@example.com")],
+        )
+
     def test_round_trip_through_parser(self):
         for name in ["Widgets, Inc.", 'Q "uoted"', "Ünïcödé", "a(b)c", "semi;colon"]:
             with self.subTest(name=name):
-                (parsed,) = parse_address_list(str(EmailAddress(name, "x@example.com")))
+                (parsed,) = parse_address_list(EmailAddress(name, "x@example.com").formatted())
                 self.assertEqual((parsed.display_name, parsed.addr_spec), (name, "x@example.com"))
 
     def test_equality(self):

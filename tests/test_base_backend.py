@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 
 from django.core import mail
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection, send_mail
+from django.core.mail.message import BadHeaderError
 from django.test import SimpleTestCase, override_settings
 from django.utils.translation import gettext_lazy
 
+from anymail.addresses import EmailAddress
 from anymail.backends.base import OPTIONAL_FEATURES, BasePayload, deep_merge
 from anymail.backends.test import TestPayload
 from anymail.exceptions import (
@@ -28,7 +30,14 @@ from anymail.exceptions import (
 from anymail.message import AnymailMessage, attach_inline_image
 from anymail.signals import post_send, pre_send
 
-from .fakes import MINIMAL_BACKEND, MinimalEmailBackend, MinimalPayload
+from .fakes import (
+    EVERY_FEATURE_BACKEND,
+    MINIMAL_BACKEND,
+    EveryFeaturePayload,
+    MinimalEmailBackend,
+    MinimalPayload,
+    formatted,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 16
 TEST_BACKEND = "anymail.backends.test.EmailBackend"
@@ -99,9 +108,9 @@ class SendDefaultsTests(SimpleTestCase):
             headers={"X-Other": "1"},
         ).send()
         params = sent_params()
-        self.assertEqual(params["bcc"], ["always-copy@example.com", "bcc@example.com"])
+        self.assertEqual(formatted(params["bcc"]), ["always-copy@example.com", "bcc@example.com"])
         self.assertEqual(params["extra_headers"], {"X-App": "myapp", "X-Other": "1"})
-        self.assertEqual(params["reply_to"], ["help@example.com"])
+        self.assertEqual(formatted(params["reply_to"]), ["help@example.com"])
 
     @override_settings(ANYMAIL={"SEND_DEFAULTS": {"merge_global_data": {"SITE": "Example"}}})
     def test_merge_global_data_default_merges_with_message(self):
@@ -138,7 +147,8 @@ class SendDefaultsTests(SimpleTestCase):
         self.assertEqual(params["metadata"], {"order": "1234"})
         self.assertEqual(params["template_id"], "welcome-template")
         self.assertEqual(params["envelope_sender"], "bounces@example.com")
-        self.assertEqual(params["esp_extra"], {"anything": ["goes"]})
+        self.assertEqual(params["anything"], ["goes"])  # esp_extra is merged into the params
+        self.assertNotIn("esp_extra", params)
         self.assertEqual(message.anymail_status.status, {"sent"})
 
 
@@ -238,10 +248,14 @@ class AddressTests(SimpleTestCase):
             ["one@example.com, Two <two@example.com>", "Ünïcödé Name <u@example.com>"],
         ).send()
         params = sent_params()
-        self.assertEqual(params["from_email"], '"Widgets, Inc." <widgets@example.com>')
+        self.assertEqual(params["from"], EmailAddress("Widgets, Inc.", "widgets@example.com"))
         self.assertEqual(
             params["to"],
-            ["one@example.com", "Two <two@example.com>", "Ünïcödé Name <u@example.com>"],
+            [
+                EmailAddress("", "one@example.com"),
+                EmailAddress("Two", "two@example.com"),
+                EmailAddress("Ünïcödé Name", "u@example.com"),
+            ],
         )
         self.assertEqual(
             set(mail.outbox[0].anymail_status.recipients),
@@ -300,9 +314,9 @@ class AddressTests(SimpleTestCase):
         self.assertEqual(params["subject"], "Lazy subject")
         self.assertEqual(params["text_body"], "Lazy body")
         self.assertEqual(params["html_body"], "<p>lazy html</p>")
-        self.assertEqual(params["from_email"], "Lazy <from@example.com>")
-        self.assertEqual(params["to"], ["to@example.com"])
-        self.assertEqual(params["reply_to"], ["reply@example.com"])
+        self.assertEqual(params["from"].formatted(), "Lazy <from@example.com>")
+        self.assertEqual(formatted(params["to"]), ["to@example.com"])
+        self.assertEqual(formatted(params["reply_to"]), ["reply@example.com"])
         self.assertEqual(params["extra_headers"], {"X-Lazy": "header"})
         self.assertEqual(params["tags"], ["tag"])
         self.assertEqual(params["metadata"], {"key": "value"})
@@ -328,7 +342,7 @@ class HeaderTests(SimpleTestCase):
             reply_to=["attr@example.com"],
             headers={"reply-to": "Header <header@example.com>"},
         ).send()
-        self.assertEqual(sent_params()["reply_to"], ["Header <header@example.com>"])
+        self.assertEqual(formatted(sent_params()["reply_to"]), ["Header <header@example.com>"])
         self.assertNotIn("extra_headers", sent_params())
 
     def test_from_header_becomes_from_and_from_email_the_envelope_sender(self):
@@ -339,7 +353,7 @@ class HeaderTests(SimpleTestCase):
             ["to@example.com"],
             headers={"From": "Displayed <displayed@example.com>"},
         ).send()
-        self.assertEqual(sent_params()["from_email"], "Displayed <displayed@example.com>")
+        self.assertEqual(sent_params()["from"].formatted(), "Displayed <displayed@example.com>")
         self.assertEqual(sent_params()["envelope_sender"], "envelope@example.com")
 
     def test_explicit_envelope_sender_wins_over_from_header_rule(self):
@@ -352,10 +366,11 @@ class HeaderTests(SimpleTestCase):
         message.send()
         self.assertEqual(sent_params()["envelope_sender"], "bounce@example.com")
 
+    @override_settings(EMAIL_BACKEND=EVERY_FEATURE_BACKEND)
     def test_to_header_is_spoofed_to_for_esps_that_allow_it(self):
         EmailMessage("S", "B", to=["real@example.com"], headers={"To": "shown@example.com"}).send()
         self.assertEqual(sent_params()["spoofed_to_header"], "shown@example.com")
-        self.assertEqual(sent_params()["to"], ["real@example.com"])
+        self.assertEqual(formatted(sent_params()["to"]), ["real@example.com"])
 
     @override_settings(EMAIL_BACKEND=MINIMAL_BACKEND)
     def test_to_header_unsupported_by_most_esps(self):
@@ -366,13 +381,26 @@ class HeaderTests(SimpleTestCase):
             message.send()
 
     def test_header_value_with_newline_is_refused(self):
+        # Django's own error, as its SMTP backend raises, so existing except clauses catch it
         message = EmailMessage("S", "B", to=["to@example.com"], headers={"X-Evil": "a\r\nBcc: x"})
-        with self.assertRaisesMessage(AnymailSerializationError, "'X-Evil' contains a line break"):
+        with self.assertRaisesMessage(BadHeaderError, "'X-Evil' contains a line break"):
             message.send()
+        self.assertEqual(mail.outbox, [])
 
     def test_subject_with_newline_is_refused(self):
-        with self.assertRaisesMessage(AnymailSerializationError, "'Subject'"):
+        with self.assertRaisesMessage(BadHeaderError, "'Subject'"):
             EmailMessage("Hi\nBcc: x@example.com", "B", to=["to@example.com"]).send()
+
+    @override_settings(EMAIL_BACKEND=MINIMAL_BACKEND)
+    def test_header_injection_refused_for_every_esp(self):
+        # Not just where the ESP gets a MIME message: the base checks before any ESP payload
+        for message in [
+            EmailMessage("Hi\rBcc: x@example.com", "B", to=["to@example.com"]),
+            EmailMessage("S", "B", "from@example.com\nBcc: x@example.com", ["to@example.com"]),
+            EmailMessage("S", "B", to=["to@example.com", "cc@example.com\r\nBcc: x@ex.com"]),
+        ]:
+            with self.subTest(message=message), self.assertRaises(BadHeaderError):
+                message.send()
 
     def test_non_string_header_values_become_strings(self):
         EmailMessage("S", "B", to=["to@example.com"], headers={"X-Number": 12345}).send()
@@ -401,6 +429,15 @@ class BodyAndAttachmentTests(SimpleTestCase):
         self.assertEqual(sent_params()["html_body"], "<p>html body</p>")
         self.assertEqual(sent_params()["text_body"], "plain version")
 
+    def test_test_backend_refuses_other_alternatives_like_most_esps(self):
+        message = EmailMultiAlternatives("S", "text", to=["to@example.com"])
+        message.attach_alternative("BEGIN:VCALENDAR", "text/calendar")
+        with self.assertRaisesMessage(
+            AnymailUnsupportedFeature, "Test does not support alternative part with type"
+        ):
+            message.send()
+
+    @override_settings(EMAIL_BACKEND=EVERY_FEATURE_BACKEND)
     def test_other_alternatives_passed_on_where_supported(self):
         message = EmailMultiAlternatives("S", "text", to=["to@example.com"])
         message.attach_alternative("<p>one</p>", "text/html")
@@ -570,7 +607,10 @@ class UnsupportedFeatureTests(SimpleTestCase):
     def test_supported_features_is_read_off_the_payload_class(self):
         self.assertEqual(set(MinimalPayload.supported_features()), set(OPTIONAL_FEATURES))
         self.assertFalse(any(MinimalPayload.supported_features().values()))
-        self.assertTrue(all(TestPayload.supported_features().values()))
+        self.assertTrue(all(EveryFeaturePayload.supported_features().values()))
+        # Like many ESPs, the test backend has no other alternatives or spoofed To header
+        unsupported = {f for f, ok in TestPayload.supported_features().items() if not ok}
+        self.assertEqual(unsupported, {"alternatives", "spoofed_to_header", "multiple_from_emails"})
         for method in OPTIONAL_FEATURES.values():
             self.assertTrue(hasattr(BasePayload, method), method)
 
@@ -731,9 +771,14 @@ class SendAtTests(SimpleTestCase):
             self.send_at(1900000000.5), datetime(2030, 3, 17, 17, 46, 40, 500000, tzinfo=UTC)
         )
 
+    def test_string_passed_through_for_esps_that_take_one(self):
+        # As 6.1 did: the user formats it for their ESP's API
+        self.assertEqual(self.send_at("2030-03-04 05:06:07"), "2030-03-04 05:06:07")
+        self.assertEqual(self.send_at(gettext_lazy("tomorrow")), "tomorrow")
+
     def test_invalid_type_refused(self):
         with self.assertRaisesMessage(TypeError, "send_at must be a datetime"):
-            self.send_at("tomorrow")
+            self.send_at(["2030-01-01"])
 
 
 @override_settings(EMAIL_BACKEND=TEST_BACKEND)
@@ -793,3 +838,279 @@ class DeepMergeTests(SimpleTestCase):
 
     def test_dict_replaces_non_dict(self):
         self.assertEqual(deep_merge({"k": "text"}, {"k": {"a": 1}}), {"k": {"a": 1}})
+
+
+class OneByOnePayload(BasePayload):
+    """A 6.1-style custom payload: overrides only the lowest hook of each chain."""
+
+    def init_payload(self):
+        self.calls = []
+
+    def set_from_email(self, email):
+        self.calls.append(("from", email.addr_spec))
+
+    def add_recipient(self, recipient_type, email):
+        self.calls.append((recipient_type, email.addr_spec))
+
+    def set_subject(self, subject):
+        self.calls.append(("subject", subject))
+
+    def set_text_body(self, body):
+        self.calls.append(("text", body))
+
+    def set_html_body(self, body):
+        self.calls.append(("html", body))
+
+    def add_attachment(self, attachment):
+        self.calls.append(("attachment", attachment.name))
+
+
+class ListPayload(OneByOnePayload):
+    """Overrides the upper hooks instead, as a batch-style API would."""
+
+    def set_to(self, emails):
+        self.calls.append(("set_to", [email.addr_spec for email in emails]))
+
+    def set_attachments(self, attachments):
+        self.calls.append(("set_attachments", [a.name for a in attachments]))
+
+    def set_alternatives(self, alternatives):
+        self.calls.append(("set_alternatives", alternatives))
+
+
+class HookChainTests(SimpleTestCase):
+    """Custom backends written for 6.1 override whichever level of each hook chain suits them."""
+
+    def payload(self, payload_class, message, defaults=None):
+        backend = get_connection(TEST_BACKEND, ignore_unsupported_features=True)
+        return payload_class(message, defaults or {}, backend)
+
+    def message(self):
+        message = EmailMultiAlternatives(
+            "S", "text", "from@example.com", ["a@example.com", "b@example.com"], cc=["c@ex.com"]
+        )
+        message.attach_alternative("<p>html</p>", "text/html")
+        message.attach("one.txt", "1", "text/plain")
+        message.attach("two.txt", "2", "text/plain")
+        return message
+
+    def test_add_recipient_called_once_per_address(self):
+        payload = self.payload(OneByOnePayload, self.message())
+        self.assertEqual(
+            payload.calls,
+            [
+                ("from", "from@example.com"),
+                ("to", "a@example.com"),
+                ("to", "b@example.com"),
+                ("cc", "c@ex.com"),
+                ("subject", "S"),
+                ("text", "text"),
+                ("html", "<p>html</p>"),  # set_alternatives sends text/html to set_html_body
+                ("attachment", "one.txt"),
+                ("attachment", "two.txt"),
+            ],
+        )
+
+    def test_upper_hooks_get_whole_lists(self):
+        payload = self.payload(ListPayload, self.message())
+        self.assertIn(("set_to", ["a@example.com", "b@example.com"]), payload.calls)
+        self.assertIn(("cc", "c@ex.com"), payload.calls)  # set_cc still goes one by one
+        self.assertIn(("set_alternatives", [("<p>html</p>", "text/html")]), payload.calls)
+        self.assertIn(("set_attachments", ["one.txt", "two.txt"]), payload.calls)
+        self.assertNotIn(("html", "<p>html</p>"), payload.calls)
+        features = ListPayload.supported_features()
+        self.assertTrue(features["attachments"])
+        self.assertTrue(features["alternatives"])
+        self.assertFalse(OneByOnePayload.supported_features()["alternatives"])
+
+    def test_other_alternatives_go_to_add_alternative(self):
+        message = self.message()
+        message.attach_alternative("BEGIN:VCALENDAR", "text/calendar")
+        with self.assertRaisesMessage(
+            AnymailUnsupportedFeature, "does not support alternative part with type 'text/calendar'"
+        ):
+            OneByOnePayload(message, {}, get_connection(TEST_BACKEND))
+
+    def test_is_batch(self):
+        message = AnymailMessage(to=["a@example.com"])
+        self.assertFalse(self.payload(OneByOnePayload, message).is_batch())
+        message.merge_data = {}
+        self.assertTrue(self.payload(OneByOnePayload, message).is_batch())
+        message = AnymailMessage(to=["a@example.com"], merge_metadata={"a@example.com": {}})
+        self.assertTrue(self.payload(OneByOnePayload, message).is_batch())
+        plain = AnymailMessage(to=["a@example.com"])
+        self.assertTrue(self.payload(OneByOnePayload, plain, {"merge_data": {}}).is_batch())
+
+
+@override_settings(EMAIL_BACKEND=TEST_BACKEND)
+class FromEmailAndLazyAttachmentTests(SimpleTestCase):
+    def test_blank_from_email_refused(self):
+        for from_email in ["", " ", " , "]:
+            with self.subTest(from_email=from_email):
+                message = EmailMessage("S", "B", to=["to@example.com"])
+                message.from_email = from_email  # the constructor would use DEFAULT_FROM_EMAIL
+                with self.assertRaisesMessage(AnymailInvalidAddress, "`from_email`"):
+                    message.send()
+        self.assertEqual(mail.outbox, [])
+
+    def test_none_from_email_sends_no_from(self):
+        # E.g., ESP templates that have their own sender (Django uses DEFAULT_FROM_EMAIL
+        # when None is passed to the constructor, so this is set afterwards)
+        message = EmailMessage("S", "B", to=["to@example.com"])
+        message.from_email = None
+        message.send()
+        self.assertNotIn("from", sent_params())
+
+    def test_lazy_attachment_name_content_and_mimetype(self):
+        message = EmailMessage("S", "B", to=["to@example.com"])
+        message.attach(
+            gettext_lazy("Invoice.txt"), gettext_lazy("Amount due"), gettext_lazy("text/plain")
+        )
+        message.send()
+        (attachment,) = sent_params()["attachments"]
+        self.assertEqual(attachment.name, "Invoice.txt")
+        self.assertIs(type(attachment.name), str)
+        self.assertEqual(attachment.content, b"Amount due")
+        self.assertEqual(attachment.mimetype, "text/plain")
+        self.assertIs(type(attachment.mimetype), str)
+
+
+class TestBackendParamsTests(SimpleTestCase):
+    """The test backend records what 6.1's did, under the same keys."""
+
+    @override_settings(EMAIL_BACKEND=TEST_BACKEND)
+    def test_params_keys_and_types(self):
+        message = AnymailMessage(
+            subject="Subject",
+            body="Text",
+            from_email="Sender <from@example.com>",
+            to=["To <to@example.com>"],
+            cc=["cc@example.com"],
+            bcc=["bcc@example.com"],
+            reply_to=["reply@example.com"],
+            headers={"X-Custom": "1"},
+            envelope_sender="Bounces <bounce@example.com>",
+            metadata={"order": 12},
+            tags=["tag"],
+            track_clicks=True,
+            track_opens=False,
+            send_at="2030-01-01 10:00",
+            template_id="welcome",
+            merge_data={"to@example.com": {"name": "To"}},
+            merge_global_data={"site": "Example"},
+            merge_metadata={"to@example.com": {"n": 1}},
+        )
+        message.attach_alternative("<p>html</p>", "text/html")
+        message.attach("a.txt", "A", "text/plain")
+        message.send()
+        params = message.anymail_test_params
+        self.assertIs(message.anymail_send_params, params)
+        self.assertEqual(params["from"], EmailAddress("Sender", "from@example.com"))
+        self.assertEqual(params["to"], [EmailAddress("To", "to@example.com")])
+        self.assertEqual(params["cc"], [EmailAddress("", "cc@example.com")])
+        self.assertEqual(params["bcc"], [EmailAddress("", "bcc@example.com")])
+        self.assertEqual(params["reply_to"], [EmailAddress("", "reply@example.com")])
+        self.assertEqual(params["envelope_sender"], "bounce@example.com")
+        (attachment,) = params.pop("attachments")
+        self.assertEqual((attachment.name, attachment.content), ("a.txt", b"A"))
+        for key in ("from", "to", "cc", "bcc", "reply_to"):
+            params.pop(key)
+        self.assertEqual(
+            params,
+            {
+                "subject": "Subject",
+                "text_body": "Text",
+                "html_body": "<p>html</p>",
+                "extra_headers": {"X-Custom": "1"},
+                "envelope_sender": "bounce@example.com",
+                "metadata": {"order": 12},
+                "tags": ["tag"],
+                "track_clicks": True,
+                "track_opens": False,
+                "send_at": "2030-01-01 10:00",
+                "template_id": "welcome",
+                "merge_data": {"to@example.com": {"name": "To"}},
+                "merge_global_data": {"site": "Example"},
+                "merge_metadata": {"to@example.com": {"n": 1}},
+            },
+        )
+
+    @override_settings(EMAIL_BACKEND=TEST_BACKEND)
+    def test_esp_extra_is_merged_into_params(self):
+        message = AnymailMessage(to=["to@example.com"], tags=["a"], esp_extra={"tags": ["b"]})
+        message.esp_extra["custom_option"] = True
+        message.send()
+        self.assertEqual(sent_params()["tags"], ["b"])
+        self.assertIs(sent_params()["custom_option"], True)
+
+    @override_settings(EMAIL_BACKEND=TEST_BACKEND)
+    def test_message_id_is_index_in_outbox(self):
+        messages = [AnymailMessage(to=["a@example.com", "b@example.com"]) for _ in range(3)]
+        get_connection().send_messages(messages)
+        self.assertEqual([m.anymail_status.message_id for m in messages], [0, 1, 2])
+        for index, message in enumerate(messages):
+            self.assertIs(mail.outbox[index], message)
+            self.assertEqual(
+                {r.message_id for r in message.anymail_status.recipients.values()}, {index}
+            )
+
+    @override_settings(EMAIL_BACKEND=TEST_BACKEND)
+    def test_simulated_api_error_is_raised(self):
+        message = AnymailMessage(to=["to@example.com"])
+        error = AnymailError("ESP is down")
+        from anymail.exceptions import AnymailAPIError
+
+        message.anymail_test_response = AnymailAPIError("ESP is down", status_code=503)
+        with self.assertRaises(AnymailAPIError) as cm:
+            message.send()
+        self.assertIs(cm.exception, message.anymail_test_response)
+        self.assertEqual(len(mail.outbox), 1)  # it reached the (test) ESP
+        quiet = get_connection(fail_silently=True)
+        self.assertEqual(quiet.send_messages([message]), 0)
+        self.assertNotIsInstance(error, AnymailAPIError)
+
+    @override_settings(EMAIL_BACKEND=TEST_BACKEND)
+    def test_simulated_recipient_status(self):
+        from anymail.message import AnymailRecipientStatus
+
+        message = AnymailMessage(to=["a@example.com", "b@example.com"])
+        message.anymail_test_response = {
+            "recipient_status": {
+                "a@example.com": "queued",
+                "b@example.com": AnymailRecipientStatus("esp-id-b", "rejected"),
+            }
+        }
+        message.send()
+        status = message.anymail_status
+        self.assertEqual(status.status, {"queued", "rejected"})
+        self.assertEqual(status.recipients["a@example.com"].message_id, 0)
+        self.assertEqual(status.recipients["b@example.com"].message_id, "esp-id-b")
+        self.assertEqual(status.recipients["b@example.com"].status, "rejected")
+
+        refused = AnymailMessage(to=["a@example.com"])
+        refused.anymail_test_response = {"recipient_status": {"a@example.com": "invalid"}}
+        with self.assertRaises(AnymailRecipientsRefused):
+            refused.send()
+
+    @override_settings(EMAIL_BACKEND=TEST_BACKEND)
+    def test_unparsable_simulated_response(self):
+        from anymail.exceptions import AnymailAPIError
+
+        message = AnymailMessage(to=["a@example.com"])
+        message.anymail_test_response = {"status": "sent"}
+        with self.assertRaisesMessage(AnymailAPIError, "Unparsable test response"):
+            message.send()
+
+    def test_payload_class_argument(self):
+        connection = get_connection(TEST_BACKEND, payload_class=OneByOnePayload)
+        message = EmailMessage("S", "B", "f@example.com", ["to@example.com"], connection=connection)
+        message.send()
+        self.assertEqual(message.anymail_status.status, {"sent"})
+        self.assertEqual(mail.outbox[-1].anymail_status.recipients["to@example.com"].message_id, 0)
+
+    @override_settings(EMAIL_BACKEND=TEST_BACKEND)
+    def test_refuses_spoofed_to_and_several_from_like_an_esp_without_them(self):
+        with self.assertRaisesMessage(AnymailUnsupportedFeature, "Test does not support a spoofed"):
+            EmailMessage("S", "B", to=["a@example.com"], headers={"To": "x@example.com"}).send()
+        with self.assertRaisesMessage(AnymailUnsupportedFeature, "multiple from emails"):
+            EmailMessage("S", "B", "a@example.com, b@example.com", ["to@example.com"]).send()

@@ -6,6 +6,7 @@ import io
 import json
 from contextlib import redirect_stdout
 from typing import Any
+from unittest import mock
 
 import requests
 from django.core.mail import EmailMessage, get_connection
@@ -40,7 +41,7 @@ class SampleEmailBackend(AnymailRequestsBackend):
             "api_url",
             esp_name=self.esp_name,
             kwargs=kwargs,
-            default="https://api.sample-esp.example/v1",
+            default="https://api.sample-esp.example/v1/",
         )
         super().__init__(api_url, **kwargs)
 
@@ -184,6 +185,41 @@ class RequestsBackendTests(RequestsFakeTestCase):
         self.assertIn("Connection refused", str(cm.exception))
         self.assertIn("https://api.sample-esp.example/v1/messages/send", str(cm.exception))
         self.assertIsInstance(cm.exception.__cause__, requests.ConnectionError)
+        self.assertIs(cm.exception.raised_from, cm.exception.__cause__)
+
+    def test_network_errors_are_also_the_original_requests_exception(self):
+        # So `except requests.exceptions.Timeout:` written around send() still works
+        for error in [
+            requests.exceptions.ReadTimeout("read timed out"),
+            requests.exceptions.ConnectTimeout("connect timed out"),
+            requests.exceptions.SSLError("certificate verify failed"),
+            requests.exceptions.ConnectionError("Connection refused"),
+            requests.exceptions.ChunkedEncodingError("connection broken"),
+        ]:
+            with self.subTest(error=type(error).__name__):
+                self.set_error(error)
+                with self.assertRaises(type(error)) as cm:
+                    EmailMessage("S", "B", to=["to@example.com"]).send()
+                self.assertIsInstance(cm.exception, AnymailRequestsAPIError)
+                self.assertIsInstance(cm.exception, requests.HTTPError)
+                self.assertIn(str(error), str(cm.exception))
+                self.assertIsNone(cm.exception.response)
+        # Each requests class gets one combined class, not a new one per error
+        errors = []
+        for _ in range(2):
+            self.set_error(requests.exceptions.ReadTimeout("again"))
+            with self.assertRaises(AnymailRequestsAPIError) as cm:
+                EmailMessage("S", "B", to=["to@example.com"]).send()
+            errors.append(type(cm.exception))
+        self.assertIs(errors[0], errors[1])
+
+    def test_api_errors_are_requests_http_errors(self):
+        self.set_response(500, text="Internal error")
+        with self.assertRaises(requests.HTTPError) as cm:
+            EmailMessage("S", "B", to=["to@example.com"]).send()
+        self.assertIsInstance(cm.exception, AnymailRequestsAPIError)
+        self.assertEqual(cm.exception.status_code, 500)
+        self.assertEqual(cm.exception.response.status_code, 500)
 
     def test_timeout_wrapped_and_fail_silently(self):
         self.set_error(requests.Timeout("read timed out"))
@@ -214,14 +250,24 @@ class RequestsBackendTests(RequestsFakeTestCase):
         EmailMessage("S", "B", to=["to@example.com"], connection=connection).send()
         self.assertEqual(self.api_call_kwargs()["timeout"], 1.5)
 
-    def test_api_url_setting_with_or_without_trailing_slash(self):
-        for api_url in ("https://eu.sample-esp.example/v2", "https://eu.sample-esp.example/v2/"):
+    def test_api_url_is_used_as_given(self):
+        # As in 6.1: the endpoint is urljoin()ed to api_url, so a base url needs its final "/"
+        for api_url, expected in [
+            ("https://eu.sample-esp.example/v2/", "https://eu.sample-esp.example/v2/messages/send"),
+            ("https://eu.sample-esp.example/v2", "https://eu.sample-esp.example/messages/send"),
+        ]:
             with self.subTest(api_url=api_url):
                 connection = get_connection(api_url=api_url)
                 EmailMessage("S", "B", to=["to@example.com"], connection=connection).send()
-                self.assertEqual(
-                    self.api_call_kwargs()["url"], "https://eu.sample-esp.example/v2/messages/send"
-                )
+                self.assertEqual(self.api_call_kwargs()["url"], expected)
+                self.assertEqual(connection.api_url, api_url)
+
+    def test_payload_without_endpoint_posts_to_api_url_itself(self):
+        # RequestsPayload.get_api_endpoint() defaults to None: api_url is the whole url
+        with mock.patch.object(SamplePayload, "get_api_endpoint", RequestsPayload.get_api_endpoint):
+            connection = get_connection(api_url="https://hook.example/send?key=1")
+            EmailMessage("S", "B", to=["to@example.com"], connection=connection).send()
+        self.assertEqual(self.api_call_kwargs()["url"], "https://hook.example/send?key=1")
 
     @override_settings(ANYMAIL={"SAMPLE_ESP_API_KEY": "k", "DEBUG_API_REQUESTS": True})
     def test_debug_api_requests_prints_exchange(self):
@@ -279,7 +325,7 @@ class RealHTTPServerTests(SimpleTestCase):
 
     def test_non_latin_text_is_sent_as_utf8_json(self):
         with LocalESPServer(accepted("to@example.com", message_id="wire-1")) as server:
-            connection = get_connection(SAMPLE_BACKEND, api_url=server.url + "v1")
+            connection = get_connection(SAMPLE_BACKEND, api_url=server.url + "v1/")
             message = AnymailMessage(
                 "Grüße 🎉 你好",
                 "Body ✓",

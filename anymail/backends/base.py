@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.message import BadHeaderError
 from django.utils.encoding import force_str
 from requests.structures import CaseInsensitiveDict
 
@@ -21,13 +22,13 @@ from ..conf import UNSET, get_anymail_setting
 from ..exceptions import (
     AnymailCancelSend,
     AnymailError,
+    AnymailInvalidAddress,
     AnymailRecipientsRefused,
-    AnymailSerializationError,
     AnymailUnsupportedFeature,
 )
 from ..lazy import force_non_lazy
 from ..message import AnymailRecipientStatus, AnymailStatus
-from ..serialization import check_serializable
+from ..serialization import check_serializable, serialize_json
 from ..signals import post_send, pre_send
 from ..timestamps import aware_send_at
 
@@ -169,6 +170,10 @@ class BasePayload:
 
     Every optional feature's method below refuses the feature; an ESP supports a feature by
     overriding its method. (So ``supported_features()`` is also the ESP's feature matrix.)
+    List-valued attributes go through a chain of hooks, so a payload can override whichever
+    level suits its API: ``set_to``/``set_cc``/``set_bcc`` -> ``set_recipients(type, emails)``
+    -> ``add_recipient(type, email)``; ``set_attachments`` -> ``add_attachment``;
+    ``set_alternatives`` -> ``set_html_body`` or ``add_alternative``.
     """
 
     def __init__(self, message: Any, defaults: dict[str, Any], backend: AnymailBaseBackend):
@@ -215,14 +220,19 @@ class BasePayload:
             reply_to = headers.pop("Reply-To")
         spoofed_to = headers.pop("To", None)
 
-        from_emails = parse_address_list(from_email, "from_email")
-        if from_emails:
+        if from_email is not None:  # None: the ESP may have a default (e.g., a template's)
+            from_emails = parse_address_list(from_email, "from_email")
+            if not from_emails:
+                raise AnymailInvalidAddress(
+                    f"Invalid email address {force_non_lazy(from_email)!r} in `from_email`: "
+                    "a message needs a sender (set from_email or DEFAULT_FROM_EMAIL)"
+                )
             self.set_from_email_list(from_emails)
         for recipient_type in ("to", "cc", "bcc"):
             emails = parse_address_list(self.value(recipient_type), recipient_type)
             self.all_recipients.extend(emails)
             if emails:
-                self.set_recipients(recipient_type, emails)
+                getattr(self, f"set_{recipient_type}")(emails)
         if spoofed_to is not None:
             self.set_spoofed_to_header(self.header_value("To", spoofed_to))
         subject = self.value("subject")
@@ -237,27 +247,22 @@ class BasePayload:
                     {force_str(name): self.header_value(name, val) for name, val in headers.items()}
                 )
             )
-        self.process_bodies(message)
-        for attachment in self.value("attachments") or []:
-            self.add_attachment(Attachment(attachment, getattr(message, "encoding", None)))
-        self.process_anymail_attrs(envelope_sender)
-
-    def process_bodies(self, message: Any) -> None:
         body = force_non_lazy(self.value("body"))
-        body_is_html = getattr(message, "content_subtype", "plain") == "html"
+        self.body_is_html = getattr(message, "content_subtype", "plain") == "html"
         if body:
-            (self.set_html_body if body_is_html else self.set_text_body)(body)
-        has_html, has_text = body_is_html and bool(body), not body_is_html and bool(body)
-        for content, mimetype in self.value("alternatives") or []:
-            content = force_non_lazy(content)
-            if mimetype == "text/html" and not has_html:
-                self.set_html_body(content)
-                has_html = True
-            elif mimetype == "text/plain" and not has_text and body_is_html:
-                self.set_text_body(content)
-                has_text = True
-            else:
-                self.add_alternative(content, mimetype)
+            (self.set_html_body if self.body_is_html else self.set_text_body)(body)
+        self.has_html_body, self.has_text_body = (
+            self.body_is_html and bool(body),
+            not self.body_is_html and bool(body),
+        )
+        alternatives = self.value("alternatives")
+        if alternatives:
+            self.set_alternatives([tuple(force_non_lazy(alt))[:2] for alt in alternatives])
+        attachments = self.value("attachments")
+        if attachments:
+            encoding = getattr(message, "encoding", None)
+            self.set_attachments([Attachment(item, encoding) for item in attachments])
+        self.process_anymail_attrs(envelope_sender)
 
     def process_anymail_attrs(self, envelope_sender: Any) -> None:
         if envelope_sender:
@@ -265,9 +270,10 @@ class BasePayload:
         metadata = self.json_value("metadata")
         if metadata:
             self.set_metadata(metadata)
-        send_at = self.value("send_at")
+        send_at = force_non_lazy(self.value("send_at"))
         if send_at is not None:
-            self.set_send_at(aware_send_at(send_at))
+            # A string is passed on as given, for ESPs whose API takes a date string (as 6.1 did)
+            self.set_send_at(send_at if isinstance(send_at, str) else aware_send_at(send_at))
         tags = force_non_lazy(self.value("tags"))
         if tags:
             self.set_tags([tags] if isinstance(tags, str) else [str(tag) for tag in tags])
@@ -302,16 +308,22 @@ class BasePayload:
         return value
 
     def header_value(self, name: str, value: Any) -> str:
-        """A header value as str; refuses line breaks (header injection)."""
+        """A header value as str; refuses line breaks (header injection), as Django's SMTP does."""
         text = force_str(value)
         if "\n" in text or "\r" in text:
-            raise AnymailSerializationError(
+            raise BadHeaderError(
                 f"Header {name!r} contains a line break, which would let it inject other headers: "
-                f"{text!r}",
-                email_message=self.message,
-                backend=self.backend,
+                f"{text!r}"
             )
         return text
+
+    def is_batch(self) -> bool:
+        """Whether this is a batch send: each to-recipient gets a separate message."""
+        return any(self.value(attr) is not None for attr in ("merge_data", "merge_metadata"))
+
+    def serialize_json(self, data: Any) -> str:
+        """JSON for the ESP, or AnymailSerializationError naming what can't be sent."""
+        return serialize_json(data, self.esp_name, email_message=self.message, backend=self.backend)
 
     # Helpers for ESP payloads
 
@@ -345,8 +357,11 @@ class BasePayload:
     def supported_features(cls) -> dict[str, bool]:
         """Which optional features this payload class implements (its feature matrix)."""
         return {
-            feature: getattr(cls, method) is not getattr(BasePayload, method)
-            for feature, method in OPTIONAL_FEATURES.items()
+            feature: any(
+                getattr(cls, method) is not getattr(BasePayload, method)
+                for method in ([methods] if isinstance(methods, str) else methods)
+            )
+            for feature, methods in OPTIONAL_FEATURES_WITH_HOOK_CHAINS.items()
         }
 
     # What every ESP payload must implement
@@ -362,9 +377,24 @@ class BasePayload:
     def set_from_email(self, email: EmailAddress) -> None:
         raise NotImplementedError(f"{self.__class__.__name__} must implement set_from_email")
 
+    def set_to(self, emails: list[EmailAddress]) -> None:
+        self.set_recipients("to", emails)
+
+    def set_cc(self, emails: list[EmailAddress]) -> None:
+        self.set_recipients("cc", emails)
+
+    def set_bcc(self, emails: list[EmailAddress]) -> None:
+        self.set_recipients("bcc", emails)
+
     def set_recipients(self, recipient_type: str, emails: list[EmailAddress]) -> None:
         """recipient_type is "to", "cc" or "bcc"."""
-        raise NotImplementedError(f"{self.__class__.__name__} must implement set_recipients")
+        for email in emails:
+            self.add_recipient(recipient_type, email)
+
+    def add_recipient(self, recipient_type: str, email: EmailAddress) -> None:
+        raise NotImplementedError(
+            f"{self.__class__.__name__} must implement set_recipients or add_recipient"
+        )
 
     def set_subject(self, subject: str) -> None:
         raise NotImplementedError(f"{self.__class__.__name__} must implement set_subject")
@@ -387,8 +417,26 @@ class BasePayload:
         # Django's SMTP backend lets a To header differ from the envelope recipients
         self.unsupported_feature("a spoofed To header")
 
+    def set_alternatives(self, alternatives: list[tuple[str, str]]) -> None:
+        """(content, mimetype) pairs: the first HTML (or, beside an HTML body, the first plain
+        text) fills the missing body; any other goes to add_alternative (never replacing a body).
+        """
+        for content, mimetype in alternatives:
+            if mimetype == "text/html" and not self.has_html_body:
+                self.set_html_body(content)
+                self.has_html_body = True
+            elif mimetype == "text/plain" and not self.has_text_body and self.body_is_html:
+                self.set_text_body(content)
+                self.has_text_body = True
+            else:
+                self.add_alternative(content, mimetype)
+
     def add_alternative(self, content: str, mimetype: str) -> None:
         self.unsupported_feature(f"alternative part with type '{mimetype}'")
+
+    def set_attachments(self, attachments: list[Attachment]) -> None:
+        for attachment in attachments:
+            self.add_attachment(attachment)
 
     def add_attachment(self, attachment: Attachment) -> None:
         self.unsupported_feature("attachments")
@@ -462,4 +510,11 @@ OPTIONAL_FEATURES = {
     "merge_global_data": "set_merge_global_data",
     "merge_metadata": "set_merge_metadata",
     "esp_extra": "set_esp_extra",
+}
+
+# A payload may also support a feature by overriding the hook above the one named there
+OPTIONAL_FEATURES_WITH_HOOK_CHAINS: dict[str, str | tuple[str, ...]] = {
+    **OPTIONAL_FEATURES,
+    "alternatives": ("add_alternative", "set_alternatives"),
+    "attachments": ("add_attachment", "set_attachments"),
 }

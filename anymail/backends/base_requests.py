@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import cache
 from typing import Any
 from urllib.parse import urljoin
 
@@ -21,8 +22,8 @@ class AnymailRequestsBackend(AnymailBaseBackend):
     """Posts each payload's request with a shared ``requests.Session``."""
 
     def __init__(self, api_url: str, **kwargs: Any) -> None:
-        # urljoin() would drop a last path segment without its slash (".../v3" + "messages")
-        self.api_url = api_url if api_url.endswith("/") else api_url + "/"
+        # Used as given (payloads urljoin their endpoint to it), as 6.1 did
+        self.api_url = api_url
         self.timeout = get_anymail_setting(
             "requests_timeout", default=DEFAULT_REQUESTS_TIMEOUT, kwargs=kwargs
         )
@@ -56,11 +57,12 @@ class AnymailRequestsBackend(AnymailBaseBackend):
         try:
             response = session.request(**params)
         except requests.RequestException as err:
-            raise AnymailRequestsAPIError(
+            raise network_error_class(type(err))(
                 f"Error calling {self.esp_name} API at {params.get('url')}: {err}",
                 email_message=message,
                 payload=payload,
                 backend=self,
+                raised_from=err,
             ) from err
         finally:
             if created_session:
@@ -143,9 +145,10 @@ class RequestsPayload(BasePayload):
         if isinstance(data, str):
             # http.client would encode a str body as Latin-1, failing on most non-Latin text
             data = data.encode("utf-8")
+        endpoint = self.get_api_endpoint()
         return {
             "method": self.method,
-            "url": urljoin(api_url, self.get_api_endpoint()),
+            "url": api_url if endpoint is None else urljoin(api_url, endpoint),
             "params": self.params,
             "data": data,
             "headers": self.headers,
@@ -153,9 +156,9 @@ class RequestsPayload(BasePayload):
             "auth": self.auth,
         }
 
-    def get_api_endpoint(self) -> str:
-        """The endpoint path, relative to the backend's api_url."""
-        raise NotImplementedError(f"{self.__class__.__name__} must implement get_api_endpoint")
+    def get_api_endpoint(self) -> str | None:
+        """The endpoint path, joined to the backend's api_url; None posts to api_url itself."""
+        return None
 
     def serialize_data(self) -> Any:
         """The request body as sent (JSON APIs return ``self.serialize_json(self.data)``)."""
@@ -163,6 +166,21 @@ class RequestsPayload(BasePayload):
 
     def serialize_json(self, data: Any) -> str:
         return serialize_json(data, self.esp_name, email_message=self.message, backend=self.backend)
+
+
+@cache
+def network_error_class(requests_error_class: type) -> type[AnymailRequestsAPIError]:
+    """AnymailRequestsAPIError that is also requests_error_class (Timeout, ConnectionError...).
+
+    So ``except requests.exceptions.Timeout:`` around ``send()`` still catches a timeout.
+    """
+    if issubclass(AnymailRequestsAPIError, requests_error_class):
+        return AnymailRequestsAPIError
+    return type(
+        f"AnymailRequestsAPIError_{requests_error_class.__name__}",
+        (AnymailRequestsAPIError, requests_error_class),
+        {"__module__": AnymailRequestsAPIError.__module__},
+    )
 
 
 def describe_request_and_response(response: requests.Response, esp_name: str) -> None:

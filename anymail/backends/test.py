@@ -1,64 +1,112 @@
 """A backend for tests: processes messages like a generic ESP, then keeps them in mail.outbox.
 
-Each sent message gets ``anymail_status`` (with a unique message_id) and
-``anymail_send_params``: what would have gone to an ESP, send defaults merged in.
+Each sent message gets ``anymail_status`` and ``anymail_test_params`` (also reachable as
+``anymail_send_params``): what would have gone to an ESP, send defaults merged in. A test can
+set ``message.anymail_test_response`` to simulate the ESP's answer, so failure paths can be
+tested too: an ``AnymailAPIError`` instance is raised, anything else is read as
+``{"recipient_status": {email: status, ...}}``.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.core import mail
 
+from ..addresses import EmailAddress
+from ..attachments import Attachment
+from ..exceptions import AnymailAPIError
 from ..message import AnymailRecipientStatus
 from .base import AnymailBaseBackend, BasePayload
 
 
 class EmailBackend(AnymailBaseBackend):
+    """Anymail's test backend (``anymail.backends.test.EmailBackend``)."""
+
     esp_name = "Test"
 
-    def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> TestPayload:
-        return TestPayload(message, defaults, self)
+    def __init__(self, *args: Any, payload_class: type[BasePayload] | None = None, **kwargs: Any):
+        # A test can plug in its own payload, e.g. to check what a custom backend's would do
+        self.payload_class = payload_class or TestPayload
+        super().__init__(*args, **kwargs)
 
-    def post_to_esp(self, payload: TestPayload, message: Any) -> dict[str, Any]:
-        message.anymail_send_params = payload.params
+    def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> BasePayload:
+        return self.payload_class(message=message, defaults=defaults, backend=self)
+
+    def post_to_esp(self, payload: BasePayload, message: Any) -> Any:
+        params = getattr(payload, "params", {})
+        message.anymail_test_params = params
+        message.anymail_send_params = params  # the name Anymail's docs use; the same dict
         if not hasattr(mail, "outbox"):
             mail.outbox = []  # as Django's locmem backend does outside the test runner
+        message_id = self.new_message_id(message)
         mail.outbox.append(message)
-        return {"message_id": uuid.uuid4().hex, "status": "sent"}
+        response = getattr(message, "anymail_test_response", None)
+        if isinstance(response, AnymailAPIError):
+            raise response
+        if response is None:
+            response = {
+                "recipient_status": {
+                    email.addr_spec: AnymailRecipientStatus(message_id, "sent")
+                    for email in payload.all_recipients
+                }
+            }
+        payload.message_id = message_id
+        return response
+
+    def new_message_id(self, message: Any) -> Any:
+        """The message's index in mail.outbox: unique within a test, and easy to assert."""
+        return len(mail.outbox)
 
     def parse_recipient_status(
-        self, response: dict[str, Any], payload: TestPayload, message: Any
+        self, response: Any, payload: BasePayload, message: Any
     ) -> dict[str, AnymailRecipientStatus]:
-        return payload.recipient_status_for_all(response["message_id"], response["status"])
+        try:
+            recipient_status = response["recipient_status"]
+            return {
+                email: status
+                if isinstance(status, AnymailRecipientStatus)
+                else AnymailRecipientStatus(getattr(payload, "message_id", None), status)
+                for email, status in recipient_status.items()
+            }
+        except (KeyError, TypeError, AttributeError) as err:
+            raise AnymailAPIError(
+                f"Unparsable test response {response!r}: expected "
+                '{"recipient_status": {email: status, ...}}',
+                backend=self,
+                email_message=message,
+                payload=payload,
+                response=response,
+                raised_from=err,
+            ) from err
 
 
 class TestPayload(BasePayload):
-    """Supports every feature, recording each in ``params`` as the base hands it over."""
+    """Records each feature in ``params``, as a generic ESP would receive it.
+
+    Like many ESPs, it has no way to send alternative parts other than HTML, or a To header
+    that differs from the recipients, so it refuses those (and several From addresses).
+    """
 
     __test__ = False  # not a test case, despite the name
 
     def init_payload(self) -> None:
         self.params: dict[str, Any] = {}
 
-    def set_from_email_list(self, emails: list[Any]) -> None:
-        self.params["from_email"] = ", ".join(str(email) for email in emails)
+    def set_from_email(self, email: EmailAddress) -> None:
+        self.params["from"] = email
 
-    def set_recipients(self, recipient_type: str, emails: list[Any]) -> None:
-        self.params[recipient_type] = [str(email) for email in emails]
+    def add_recipient(self, recipient_type: str, email: EmailAddress) -> None:
+        self.params.setdefault(recipient_type, []).append(email)
 
     def set_subject(self, subject: str) -> None:
         self.params["subject"] = subject
 
-    def set_reply_to(self, emails: list[Any]) -> None:
-        self.params["reply_to"] = [str(email) for email in emails]
+    def set_reply_to(self, emails: list[EmailAddress]) -> None:
+        self.params["reply_to"] = emails
 
     def set_extra_headers(self, headers: Any) -> None:
         self.params["extra_headers"] = dict(headers)
-
-    def set_spoofed_to_header(self, header_to: str) -> None:
-        self.params["spoofed_to_header"] = header_to
 
     def set_text_body(self, body: str) -> None:
         self.params["text_body"] = body
@@ -66,13 +114,10 @@ class TestPayload(BasePayload):
     def set_html_body(self, body: str) -> None:
         self.params["html_body"] = body
 
-    def add_alternative(self, content: str, mimetype: str) -> None:
-        self.params.setdefault("alternatives", []).append((content, mimetype))
-
-    def add_attachment(self, attachment: Any) -> None:
+    def add_attachment(self, attachment: Attachment) -> None:
         self.params.setdefault("attachments", []).append(attachment)
 
-    def set_envelope_sender(self, email: Any) -> None:
+    def set_envelope_sender(self, email: EmailAddress) -> None:
         self.params["envelope_sender"] = email.addr_spec
 
     def set_metadata(self, metadata: dict[str, Any]) -> None:
@@ -103,4 +148,5 @@ class TestPayload(BasePayload):
         self.params["merge_metadata"] = merge_metadata
 
     def set_esp_extra(self, extra: dict[str, Any]) -> None:
-        self.params["esp_extra"] = extra
+        # As with a real ESP's esp_extra, these override the params Anymail built
+        self.params.update(extra)

@@ -136,10 +136,16 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
         return HttpResponse()
 
     def run_validators(self, request: HttpRequest) -> None:
-        """Basic auth, then the ESP's own check; any failure is a 400 before parsing."""
+        """Basic auth, then the ESP's own check; any failure is a 400 before parsing.
+
+        Every ``validate_request`` in the class hierarchy runs (base classes first), so a
+        subclass that adds a check of its own can't accidentally skip its parent's signature
+        check by not calling super().
+        """
         self.validate_basic_auth(request)
         try:
-            self.validate_request(request)
+            for validate_request in reversed(collect_all_methods(type(self), "validate_request")):
+                validate_request(self, request)
         except AnymailWebhookValidationFailure:
             raise
         except Exception as err:  # a signature we cannot even read is invalid
@@ -157,6 +163,19 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
     def parse_events(self, request: HttpRequest) -> Iterable[AnymailEvent]:
         """Return the normalized events in request; raise anything for a malformed payload."""
         raise NotImplementedError(f"{self.__class__.__name__} must implement parse_events")
+
+
+def collect_all_methods(cls: type, method_name: str) -> list[Any]:
+    """Every definition of method_name in cls and its bases, in MRO order, without repeats.
+
+    (The functions themselves, unbound.)
+    """
+    methods = []
+    for klass in cls.__mro__:
+        method = klass.__dict__.get(method_name)
+        if method is not None and method not in methods:
+            methods.append(method)
+    return methods
 
 
 def parse_json_body(request: HttpRequest, expected_type: type | tuple[type, ...] = (dict, list)):
