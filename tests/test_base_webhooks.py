@@ -163,6 +163,14 @@ class SampleCombinedWebhookView(SampleTrackingWebhookView):
         return inbound if isinstance(event, AnymailInboundEvent) else tracking
 
 
+class ExtraCheckSampleTrackingWebhookView(SampleTrackingWebhookView):
+    """A project's subclass adding its own check, 6.1-style: it doesn't call super()."""
+
+    def validate_request(self, request):
+        if request.META.get("HTTP_X_PROJECT_CHECK") != "ok":
+            raise AnymailWebhookValidationFailure("Project check failed")
+
+
 class QuietSampleTrackingWebhookView(SampleTrackingWebhookView):
     """An ESP whose own signature suffices, so it opts out of the insecure-webhook warning."""
 
@@ -191,6 +199,7 @@ urlpatterns = [
     ),
     path("sampleesp/inbound/", SampleInboundWebhookView.as_view()),
     path("sampleesp/combined/", SampleCombinedWebhookView.as_view()),
+    path("sampleesp/extra-check/", ExtraCheckSampleTrackingWebhookView.as_view()),
     path("csrf-protected/", csrf_protected_view),
 ]
 
@@ -615,6 +624,24 @@ class WebhookSignatureValidationTests(SampleESPWebhookTestCase):
             response = self.post_webhook(sample_events())
         self.assertEqual(response.status_code, 200)
         self.assertEqual(order, ["basic auth", "signature", "parse"])
+
+    def test_subclass_validate_request_adds_to_the_parent_check(self):
+        # Every validate_request in the hierarchy runs (as in 6.1), base class first, so a
+        # subclass's own check can't silently drop the ESP's signature check
+        url = "/sampleesp/extra-check/"
+        body = encode_json(sample_events())
+        good_signature = sample_esp_signature(body)
+        cases = [
+            ("ok", good_signature, 200),
+            ("ok", "0" * 64, 400),  # the parent's signature check still runs
+            ("wrong", good_signature, 400),  # and so does the subclass's
+        ]
+        for project_check, signature, status in cases:
+            with self.subTest(project_check=project_check, signature=signature):
+                self.client.defaults["HTTP_X_PROJECT_CHECK"] = project_check
+                response = self.post_webhook(body, url=url, signature=signature)
+                self.assertEqual(response.status_code, status)
+        self.assertEqual(len(self.received_events()), 3)  # only the first case got through
 
     def test_signature_is_not_checked_when_basic_auth_fails(self):
         validate_request_spy = self.spy_on(SampleTrackingWebhookView, "validate_request")
