@@ -16,6 +16,7 @@ from django.test import SimpleTestCase
 
 from anymail.backends.test import EmailBackend as TestEmailBackend
 from anymail.conf import get_anymail_setting
+from anymail.message import AnymailRecipientStatus
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MANAGE_PY = REPO_ROOT / "example" / "manage.py"
@@ -34,7 +35,8 @@ class ApiKeyBackend(TestEmailBackend):
 
     def post_to_esp(self, payload: Any, message: Any) -> dict[str, Any]:
         super().post_to_esp(payload, message)
-        return {"message_id": f"sent-with-{self.api_key}", "status": "sent"}
+        status = AnymailRecipientStatus(f"sent-with-{self.api_key}", "sent")
+        return {"recipient_status": {email.addr_spec: status for email in payload.all_recipients}}
 
 
 def send_example(*args: str) -> subprocess.CompletedProcess[str]:
