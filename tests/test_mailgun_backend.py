@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta, timezone
+from email.header import decode_header, make_header
 from email.mime.base import MIMEBase
 from email.mime.image import MIMEImage
 from email.mime.text import MIMEText
 from io import BytesIO
 from typing import Any
+from urllib.parse import parse_qsl
 
 import requests
 from django.core import mail
@@ -24,6 +26,7 @@ from anymail.backends.mailgun import EmailBackend, MailgunPayload
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
+    AnymailError,
     AnymailInvalidAddress,
     AnymailRequestsAPIError,
     AnymailSerializationError,
@@ -53,21 +56,36 @@ class MailgunBackendTestCase(RequestsFakeTestCase):
     def sent_request(self) -> dict[str, Any]:
         return self.api_call_kwargs()
 
+    def sent_wire_request(self) -> requests.PreparedRequest:
+        """The HTTP request Requests makes of the API call's params (what Mailgun receives)."""
+        kwargs = self.sent_request()
+        return requests.Request(
+            kwargs["method"],
+            kwargs["url"],
+            data=kwargs["data"],
+            files=kwargs["files"],
+            headers=kwargs["headers"],
+            auth=kwargs["auth"],
+        ).prepare()
+
     def sent_fields(self) -> list[tuple[str, str]]:
-        """The form fields Mailgun received, in order (decoding a multipart body if need be)."""
-        data = self.sent_request()["data"]
-        if isinstance(data, bytes):
-            return parse_multipart(data, self.sent_request()["headers"]["Content-Type"])[0]
-        return list(data)
+        """The form fields Mailgun received, in order (decoding the body as a server would)."""
+        request = self.sent_wire_request()
+        content_type = request.headers["Content-Type"]
+        if content_type.startswith("multipart/form-data"):
+            return parse_multipart(request.body, content_type)[0]
+        self.assertEqual(content_type, "application/x-www-form-urlencoded")
+        return parse_qsl(request.body, keep_blank_values=True, strict_parsing=True)
 
     def sent_field(self, name: str) -> list[str]:
         return [value for field, value in self.sent_fields() if field == name]
 
     def sent_files(self) -> list[tuple[str, str, bytes, str]]:
         """(field, filename, content, content_type) of each file in the multipart body."""
-        kwargs = self.sent_request()
-        self.assertIsInstance(kwargs["data"], bytes, "expected a multipart body")
-        return parse_multipart(kwargs["data"], kwargs["headers"]["Content-Type"])[1]
+        request = self.sent_wire_request()
+        content_type = request.headers["Content-Type"]
+        self.assertTrue(content_type.startswith("multipart/form-data"), content_type)
+        return parse_multipart(request.body, content_type)[1]
 
 
 def parse_multipart(body: bytes, content_type: str):
@@ -92,28 +110,27 @@ class MailgunBackendStandardEmailTests(MailgunBackendTestCase):
         self.assertEqual(sent, 1)
         kwargs = self.assert_api_called("POST", "https://api.mailgun.net/v3/example.com/messages")
         self.assertEqual(kwargs["auth"], ("api", API_KEY))
+        # Form fields go to Requests as a dict (a list for a field that may repeat)
         self.assertEqual(
             kwargs["data"],
-            [
-                ("from", "from@example.com"),
-                ("to", "to@example.net"),
-                ("subject", "Subject here"),
-                ("text", "Here is the message."),
-            ],
+            {
+                "from": ["from@example.com"],
+                "to": ["to@example.net"],
+                "subject": "Subject here",
+                "text": "Here is the message.",
+            },
         )
-        self.assertIsNone(kwargs["files"])
+        self.assertEqual(kwargs["files"], [])
         self.assertIsNone(kwargs["headers"])
         self.assertEqual(kwargs["timeout"], 30)
 
     def test_wire_format_is_utf8_form_encoding(self):
-        mail.send_mail("Café ☕", "Grüße", "Fröm <from@example.com>", ["to@example.net"])
-        kwargs = self.sent_request()
-        request = requests.Request("POST", kwargs["url"], data=kwargs["data"], auth=kwargs["auth"])
-        request = request.prepare()
+        mail.send_mail("Café ☕", "Grüße", "From <from@example.com>", ["to@example.net"])
+        request = self.sent_wire_request()
         self.assertEqual(request.headers["Content-Type"], "application/x-www-form-urlencoded")
         self.assertEqual(
             request.body,
-            "from=Fr%C3%B6m+%3Cfrom%40example.com%3E&to=to%40example.net"
+            "from=From+%3Cfrom%40example.com%3E&to=to%40example.net"
             "&subject=Caf%C3%A9+%E2%98%95&text=Gr%C3%BC%C3%9Fe",
         )
         # HTTP basic auth with user "api" and the API key
@@ -157,22 +174,56 @@ class MailgunBackendStandardEmailTests(MailgunBackendTestCase):
             ),
         )
 
-    def test_non_ascii_display_names_are_sent_as_unicode(self):
-        mail.send_mail(
-            "Subject", "Body", "Fröm Ünïcode <from@example.com>", ["Tō 東京 <to@example.net>"]
+    def test_non_ascii_display_names_and_idn_domains_are_sent_encoded(self):
+        # Mailgun copies these fields into the message's headers, so they go out as Django's
+        # SMTP backend would send them: RFC 2047 display names, IDNA (punycode) domains
+        msg = EmailMessage(
+            "Subject",
+            "Body",
+            "Fröm Ünïcode <from@bücher.example>",
+            ["Tō 東京 <to@例え.jp>", "plain@bücher.example"],
+            cc=["Çc <cc@bücher.example>"],
+            bcc=["Bçc <bcc@bücher.example>"],
+            reply_to=["Rëply <reply@bücher.example>"],
         )
-        self.assertEqual(self.sent_field("from"), ["Fröm Ünïcode <from@example.com>"])
-        self.assertEqual(self.sent_field("to"), ["Tō 東京 <to@example.net>"])
+        msg.send()
+        cases = [
+            ("from", "Fröm Ünïcode", "<from@xn--bcher-kva.example>"),
+            ("to", "Tō 東京", "<to@xn--r8jz45g.jp>"),
+            ("cc", "Çc", "<cc@xn--bcher-kva.example>"),
+            ("bcc", "Bçc", "<bcc@xn--bcher-kva.example>"),
+            ("h:Reply-To", "Rëply", "<reply@xn--bcher-kva.example>"),
+        ]
+        for field, display_name, angle_addr in cases:
+            with self.subTest(field=field):
+                value = self.sent_field(field)[0]
+                self.assertTrue(value.isascii(), value)
+                self.assertTrue(value.endswith(f" {angle_addr}"), value)
+                encoded_name = value[: -len(angle_addr) - 1]
+                self.assertRegex(encoded_name, r"^=\?utf-8\?[bq]\?")
+                self.assertEqual(str(make_header(decode_header(encoded_name))), display_name)
+        self.assertEqual(self.sent_field("to")[1], "plain@xn--bcher-kva.example")
+        # The sender domain (from the From address) is the IDNA form, too
+        self.assert_api_called("POST", "https://api.mailgun.net/v3/xn--bcher-kva.example/messages")
+        # anymail_status is keyed by the addresses as given
+        self.assertEqual(
+            set(msg.anymail_status.recipients),
+            {"to@例え.jp", "plain@bücher.example", "cc@bücher.example", "bcc@bücher.example"},
+        )
 
     def test_multiple_from_emails(self):
-        # Changelog v0.10: a comma-separated from_email string (not a list) is allowed
+        # Changelog v0.10: a comma-separated from_email string (not a list) is allowed;
+        # Mailgun takes several From addresses as repeated "from" fields
         self.message.from_email = 'first@example.com, "From, also" <second@example.com>'
         self.message.send()
+        kwargs = self.assert_api_called("POST", "https://api.mailgun.net/v3/example.com/messages")
         self.assertEqual(
-            self.sent_field("from"), ['first@example.com, "From, also" <second@example.com>']
+            kwargs["data"]["from"], ["first@example.com", '"From, also" <second@example.com>']
         )
-        # the first From's domain chooses the Mailgun sender domain
-        self.assert_api_called("POST", "https://api.mailgun.net/v3/example.com/messages")
+        self.assertEqual(
+            self.sent_field("from"), ["first@example.com", '"From, also" <second@example.com>']
+        )
+        # (the first From's domain chose the Mailgun sender domain, above)
 
     def test_reply_to_and_extra_headers(self):
         msg = EmailMessage(
@@ -248,7 +299,27 @@ class MailgunBackendStandardEmailTests(MailgunBackendTestCase):
                 ("attachment", "doc.pdf", b"%PDF-1.4 fake", "application/pdf"),
             ],
         )
-        # the form fields travel in the same multipart body
+        # Requests gets the fields as data= and the attachments as files=, and makes one
+        # multipart body of them
+        kwargs = self.sent_request()
+        self.assertEqual(
+            kwargs["data"],
+            {
+                "from": ["from@example.com"],
+                "to": ["to@example.net"],
+                "subject": "Subject",
+                "text": "Text Body",
+            },
+        )
+        self.assertEqual(
+            kwargs["files"],
+            [
+                ("attachment", ("test.txt", b"plain text content", "text/plain")),
+                ("attachment", ("test.csv", b"a,b\n1,2\n", "text/csv")),
+                ("attachment", ("doc.pdf", b"%PDF-1.4 fake", "application/pdf")),
+            ],
+        )
+        self.assertIsNone(kwargs["headers"])
         self.assertEqual(
             self.sent_fields(),
             [
@@ -258,11 +329,6 @@ class MailgunBackendStandardEmailTests(MailgunBackendTestCase):
                 ("text", "Text Body"),
             ],
         )
-        kwargs = self.sent_request()
-        self.assertIsNone(kwargs["files"])
-        self.assertRegex(
-            kwargs["headers"]["Content-Type"], r"^multipart/form-data; boundary=[0-9a-f]{32}$"
-        )
 
     def test_non_ascii_attachment_filename_is_rfc7578_raw_utf8(self):
         # Changelog v4.3: Requests/urllib3 could send filename*=utf-8''... (RFC 2231), which
@@ -270,7 +336,20 @@ class MailgunBackendStandardEmailTests(MailgunBackendTestCase):
         self.message.attach("Fişier 東京.txt", "content", "text/plain")
         self.message.attach('quote"d\r\nname.txt', "content 2", "text/plain")
         self.message.send()
-        body = self.sent_request()["data"]
+        # so Anymail builds the multipart body itself, rather than handing Requests files=
+        kwargs = self.sent_request()
+        self.assertIsNone(kwargs["files"])
+        self.assertRegex(
+            kwargs["headers"]["Content-Type"], r"^multipart/form-data; boundary=[0-9a-f]{32}$"
+        )
+        body = kwargs["data"]
+        self.assertIsInstance(body, bytes)
+        boundary = kwargs["headers"]["Content-Type"].split("boundary=")[1].encode()
+        self.assertTrue(body.startswith(b"--" + boundary + b"\r\n"))
+        self.assertTrue(body.endswith(b"\r\n--" + boundary + b"--\r\n"))
+        self.assertIn(
+            b'Content-Disposition: form-data; name="to"\r\n\r\nto@example.net\r\n--', body
+        )
         self.assertIn(
             'Content-Disposition: form-data; name="attachment"; filename="Fişier 東京.txt"\r\n'
             "Content-Type: text/plain\r\n".encode(),
@@ -283,6 +362,17 @@ class MailgunBackendStandardEmailTests(MailgunBackendTestCase):
             # (Django's parser, like most, leaves the HTML5 form escapes as they are)
             [("attachment", "Fişier 東京.txt"), ("attachment", "quote%22d%0D%0Aname.txt")],
         )
+
+    def test_ascii_attachment_filename_with_quotes_goes_through_requests(self):
+        self.message.attach('quote"d\r\nname.txt', "content", "text/plain")
+        self.message.send()
+        kwargs = self.sent_request()
+        self.assertEqual(
+            kwargs["files"], [("attachment", ('quote"d\r\nname.txt', b"content", "text/plain"))]
+        )
+        body = self.sent_wire_request().body
+        self.assertIn(b'filename="quote%22d%0D%0Aname.txt"\r\n', body)
+        self.assertNotIn(b"filename*=", body)
 
     def test_non_ascii_field_values_in_multipart(self):
         self.message.subject = "Sübject ✓"
@@ -413,11 +503,47 @@ class MailgunBackendSenderDomainTests(MailgunBackendTestCase):
         self.assertEqual(self.sent_field("sender_domain"), [])
         self.assertEqual(self.sent_field("o:testmode"), ["yes"])
 
-    def test_sender_domain_is_quoted_as_one_path_segment(self):
-        self.message.esp_extra = {"sender_domain": "example.com/../other?x=1"}
+    def test_sender_domain_with_slash_is_refused(self):
+        # A "/" (even %-encoded) would make the domain call some other Mailgun API path
+        cases = [
+            ({"esp_extra": {"sender_domain": "example.com/../other"}}, "esp_extra"),
+            ({"esp_extra": {"sender_domain": "example.com%2Fother"}}, "esp_extra"),
+            ({"esp_extra": {"sender_domain": "example.com%2fother"}}, "esp_extra"),
+            ({"envelope_sender": "bounces@mg.example.com%2Fevents"}, "envelope_sender"),
+            ({"from_email": "from@example.com%2F"}, "from_email"),
+        ]
+        for attrs, source in cases:
+            with self.subTest(attrs=attrs):
+                message = AnymailMessage("S", "B", "from@example.com", ["to@example.net"])
+                for attr, value in attrs.items():
+                    setattr(message, attr, value)
+                with self.assertRaises(AnymailError) as cm:
+                    message.send()
+                domain = next(iter(attrs.values()))
+                if isinstance(domain, dict):
+                    domain = domain["sender_domain"]
+                domain = domain.rpartition("@")[2]
+                self.assertIn(f"Invalid Mailgun sender domain {domain!r}", str(cm.exception))
+                self.assertIn(source, str(cm.exception))
+        self.assert_no_api_call()
+
+    @override_settings(
+        ANYMAIL={"MAILGUN_API_KEY": API_KEY, "MAILGUN_SENDER_DOMAIN": "mg.example.com/v3"}
+    )
+    def test_sender_domain_setting_with_slash_is_refused(self):
+        with self.assertRaisesMessage(
+            AnymailError,
+            "Invalid Mailgun sender domain 'mg.example.com/v3' (from the MAILGUN_SENDER_DOMAIN "
+            "setting): a domain can't contain '/'.",
+        ):
+            self.message.send()
+        self.assert_no_api_call()
+
+    def test_other_url_characters_in_sender_domain_are_quoted(self):
+        self.message.esp_extra = {"sender_domain": "example.com?x=1#y"}
         self.message.send()
         self.assert_api_called(
-            "POST", "https://api.mailgun.net/v3/example.com%2F..%2Fother%3Fx%3D1/messages"
+            "POST", "https://api.mailgun.net/v3/example.com%3Fx%3D1%23y/messages"
         )
 
     @override_settings(
@@ -479,6 +605,14 @@ class MailgunBackendAnymailFeatureTests(MailgunBackendTestCase):
                 self.message.send_at = send_at
                 self.message.send()
                 self.assertEqual(self.sent_field("o:deliverytime"), [expected])
+
+    def test_send_at_string_is_sent_as_given(self):
+        # o:deliverytime takes an RFC 2822 date string: a user's string goes as is (as in 6.1)
+        for send_at in ["Fri, 04 Mar 2016 05:06:07 -0800", "Thu, 13 Oct 2022 18:02:00 GMT"]:
+            with self.subTest(send_at=send_at):
+                self.message.send_at = send_at
+                self.message.send()
+                self.assertEqual(self.sent_field("o:deliverytime"), [send_at])
 
     def test_tags(self):
         self.message.tags = ["receipt", "repeat user"]
@@ -636,32 +770,63 @@ class MailgunBackendBatchSendTests(MailgunBackendTestCase):
         self.message.send()
         self.assertEqual(self.recipient_variables(), {"to@example.net": {"name": "Zoë 東京"}})
 
-    def test_merge_global_data_without_batch_send_is_refused(self):
-        # Mailgun substitutes %recipient.x% only in batch sends, so the globals would be lost
-        self.message.merge_global_data = {"ship_date": "May 15"}
-        with self.assertRaisesMessage(
-            AnymailUnsupportedFeature, "Mailgun does not support merge_global_data without"
-        ):
-            self.message.send()
-        self.assert_no_api_call()
+    def test_merge_global_data_alone_is_a_batch_send(self):
+        # Anymail's Mailgun docs: merge_global_data is copied to each recipient's section of
+        # recipient-variables, which makes the message a batch send (as in 6.1)
+        self.message.to = ["a@example.net", "Bee <b@example.net>"]
+        self.message.cc = ["cc@example.net"]
+        self.message.subject = "Shipped %recipient.ship_date%"
+        self.message.merge_global_data = {"ship_date": "May 15", "n": 3}
+        self.message.send()
+        self.assertEqual(
+            self.sent_request()["data"],
+            {
+                "from": ["from@example.com"],
+                "to": ["a@example.net", "Bee <b@example.net>"],
+                "cc": ["cc@example.net"],
+                "subject": "Shipped %recipient.ship_date%",
+                "text": "Text Body",
+                "recipient-variables": json.dumps(
+                    {
+                        "a@example.net": {"ship_date": "May 15", "n": 3},
+                        "b@example.net": {"ship_date": "May 15", "n": 3},
+                    }
+                ),
+            },
+        )
+        self.assertEqual(self.message.anymail_status.status, {"queued"})
 
     @override_settings(
         ANYMAIL={"MAILGUN_API_KEY": API_KEY, "SEND_DEFAULTS": {"merge_global_data": {"site": "S"}}}
     )
     def test_merge_global_data_from_send_defaults(self):
-        # The docs suggest defaults "available to all batch sends": used in batch sends...
-        self.message.merge_data = {}
+        # Defaults are merged into every message's merge_global_data, with the same result
+        self.message.merge_global_data = {"extra": "E"}
         self.message.send()
-        self.assertEqual(self.recipient_variables(), {"to@example.net": {"site": "S"}})
-        # ... and ignored (rather than making every other send fail) in non-batch sends
+        self.assertEqual(
+            self.recipient_variables(), {"to@example.net": {"site": "S", "extra": "E"}}
+        )
         message = EmailMessage("S", "B", "from@example.com", ["to@example.net"])
         message.send()
+        self.assertEqual(self.recipient_variables(), {"to@example.net": {"site": "S"}})
+
+    def test_empty_merge_global_data_is_not_a_batch_send(self):
+        self.message.merge_global_data = {}
+        self.message.send()
         self.assertEqual(self.sent_field("recipient-variables"), [])
-        self.assertEqual(message.anymail_status.status, {"queued"})
-        # a message's own merge_global_data, in a non-batch send, is still refused
-        message.merge_global_data = {"extra": "E"}
-        with self.assertRaises(AnymailUnsupportedFeature):
-            message.send()
+
+    def test_idn_recipient_variables_match_the_sent_address(self):
+        # Mailgun matches recipient-variables keys to the "to" addresses as sent (IDNA); the
+        # user's merge_data keys are the addresses as given
+        self.message.to = ["Zoë <zoe@bücher.example>", "ascii@example.net"]
+        self.message.merge_data = {"zoe@bücher.example": {"name": "Zoë"}}
+        self.message.merge_global_data = {"g": 1}
+        self.message.send()
+        self.assertEqual(self.sent_field("to")[0].rpartition(" ")[2], "<zoe@xn--bcher-kva.example>")
+        self.assertEqual(
+            self.recipient_variables(),
+            {"zoe@xn--bcher-kva.example": {"g": 1, "name": "Zoë"}, "ascii@example.net": {"g": 1}},
+        )
 
     def test_merge_metadata(self):
         # Per-recipient metadata: v: variables that refer to "v:"-prefixed recipient variables

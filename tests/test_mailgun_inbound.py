@@ -85,7 +85,8 @@ MESSAGE_HEADERS = [
     ["Subject", "Re: Sample email ✓"],
     ["Message-Id", "<CAEPk3RKsi@mail.example.org>"],
     ["Mime-Version", "1.0"],
-    ["Content-Type", 'multipart/mixed; boundary="001a11c10b82fb2e"'],
+    # (Mailgun sends some header values parsed, as [value, {params}])
+    ["Content-Type", ["multipart/mixed", {"boundary": "001a11c10b82fb2e"}]],
 ]
 
 
@@ -199,7 +200,10 @@ class MailgunInboundFullyParsedTests(MailgunInboundTestCase):
         message = event.message
         self.assertEqual(message.envelope_sender, "envelope-from@example.org")
         self.assertEqual(message.envelope_recipient, "support@inbound.example.com")
-        self.assertEqual(str(message.from_email), "Rïch Sender <from@example.org>")
+        self.assertEqual(
+            (message.from_email.display_name, message.from_email.addr_spec),
+            ("Rïch Sender", "from@example.org"),
+        )
         self.assertEqual(
             [str(addr) for addr in message.to],
             ["Support <support@inbound.example.com>", "other@example.com"],
@@ -326,8 +330,33 @@ class MailgunInboundFullyParsedTests(MailgunInboundTestCase):
         fields = fully_parsed_fields(**{"message-headers": None})
         self.assertEqual(self.client.post(INBOUND_URL, fields).status_code, 200)
         message = self.the_event().message
-        self.assertEqual(str(message.from_email), "Rïch Sender <from@example.org>")
+        self.assertEqual(
+            (message.from_email.display_name, message.from_email.addr_spec),
+            ("Rïch Sender", "from@example.org"),
+        )
         self.assertEqual(message.subject, "Re: Sample email ✓")
+
+    def test_message_headers_mailgun_sends_parsed_or_odd(self):
+        # A header that can't be made into text is skipped, rather than losing the message;
+        # From and Subject then come from Mailgun's fields of those names
+        headers = [
+            ["Subject"],
+            ["From", ["Not", "text"]],
+            ["Content-Type", ["text/plain", {"charset": "utf-8"}]],
+            ["X-Custom", ["value", {"param": 'a "quoted" value'}]],
+            ["X-Number", 42],
+            ["Cc", "cc@example.com"],
+        ]
+        fields = fully_parsed_fields(**{"message-headers": json.dumps(headers)})
+        self.assertEqual(self.client.post(INBOUND_URL, fields).status_code, 200)
+        message = self.the_event().message
+        self.assertEqual(message.subject, "Re: Sample email ✓")
+        self.assertEqual(message.from_email.addr_spec, "from@example.org")
+        self.assertEqual([addr.addr_spec for addr in message.cc], ["cc@example.com"])
+        self.assertEqual(message["X-Custom"], 'value; param="a \\"quoted\\" value"')
+        self.assertIsNone(message["X-Number"])
+        # (the constructed message's own Content-Type describes its constructed body)
+        self.assertEqual(message.get_content_type(), "multipart/mixed")
 
     def test_odd_spam_headers(self):
         cases = [
@@ -349,7 +378,6 @@ class MailgunInboundFullyParsedTests(MailgunInboundTestCase):
         cases = [
             {"message-headers": "not json"},
             {"message-headers": json.dumps({"Subject": "not a list"})},
-            {"message-headers": json.dumps([["Subject"]])},
             {"content-id-map": "[1, 2]"},
             {"timestamp": "yesterday", "signature": None},
             {"body-plain": None, "message-headers": None, "recipient": None, "sender": None},
@@ -378,7 +406,10 @@ class MailgunInboundRawMimeTests(MailgunInboundTestCase):
         message = self.the_event().message
         self.assertEqual(message.envelope_sender, "envelope-from@example.org")
         self.assertEqual(message.envelope_recipient, "support@inbound.example.com")
-        self.assertEqual(str(message.from_email), "Rïch Sender <from@example.org>")
+        self.assertEqual(
+            (message.from_email.display_name, message.from_email.addr_spec),
+            ("Rïch Sender", "from@example.org"),
+        )
         self.assertEqual([str(addr) for addr in message.to], ["support@inbound.example.com"])
         self.assertEqual(message.subject, "Raw MIME ✓")
         self.assertEqual(message["Message-ID"], "<raw-mime-test@mail.example.org>")

@@ -23,7 +23,11 @@ from hypothesis import strategies as st
 
 from anymail.exceptions import AnymailConfigurationError, AnymailInsecureWebhookWarning
 from anymail.signals import AnymailTrackingEvent, inbound, tracking
-from anymail.webhooks.mailgun import MailgunInboundWebhookView, MailgunTrackingWebhookView
+from anymail.webhooks.mailgun import (
+    MailgunInboundWebhookView,
+    MailgunTrackingWebhookView,
+    legacy_message_headers,
+)
 
 from .fakes import quiet_webhook_logs
 
@@ -275,7 +279,8 @@ SAMPLE_EVENT_DATA = [
     ACCEPTED,
 ]
 
-# Legacy webhooks: form fields (message-headers is a JSON list of [name, value])
+# Legacy webhooks: form fields. message-headers is a JSON list of [name, value], where Mailgun
+# sends some values parsed, as [value, {param: value}] (as in its legacy webhook examples)
 
 LEGACY_HEADERS = json.dumps(
     [
@@ -283,7 +288,10 @@ LEGACY_HEADERS = json.dumps(
             "Received",
             "by luna.mailgun.net with SMTP mgrt 8734663311733; Fri, 03 May 2013 18:26:27 +0000",
         ],
-        ["Content-Type", 'multipart/alternative; boundary="eb663d73ae0a4d6c9153cc0aec8b7520"'],
+        [
+            "Content-Type",
+            ["multipart/alternative", {"boundary": "eb663d73ae0a4d6c9153cc0aec8b7520"}],
+        ],
         ["Mime-Version", "1.0"],
         ["Subject", "Test deliver webhook"],
         ["From", "Bob <bob@sandboxf3d1.mailgun.org>"],
@@ -464,6 +472,7 @@ class MailgunTrackingCurrentWebhookTests(MailgunWebhookTestCase):
             recipient="alice@example.com",
             metadata={"my_var_1": "Mailgun Variable #1", "my-var-2": "awesome"},
             tags=["my_tag_1", "my_tag_2"],
+            description="",  # Mailgun's empty delivery-status description, kept as "" (6.1)
             mta_response="OK",
         )
         self.assertEqual(event.esp_event, payload)
@@ -481,6 +490,7 @@ class MailgunTrackingCurrentWebhookTests(MailgunWebhookTestCase):
             metadata={"order": "12345"},
             tags=["my_tag_1"],
             reject_reason="bounced",
+            description="",
             mta_response="5.1.1 The email account that you tried to reach does not exist.",
         )
 
@@ -512,6 +522,9 @@ class MailgunTrackingCurrentWebhookTests(MailgunWebhookTestCase):
             recipient="alice@example.com",
             metadata={"order": "12345"},
             tags=["my_tag_1"],
+            # Mailgun's "generic" reason, as for permanent failures (as in 6.1)
+            reject_reason="other",
+            description="",
             mta_response="4.2.2 The email account that you tried to reach is over quota.",
         )
 
@@ -526,7 +539,11 @@ class MailgunTrackingCurrentWebhookTests(MailgunWebhookTestCase):
             ("permanent", "suppress-bounce"): ("rejected", "bounced"),
             ("permanent", "suppress-unsubscribe"): ("rejected", "unsubscribed"),
             ("permanent", "suppress-complaint"): ("rejected", "spam"),
-            ("temporary", "greylisted"): ("deferred", None),
+            ("temporary", "generic"): ("deferred", "other"),
+            ("temporary", "greylisted"): ("deferred", "other"),
+            ("temporary", None): ("deferred", "other"),
+            # (Mailgun's last retry, when it gives up, is still a "temporary" failure)
+            ("temporary", "old"): ("deferred", "timed_out"),
             (None, "bounce"): ("bounced", "bounced"),
         }
         for (severity, reason), (event_type, reject_reason) in cases.items():
@@ -551,6 +568,41 @@ class MailgunTrackingCurrentWebhookTests(MailgunWebhookTestCase):
             reject_reason="other",
             description="Sandbox subdomains are for test purposes only.",
         )
+
+    def test_rejected_without_recipient_uses_to_header(self):
+        # Mailgun's rejected events may have no "recipient": the message's To header has it
+        event_data = {key: value for key, value in REJECTED.items() if key != "recipient"}
+        self.assertEqual(self.post_json(signed_json_payload(event_data)).status_code, 200)
+        self.assert_event(
+            self.the_event(),
+            event_type="rejected",
+            timestamp=TIMESTAMP_DT,
+            event_id=self.TOKEN,
+            message_id=f"<{MESSAGE_ID}>",
+            recipient="alice@example.com",  # from "Alice <alice@example.com>"
+            reject_reason="other",
+            description="Sandbox subdomains are for test purposes only.",
+        )
+
+    def test_rejected_recipient_from_odd_to_headers(self):
+        cases = [
+            ("bob@example.com", "bob@example.com"),
+            ('"Smith, Ann" <ann@example.com>, bob@example.com', "ann@example.com"),
+            ("undisclosed-recipients:;", None),
+            ("", None),
+        ]
+        for to, recipient in cases:
+            with self.subTest(to=to):
+                self.tracking_handler.reset_mock()
+                event_data = {k: v for k, v in REJECTED.items() if k != "recipient"}
+                event_data["message"] = message_block(to=to)
+                self.assertEqual(self.post_json(signed_json_payload(event_data)).status_code, 200)
+                self.assertEqual(self.the_event().recipient, recipient)
+        self.tracking_handler.reset_mock()
+        event_data = {k: v for k, v in REJECTED.items() if k != "recipient"}
+        event_data["message"] = {"headers": {"message-id": MESSAGE_ID}}  # no To at all
+        self.assertEqual(self.post_json(signed_json_payload(event_data)).status_code, 200)
+        self.assertIsNone(self.the_event().recipient)
 
     def test_opened(self):
         self.assertEqual(self.post_json(signed_json_payload(OPENED)).status_code, 200)
@@ -701,8 +753,9 @@ class MailgunTrackingLegacyWebhookTests(MailgunWebhookTestCase):
             ("hardfail", "606", "rejected", "unsubscribed"),
             ("hardfail", "607", "rejected", "spam"),
             ("hardfail", "", "rejected", "bounced"),
-            ("old", "", "bounced", "timed_out"),
-            ("maxfails", "", "bounced", "timed_out"),
+            # Mailgun gave up retrying: still a rejected event (as in 6.1)
+            ("old", "", "rejected", "timed_out"),
+            ("maxfails", "", "rejected", "timed_out"),
         ]
         for reason, code, event_type, reject_reason in cases:
             with self.subTest(reason=reason, code=code):
@@ -771,6 +824,118 @@ class MailgunTrackingLegacyWebhookTests(MailgunWebhookTestCase):
             user_agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.31 Chrome/26.0",
         )
 
+    def test_legacy_structured_message_headers(self):
+        # Mailgun's real message-headers: parsed values as [value, {params}] (a 400 for these
+        # lost every legacy delivered, dropped, bounced and complained event)
+        headers = json.loads(LEGACY_HEADERS) + [
+            ["Content-Disposition", ["inline", {"filename": 'a "b" \\ c.txt'}]],
+            ["X-Odd-Number", 42],  # anything else that isn't header text is skipped...
+            ["X-Odd-Object", {"a": "b"}],
+            ["X-Odd-Params", ["text/plain", {"charset": ["utf-8"]}]],
+            ["Only-A-Name"],
+            ["Too", "many", "parts"],
+            [7, "not a name"],
+            "not a pair",
+        ]
+        fields = [
+            (k, json.dumps(headers) if k == "message-headers" else v) for k, v in LEGACY_BOUNCED
+        ]
+        self.assertEqual(self.post_form(legacy_body(fields)).status_code, 200)
+        self.assert_event(
+            self.the_event(),
+            event_type="bounced",
+            timestamp=datetime(2018, 3, 19, 15, 11, 2, tzinfo=timezone.utc),
+            event_id="0a9b8c7d6e5f40312a3b4c5d6e7f8091a2b3c4d5e6f7081920",
+            message_id=f"<{MESSAGE_ID}>",
+            recipient="alice@example.com",
+            # ... and the rest of the headers are used as usual
+            metadata={
+                "my_var_1": "Mailgun Variable #1",
+                "my-var-2": "awesome",
+                "body-plain": "not really",
+            },
+            tags=["legacy-tag-1", "legacy-tag-2"],
+            reject_reason="bounced",
+            mta_response="5.1.1 The email account that you tried to reach does not exist.",
+        )
+
+    def test_legacy_message_headers_as_header_text(self):
+        headers = json.loads(LEGACY_HEADERS) + [
+            ["Content-Disposition", ["inline", {"filename": 'a "b" \\ c.txt'}]],
+            ["Content-Type", ["text/plain", {"charset": "utf-8", "format": "flowed"}]],
+            ["X-Odd-Number", 42],
+            ["Only-A-Name"],
+        ]
+        parsed = legacy_message_headers(json.dumps(headers))
+        self.assertEqual(len(parsed), len(headers) - 2)
+        self.assertEqual(
+            parsed[1],
+            ("Content-Type", 'multipart/alternative; boundary="eb663d73ae0a4d6c9153cc0aec8b7520"'),
+        )
+        self.assertEqual(
+            parsed[-2:],
+            [
+                ("Content-Disposition", 'inline; filename="a \\"b\\" \\\\ c.txt"'),
+                ("Content-Type", 'text/plain; charset="utf-8"; format="flowed"'),
+            ],
+        )
+        self.assertEqual(parsed[2:], [tuple(header) for header in headers[2:13]] + parsed[-2:])
+
+    def test_legacy_metadata_named_like_mailgun_fields(self):
+        # Mailgun appends custom variables after its own fields, and the signature fields
+        # after those. Mailgun's own values win: the first "event" or "recipient", and the
+        # last "timestamp", "token" or "signature"; metadata has only the other variables.
+        mailgun_token = "9f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6b5a4938271"
+        fields = [
+            (k, v) for k, v in LEGACY_CLICKED if k not in ("timestamp", "token", "order_id")
+        ] + [
+            ("event", "user-event"),
+            ("recipient", "user@example.org"),
+            ("url", "https://user.example.org/"),
+            ("timestamp", "1000000000"),
+            ("token", "user-token"),
+            ("signature", "user-signature"),
+            ("order_id", "42"),
+            ("timestamp", "1521472262"),
+            ("token", mailgun_token),
+        ]
+        self.assertEqual(self.post_form(legacy_body(fields)).status_code, 200)
+        event = self.the_event()
+        self.assert_event(
+            event,
+            event_type="clicked",
+            timestamp=datetime(2018, 3, 19, 15, 11, 2, tzinfo=timezone.utc),
+            event_id=mailgun_token,
+            message_id=f"<{MESSAGE_ID}>",
+            recipient="alice@example.com",
+            metadata={"customer": "Zoë", "order_id": "42"},
+            tags=["legacy-tag-1", "legacy-tag-2"],
+            user_agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.31 Chrome/26.0",
+            click_url="https://example.com/landing?ref=1",
+        )
+        self.assertEqual(event.esp_event.getlist("event"), ["clicked", "user-event"])
+
+    def test_legacy_metadata_named_like_mailgun_fields_with_message_headers(self):
+        # (Delivered events' metadata and tags come from the message's X-Mailgun-Variables and
+        # X-Mailgun-Tag headers, so every custom variable is there, and nothing else)
+        fields = LEGACY_DELIVERED[:-2] + [
+            ("event", "user-event"),
+            ("recipient", "user@example.org"),
+            ("token", "user-token"),
+            ("tag", "user-tag"),
+            *LEGACY_DELIVERED[-2:],
+        ]
+        self.assertEqual(self.post_form(legacy_body(fields)).status_code, 200)
+        event = self.the_event()
+        self.assertEqual(event.event_type, "delivered")
+        self.assertEqual(event.recipient, "alice@example.com")
+        self.assertEqual(event.event_id, "f1e2d3c4b5a69788796a5b4c3d2e1f0a1b2c3d4e5f6a7b8c9d")
+        self.assertEqual(event.tags, ["legacy-tag-1", "legacy-tag-2"])  # from the headers
+        self.assertEqual(
+            event.metadata,
+            {"my_var_1": "Mailgun Variable #1", "my-var-2": "awesome", "body-plain": "not really"},
+        )
+
     def test_legacy_unknown_event(self):
         fields = [(k, v) for k, v in LEGACY_CLICKED if k != "event"] + [("event", "stored")]
         self.assertEqual(self.post_form(legacy_body(fields)).status_code, 200)
@@ -779,10 +944,7 @@ class MailgunTrackingLegacyWebhookTests(MailgunWebhookTestCase):
     def test_legacy_malformed_is_400(self):
         cases = [
             [(k, "not json" if k == "message-headers" else v) for k, v in LEGACY_DELIVERED],
-            [
-                (k, '[["only-a-name"]]' if k == "message-headers" else v)
-                for k, v in LEGACY_DELIVERED
-            ],
+            [(k, '{"To": "x"}' if k == "message-headers" else v) for k, v in LEGACY_DELIVERED],
             [(k, "soon" if k == "timestamp" else v) for k, v in LEGACY_CLICKED],
             [(k, v) for k, v in LEGACY_CLICKED if k != "event"],
         ]
@@ -872,6 +1034,20 @@ class MailgunWebhookSecurityTests(MailgunWebhookTestCase):
         payload = signed_json_payload(DELIVERED, key="key-from-as-view")
         self.assertEqual(self.post_json(payload, url="/custom/mailgun/tracking/").status_code, 200)
         self.assertEqual(self.post_json(payload).status_code, 400)  # not the settings key
+
+    @override_settings(
+        ANYMAIL={"MAILGUN_API_KEY": "api-key", "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+    )
+    def test_webhook_signing_key_attribute(self):
+        # The view exposes the key it verifies with, as bytes (as Anymail 6.1's did)
+        view = MailgunTrackingWebhookView()
+        self.assertEqual(view.webhook_signing_key, SIGNING_KEY.encode())
+        view = MailgunInboundWebhookView(webhook_signing_key="key-from-as-view")
+        self.assertEqual(view.webhook_signing_key, b"key-from-as-view")
+        with override_settings(ANYMAIL={"MAILGUN_API_KEY": "api-key"}):
+            self.assertEqual(MailgunTrackingWebhookView().webhook_signing_key, b"api-key")
+        # the as_view() class attribute is left alone
+        self.assertIsNone(MailgunTrackingWebhookView.webhook_signing_key)
 
     @override_settings(ANYMAIL={})
     def test_no_key_is_a_configuration_error_naming_both_settings(self):

@@ -20,11 +20,11 @@ from requests.structures import CaseInsensitiveDict
 from ..addresses import EmailAddress
 from ..attachments import Attachment
 from ..conf import get_anymail_setting
-from ..exceptions import AnymailConfigurationError, AnymailRequestsAPIError
+from ..exceptions import AnymailConfigurationError, AnymailError, AnymailRequestsAPIError
 from ..message import AnymailRecipientStatus
 from .base_requests import AnymailRequestsBackend, RequestsPayload
 
-DEFAULT_API_URL = "https://api.mailgun.net/v3"  # (EU region: "https://api.eu.mailgun.net/v3")
+DEFAULT_API_URL = "https://api.mailgun.net/v3/"  # (EU region: "https://api.eu.mailgun.net/v3/")
 
 
 class EmailBackend(AnymailRequestsBackend):
@@ -44,6 +44,10 @@ class EmailBackend(AnymailRequestsBackend):
         api_url = get_anymail_setting(
             "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
         )
+        # The docs show MAILGUN_API_URL without a trailing slash (".../v3"), but the sender
+        # domain is joined to it as a relative path, which would replace a last "v3" segment
+        if not api_url.endswith("/"):
+            api_url += "/"
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> MailgunPayload:
@@ -82,6 +86,7 @@ class MailgunPayload(RequestsPayload):
     def init_payload(self) -> None:
         # Form fields, in order; a list value becomes a repeated field (e.g., several "to")
         self.data: dict[str, Any] = {}
+        # Attachments: (field, (filename, content, mimetype)), as requests' files= takes them
         self.files: list[tuple[str, tuple[str, bytes, str]]] = []
         self.from_domain: str | None = None
         self.envelope_sender_domain: str | None = None
@@ -119,42 +124,58 @@ class MailgunPayload(RequestsPayload):
         ]
         for domain, source in candidates:
             if domain:
-                return str(domain), source
+                domain = str(domain)
+                if "/" in domain or "%2f" in domain.lower():
+                    # The domain is a path segment of the API url: "/" (even %-encoded) would
+                    # call some other Mailgun API, which answers a cryptic 200 "Mailgun
+                    # Magnificent API" or 404 rather than an error naming the domain
+                    raise AnymailError(
+                        f"Invalid Mailgun sender domain {domain!r} (from {source}): a domain "
+                        f"can't contain '/'.",
+                        email_message=self.message,
+                        payload=self,
+                        backend=self.backend,
+                    )
+                return domain, source
         raise AnymailConfigurationError(
             "Mailgun needs a sender domain to send this message: set MAILGUN_SENDER_DOMAIN in "
             "your ANYMAIL settings, or give the message a from_email or envelope_sender."
         )
 
     def get_api_endpoint(self) -> str:
-        # Quote everything (even "/"), so an odd domain can't turn into a different API path
+        # (choose_sender_domain refused "/"; quoting keeps "?" or "#" in the path, too)
         return f"{quote(self.sender_domain, safe='')}/messages"
 
     def get_request_params(self, api_url: str) -> dict[str, Any]:
         params = super().get_request_params(api_url)
-        params["files"] = None
-        if self.files:
-            # Encode multipart ourselves: some Requests/urllib3 versions send non-ASCII filenames
-            # as RFC 2231 filename*=, which Mailgun doesn't understand (it drops the attachment).
-            body, content_type = encode_multipart_form(params["data"], self.files)
-            params.update(data=body, headers={"Content-Type": content_type})
+        params["files"] = self.files
+        if any(not filename.isascii() for _, (filename, _, _) in self.files):
+            # Requests (through urllib3) may send a non-ASCII filename as RFC 2231 filename*=,
+            # which Mailgun doesn't understand (it drops the attachment): build the multipart
+            # body ourselves, with the raw UTF-8 filename RFC 7578 calls for
+            body, content_type = encode_multipart_form(form_fields(params["data"]), self.files)
+            params.update(data=body, files=None, headers={"Content-Type": content_type})
         return params
 
-    def serialize_data(self) -> list[tuple[str, str]]:
-        fields = []
-        for field, value in self.data.items():
-            values = value if isinstance(value, (list, tuple)) else [value]
-            fields.extend((field, str(item)) for item in values)
-        return fields
+    def serialize_data(self) -> dict[str, str | list[str]]:
+        """The form fields for requests' data=: a list value is a repeated field."""
+        return {
+            field: [str(item) for item in value] if isinstance(value, (list, tuple)) else str(value)
+            for field, value in self.data.items()
+        }
 
     # Addresses and content
 
+    # (Mailgun puts address fields into the message's headers as given, so they're sent in
+    # their header form: RFC 2047 display names, IDNA domains)
+
     def set_from_email_list(self, emails: list[EmailAddress]) -> None:
-        # Mailgun takes several From addresses as one comma-separated field
-        self.data["from"] = ", ".join(str(email) for email in emails)
-        self.from_domain = emails[0].domain
+        # Several From addresses are a repeated "from" field, as for "to"
+        self.data["from"] = [email.address for email in emails]
+        self.from_domain = idna_domain(emails[0])
 
     def set_recipients(self, recipient_type: str, emails: list[EmailAddress]) -> None:
-        self.data[recipient_type] = [str(email) for email in emails]
+        self.data[recipient_type] = [email.address for email in emails]
         if recipient_type == "to":
             self.to_emails = emails
 
@@ -162,7 +183,7 @@ class MailgunPayload(RequestsPayload):
         self.data["subject"] = subject
 
     def set_reply_to(self, emails: list[EmailAddress]) -> None:
-        self.data["h:Reply-To"] = ", ".join(str(email) for email in emails)
+        self.data["h:Reply-To"] = ", ".join(email.address for email in emails)
 
     def set_extra_headers(self, headers: CaseInsensitiveDict) -> None:
         for name, value in headers.items():
@@ -195,14 +216,17 @@ class MailgunPayload(RequestsPayload):
     def set_envelope_sender(self, email: EmailAddress) -> None:
         # Mailgun sets the envelope sender (Return-Path) itself; only the domain is used, to
         # choose the sending domain
-        self.envelope_sender_domain = email.domain
+        self.envelope_sender_domain = idna_domain(email)
 
     def set_metadata(self, metadata: dict[str, Any]) -> None:
         self.metadata = metadata  # sent as v: custom variables, with any merge_metadata
 
-    def set_send_at(self, send_at: datetime) -> None:
-        # o:deliverytime takes an RFC 2822 date
-        self.data["o:deliverytime"] = format_datetime(send_at.astimezone(timezone.utc))
+    def set_send_at(self, send_at: datetime | str) -> None:
+        # o:deliverytime takes an RFC 2822 date string; a string is the user's own (as in 6.1)
+        if isinstance(send_at, str):
+            self.data["o:deliverytime"] = send_at
+        else:
+            self.data["o:deliverytime"] = format_datetime(send_at.astimezone(timezone.utc))
 
     def set_tags(self, tags: list[str]) -> None:
         self.data["o:tag"] = tags
@@ -241,9 +265,10 @@ class MailgunPayload(RequestsPayload):
 
         Mailgun sends an individual message to each "to" address only when the request has
         recipient-variables: a JSON object of per-recipient values that %recipient.name% in the
-        message (including in v: variables) refers to. merge_global_data has no Mailgun
-        equivalent, so it's copied into every recipient's values. merge_metadata uses
-        "v:"-prefixed recipient variables, so it can't collide with merge_data keys.
+        message (including in v: variables) refers to. Mailgun has no global merge values, so
+        (as Anymail's Mailgun docs say) merge_global_data is copied into every recipient's
+        values, which makes any message with merge_global_data a batch send. merge_metadata
+        uses "v:"-prefixed recipient variables, so it can't collide with merge_data keys.
         """
         metadata_keys = set()
         if self.merge_metadata is not None:
@@ -254,28 +279,52 @@ class MailgunPayload(RequestsPayload):
         for key in sorted(metadata_keys):
             self.data[f"v:{key}"] = f"%recipient.v:{key}%"
 
-        is_batch = self.merge_data is not None or self.merge_metadata is not None
+        is_batch = (
+            self.merge_data is not None
+            or self.merge_metadata is not None
+            or bool(self.merge_global_data)
+        )
         if not is_batch:
-            # Mailgun only substitutes %recipient.name% in batch sends, so merge_global_data
-            # would be lost. Refuse it if the message asked for it; but ignore it if it only
-            # came from SEND_DEFAULTS (which the docs suggest for data "available to all batch
-            # sends"), or every non-batch message would fail.
-            if self.merge_global_data and getattr(self.message, "merge_global_data", None):
-                self.unsupported_feature(
-                    "merge_global_data without merge_data (Anymail emulates global merge data "
-                    "only in batch sends; set merge_data, even to {}, to make this a batch send)"
-                )
             return
         recipient_variables = {}
         for email in self.to_emails:
+            # Mailgun matches these keys against the "to" addresses as sent (IDNA domains);
+            # users' merge_data keys are the addresses as they wrote them
+            sent_addr_spec = email.formattable_addr_spec()
             values = dict(self.merge_global_data or {})
-            values.update((self.merge_data or {}).get(email.addr_spec, {}))
-            recipient_metadata = (self.merge_metadata or {}).get(email.addr_spec, {})
+            values.update(lookup_recipient(self.merge_data, email.addr_spec, sent_addr_spec))
+            recipient_metadata = lookup_recipient(
+                self.merge_metadata, email.addr_spec, sent_addr_spec
+            )
             for key in metadata_keys:
                 # A recipient without this key gets the message's metadata value, else ""
                 values[f"v:{key}"] = recipient_metadata.get(key, self.metadata.get(key, ""))
-            recipient_variables[email.addr_spec] = values
+            recipient_variables[sent_addr_spec] = values
         self.data["recipient-variables"] = self.serialize_json(recipient_variables)
+
+
+def lookup_recipient(
+    per_recipient: dict[str, dict[str, Any]] | None, *addr_specs: str
+) -> dict[str, Any]:
+    """A recipient's merge_data (or merge_metadata) values, under any of its addr_specs."""
+    for addr_spec in addr_specs:
+        if per_recipient and addr_spec in per_recipient:
+            return per_recipient[addr_spec]
+    return {}
+
+
+def idna_domain(email: EmailAddress) -> str:
+    """The address's domain as Mailgun knows it: an internationalized one in IDNA form."""
+    return email.formattable_addr_spec().rpartition("@")[2]
+
+
+def form_fields(data: dict[str, str | list[str]]) -> list[tuple[str, str]]:
+    """serialize_data()'s dict as (name, value) pairs, a list value as repeated fields."""
+    return [
+        (field, item)
+        for field, value in data.items()
+        for item in (value if isinstance(value, list) else [value])
+    ]
 
 
 def variable_value(value: Any) -> str:

@@ -13,6 +13,7 @@ import hmac
 import json
 import math
 import re
+from email.utils import getaddresses
 from typing import Any
 
 from django.http import HttpRequest, QueryDict
@@ -48,8 +49,10 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
     # Mailgun's signature does the job of a shared secret (Anymail's Mailgun docs say omitting
     # WEBHOOK_SECRET is acceptable), so don't warn when it's not set.
     warn_if_no_basic_auth = False
-    webhook_signing_key: str | None = None  # allows as_view(webhook_signing_key=...)
-    api_key: str | None = None  # allows as_view(api_key=...)
+    # Both allow as_view(webhook_signing_key=..., api_key=...). An instance's
+    # webhook_signing_key is the key in use, as bytes (whichever setting it came from).
+    webhook_signing_key: str | bytes | None = None
+    api_key: str | None = None
 
     def __init__(self, **kwargs: Any) -> None:
         signing_key = get_anymail_setting(
@@ -66,7 +69,9 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
                 "SIGNING_KEY. (Anymail falls back to MAILGUN_API_KEY if that isn't set, but "
                 "neither is.)"
             )
-        self.signing_key: bytes = str(signing_key).encode("utf-8")
+        if not isinstance(signing_key, bytes):
+            signing_key = str(signing_key).encode("utf-8")
+        self.webhook_signing_key: bytes = signing_key
         super().__init__(**kwargs)
 
     def validate_request(self, request: HttpRequest) -> None:
@@ -75,6 +80,8 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
             if not isinstance(signature_fields, dict):
                 raise AnymailWebhookValidationFailure("Mailgun webhook has no 'signature' object")
         else:
+            # (A QueryDict gives a repeated field's last value: Mailgun appends the signature
+            # fields after any custom variables of the same names)
             signature_fields = request.POST
         try:
             timestamp = signature_fields["timestamp"]
@@ -92,7 +99,7 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
         ):
             raise AnymailWebhookValidationFailure("Mailgun webhook has malformed signature fields")
         expected = hmac.new(
-            self.signing_key, f"{timestamp}{token}".encode(), hashlib.sha256
+            self.webhook_signing_key, f"{timestamp}{token}".encode(), hashlib.sha256
         ).hexdigest()
         if not hmac.compare_digest(signature.encode("utf-8"), expected.encode("ascii")):
             raise AnymailWebhookValidationFailure(
@@ -142,6 +149,7 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
     }
 
     # "failed" events' "reason". (Mailgun's docs show these in examples but don't list them.)
+    # Temporary failures have a reason too (usually "generic"), so deferred events get one.
     reject_reasons = {
         "bounce": RejectReason.BOUNCED,
         "suppress-bounce": RejectReason.BOUNCED,
@@ -161,17 +169,25 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
             event_type = self.failed_event_type(event_data)
         headers = optional_dict(optional_dict(event_data, "message"), "headers")
         delivery_status = optional_dict(event_data, "delivery-status")
+        recipient = optional_str(event_data, "recipient", numbers_ok=True)
 
         reject_reason = description = None
         if event_name == "rejected":
+            # Mailgun refused the message as a whole (e.g., a sandbox domain's unauthorized
+            # recipient): no delivery-status, and no recipient but the message's To header
             reject = optional_dict(event_data, "reject")
             reject_reason = RejectReason.OTHER
             description = optional_str(reject, "description", numbers_ok=True) or optional_str(
                 reject, "reason", numbers_ok=True
             )
-        elif event_type in (EventType.BOUNCED, EventType.REJECTED):
+            if recipient is None:
+                recipient = first_addr_spec(optional_str(headers, "to"))
+        elif event_name == "failed":
             reject_reason = self.reject_reasons.get(event_data.get("reason"), RejectReason.OTHER)
-        description = description or optional_str(delivery_status, "description", numbers_ok=True)
+        if description is None and delivery_status.get("description") == "":
+            description = ""  # (Mailgun's "no description": kept as "", as Anymail 6.1 did)
+        elif description is None:
+            description = optional_str(delivery_status, "description", numbers_ok=True)
 
         timestamp = event_data.get("timestamp")
         return AnymailTrackingEvent(
@@ -182,7 +198,7 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
             event_id=optional_str(signature, "token", numbers_ok=True),
             esp_event=esp_event,
             message_id=bracketed_message_id(optional_str(headers, "message-id", numbers_ok=True)),
-            recipient=optional_str(event_data, "recipient", numbers_ok=True),
+            recipient=recipient,
             metadata=optional_dict(event_data, "user-variables"),
             tags=str_list(event_data.get("tags"), "tags"),
             reject_reason=reject_reason,
@@ -204,7 +220,7 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
 
     legacy_event_types = {
         "delivered": EventType.DELIVERED,
-        "dropped": EventType.REJECTED,  # (or bounced, when Mailgun gave up retrying)
+        "dropped": EventType.REJECTED,
         "bounced": EventType.BOUNCED,
         "complained": EventType.COMPLAINED,
         "unsubscribed": EventType.UNSUBSCRIBED,
@@ -212,15 +228,20 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
         "clicked": EventType.CLICKED,
     }
 
-    # Dropped events: reason "hardfail" is a suppressed address, detailed by "code"
+    # Dropped events' "reason": "hardfail" is a suppressed address, detailed by "code"; "old"
+    # and "maxfails" mean Mailgun gave up retrying (still reported as rejected, as in 6.1)
+    legacy_dropped_reasons = {
+        "old": RejectReason.TIMED_OUT,
+        "maxfails": RejectReason.TIMED_OUT,
+    }
     legacy_dropped_codes = {
         "605": RejectReason.BOUNCED,  # "Not delivering to previously bounced address"
         "606": RejectReason.UNSUBSCRIBED,  # "Not delivering to unsubscribed address"
         "607": RejectReason.SPAM,  # "Not delivering to a user who marked your messages as spam"
     }
 
-    # Fields Mailgun itself posts. In legacy opened, clicked and unsubscribed events, custom
-    # variables (metadata) are mixed in with these, with nothing else to tell them apart.
+    # Fields Mailgun itself posts. Custom variables (metadata) are appended to these as fields
+    # of their own, with nothing to tell them apart but the name.
     legacy_mailgun_fields = {
         "event", "recipient", "domain", "ip", "country", "region", "city", "user-agent",
         "device-type", "client-type", "client-name", "client-os", "campaign-id",
@@ -228,22 +249,31 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
         "token", "signature", "url", "body-plain", "h", "message-headers", "code", "error",
         "notification", "reason", "description", "attachment-count",
     }  # fmt: skip
+    # ... and since Mailgun appends the signature fields last (after custom variables), a
+    # repeated field's *last* value is Mailgun's for these, and its *first* for all others
+    legacy_trailing_fields = {"timestamp", "token", "signature"}
 
     def legacy_to_anymail_event(self, esp_event: QueryDict) -> AnymailTrackingEvent:
-        fields = {name.lower(): name for name in esp_event}  # Mailgun mixes "Message-Id" casing
-        headers = legacy_message_headers(esp_event.get("message-headers"))
-
         def field(name: str) -> str | None:
-            return esp_event.get(fields[name]) if name in fields else None
+            # Mailgun's value for a field, in any case (it mixes "Message-Id" casings)
+            values = [
+                value
+                for posted_name in esp_event
+                if posted_name.lower() == name
+                for value in esp_event.getlist(posted_name)
+            ]
+            if not values:
+                return None
+            return values[-1] if name in self.legacy_trailing_fields else values[0]
 
+        headers = legacy_message_headers(field("message-headers"))
         event_name = require_type(field("event"), str, "event")
         event_type = self.legacy_event_types.get(event_name, EventType.UNKNOWN)
         reject_reason = None
         if event_name == "dropped":
-            if field("reason") in ("old", "maxfails"):
-                event_type, reject_reason = EventType.BOUNCED, RejectReason.TIMED_OUT
-            else:
-                reject_reason = self.legacy_dropped_codes.get(field("code"), RejectReason.BOUNCED)
+            reject_reason = self.legacy_dropped_reasons.get(field("reason")) or (
+                self.legacy_dropped_codes.get(field("code"), RejectReason.BOUNCED)
+            )
         elif event_name == "bounced":
             reject_reason = RejectReason.BOUNCED
 
@@ -253,15 +283,17 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
             metadata = {}
             for value in header_values(headers, "X-Mailgun-Variables"):
                 metadata.update(require_type(json.loads(value), dict, "X-Mailgun-Variables"))
+            # (and so are tags: a "tag" field in these could be a custom variable's)
             tags = header_values(headers, "X-Mailgun-Tag")
         else:
+            # A custom variable named like one of Mailgun's fields can't be told apart from
+            # it, so it's left out of metadata (Mailgun's value is the one Anymail uses)
             metadata = {
-                name: esp_event.get(name)
+                name: esp_event.getlist(name)[0]
                 for name in esp_event
                 if name.lower() not in self.legacy_mailgun_fields
             }
-            tags = []
-        tags = esp_event.getlist("tag") or esp_event.getlist("X-Mailgun-Tag") or tags
+            tags = esp_event.getlist("tag") or esp_event.getlist("X-Mailgun-Tag")
 
         message_id = field("message-id")
         if message_id is None and headers is not None:
@@ -285,18 +317,44 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
 
 
 def legacy_message_headers(value: str | None) -> list[tuple[str, str]] | None:
-    """Mailgun's "message-headers" field: a JSON list of [name, value] pairs (or None)."""
+    """Mailgun's "message-headers" field: a JSON list of [name, value] pairs (or None).
+
+    Mailgun sends some values parsed, as [value, {param: value}]: e.g., Content-Type as
+    ["multipart/alternative", {"boundary": "..."}]. Those are put back together as a header
+    would have them; an entry that can't be made into a header is skipped rather than losing
+    the whole event.
+    """
     if value is None:
         return None
     headers = require_type(json.loads(value), list, "message-headers")
     pairs = []
     for item in headers:
-        if not (
-            isinstance(item, list) and len(item) == 2 and all(isinstance(s, str) for s in item)
-        ):
-            raise ValueError(f"Mailgun message-headers has a malformed entry {item!r:.80}")
-        pairs.append((item[0], item[1]))
+        if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str):
+            header_value = legacy_header_value(item[1])
+            if header_value is not None:
+                pairs.append((item[0], header_value))
     return pairs
+
+
+def legacy_header_value(value: Any) -> str | None:
+    """A message-headers value as header text ('value; param="..."' for [value, {params}])."""
+    if isinstance(value, str):
+        return value
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], dict)
+        and all(isinstance(param, str) for param in value[1].values())
+    ):
+        params = "".join(f'; {name}="{quote_param(param)}"' for name, param in value[1].items())
+        return value[0] + params
+    return None
+
+
+def quote_param(text: str) -> str:
+    """A MIME parameter value as the inside of a quoted-string (backslash-escaped)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def header_values(headers: list[tuple[str, str]], name: str) -> list[str]:
@@ -369,11 +427,12 @@ class MailgunInboundWebhookView(MailgunBaseWebhookView):
             )
             for name in attachment_fields
         ]
+        header_names = {name.lower() for name, _ in headers or []}
         message = AnymailInboundMessage.construct(
             headers=headers,
-            # (Just in case there are no message-headers; otherwise the headers have these)
-            from_email=post.get("from") if headers is None else None,
-            subject=post.get("subject") if headers is None else None,
+            # (Just in case message-headers lacks them: Mailgun also posts these two)
+            from_email=post.get("from") if "from" not in header_names else None,
+            subject=post.get("subject") if "subject" not in header_names else None,
             text=post.get("body-plain"),
             html=post.get("body-html"),
             attachments=attachments,
@@ -436,6 +495,16 @@ def str_list(value: Any, name: str) -> list[str]:
         return []
     items = require_type(value, list, name)
     return [require_type(item, str, name) for item in items]
+
+
+def first_addr_spec(header: str | None) -> str | None:
+    """The first email address in an address header ("Alice <a@example.com>, ..." -> "a@...")."""
+    if not header:
+        return None
+    for _, addr_spec in getaddresses([header]):
+        if "@" in addr_spec:
+            return addr_spec
+    return None
 
 
 def bracketed_message_id(message_id: str | None) -> str | None:
