@@ -15,7 +15,7 @@ from email.mime.image import MIMEImage
 
 import requests
 from django.core import mail
-from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, EmailMessage, EmailMultiAlternatives, get_connection
 from django.test import override_settings
 
 from anymail.backends.mailjet import EmailBackend, MailjetPayload, rfc2047_encode
@@ -32,6 +32,7 @@ from .fakes import RequestsFakeTestCase
 
 MAILJET_BACKEND = "anymail.backends.mailjet.EmailBackend"
 SEND_URL = "https://api.mailjet.com/v3/send"
+TEMPLATE_URL = "https://api.mailjet.com/v3/REST/template/176375/detailcontent"
 # A 1x1 transparent PNG
 PNG_BYTES = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -51,6 +52,32 @@ def mailjet_sent(*recipients: tuple[str, int]) -> dict:
             for email, message_id in recipients
         ]
     }
+
+
+def mailjet_template(headers: dict | str) -> dict:
+    """A REST template detailcontent GET response (v3 REST's Count/Data/Total envelope)."""
+    return {
+        "Count": 1,
+        "Data": [
+            {
+                "Headers": headers,
+                "Html-part": "<p>Your order {{var:order_no}} has shipped</p>",
+                "MJMLContent": "",
+                "Text-part": "Your order {{var:order_no}} has shipped",
+            }
+        ],
+        "Total": 1,
+    }
+
+
+# A stored template's headers, as Mailjet's template API gives them
+TEMPLATE_HEADERS = {
+    "Subject": "Your order has shipped",
+    "SenderName": "Shop Team",
+    "SenderEmail": "shop@example.com",
+    "From": "Shop Team <shop@example.com>",
+    "Reply-To": "",
+}
 
 
 @override_settings(
@@ -244,15 +271,57 @@ class MailjetStandardEmailTests(MailjetBackendTestCase):
             self.assertLessEqual(len(word), 75)
         self.assertEqual(str(make_header(decode_header(encoded))), name)
 
-    def test_non_ascii_names_without_commas_are_sent_as_unicode(self):
+    def test_non_ascii_names_and_idn_domains_are_encoded_in_address_strings(self):
+        # To, Cc, Bcc and the Reply-To header are header-style strings: RFC 2047 names and
+        # IDNA domains, as Django's SMTP backend sends them. FromName/FromEmail are separate
+        # fields, so stay Unicode.
+        self.set_response(
+            200,
+            json_data=mailjet_sent(
+                ("jorg@xn--bcher-kva.example", 1),
+                ("cc@xn--bcher-kva.example", 2),
+                ("bcc@example.com", 3),
+            ),
+        )
         msg = EmailMessage(
-            "Subject", "Body", "Frøm Ñame <from@example.com>", ["Tö <to@example.com>"]
+            "Subject",
+            "Body",
+            "Frøm Ñame <from@example.com>",
+            ["Jörg <jorg@bücher.example>"],
+            cc=['"Ünïcode, Comma" <cc@bücher.example>'],
+            bcc=["Tö <bcc@example.com>"],
+            reply_to=["Rëply <reply@bücher.example>"],
         )
         msg.send()
         data = self.sent_json()
         self.assertEqual(data["FromName"], "Frøm Ñame")
-        self.assertEqual(data["To"], "Tö <to@example.com>")
+        self.assertEqual(data["FromEmail"], "from@example.com")
         self.assertIn('"FromName": "Frøm Ñame"'.encode(), self.api_call_kwargs()["data"])
+        for field, name, addr in [
+            ("To", "Jörg", "jorg@xn--bcher-kva.example"),
+            ("Cc", "Ünïcode, Comma", "cc@xn--bcher-kva.example"),
+            ("Bcc", "Tö", "bcc@example.com"),
+        ]:
+            with self.subTest(field=field):
+                value = data[field]
+                self.assertTrue(value.isascii(), value)
+                self.assertNotIn(",", value)
+                encoded_name, _, bracketed = value.rpartition(" ")
+                self.assertEqual(bracketed, f"<{addr}>")
+                self.assertTrue(encoded_name.startswith("=?utf-8?"), encoded_name)
+                self.assertEqual(str(make_header(decode_header(encoded_name))), name)
+        reply_to = data["Headers"]["Reply-To"]
+        self.assertTrue(reply_to.isascii(), reply_to)
+        self.assertTrue(reply_to.endswith(" <reply@xn--bcher-kva.example>"), reply_to)
+        self.assertEqual(str(make_header(decode_header(reply_to.rpartition(" ")[0]))), "Rëply")
+        # Mailjet reports the IDNA-encoded address it sent to: still the same recipient
+        recipients = msg.anymail_status.recipients
+        self.assertEqual(
+            set(recipients), {"jorg@bücher.example", "cc@bücher.example", "bcc@example.com"}
+        )
+        self.assertEqual(recipients["jorg@bücher.example"].message_id, "1")
+        self.assertEqual(recipients["jorg@bücher.example"].status, "sent")
+        self.assertEqual(recipients["cc@bücher.example"].message_id, "2")
 
     def test_html_and_text_bodies(self):
         self.message.attach_alternative("<p>HTML Body</p>", "text/html")
@@ -446,7 +515,7 @@ class MailjetStandardEmailTests(MailjetBackendTestCase):
         msg = EmailMessage(
             "Subject\nBcc: evil@example.com", "Body", "from@example.com", ["to@example.com"]
         )
-        with self.assertRaises(AnymailSerializationError):
+        with self.assertRaises(BadHeaderError):
             msg.send()
         self.assert_no_api_call()
 
@@ -512,6 +581,15 @@ class MailjetAnymailFeatureTests(MailjetBackendTestCase):
 
     def test_send_at_is_refused(self):
         self.message.send_at = datetime(2030, 1, 1, tzinfo=timezone.utc)
+        with self.assertRaisesMessage(
+            AnymailUnsupportedFeature, "Mailjet does not support send_at"
+        ):
+            self.message.send()
+        self.assert_no_api_call()
+
+    def test_send_at_string_is_refused(self):
+        # (A str send_at reaches the payload as given; Mailjet can't schedule it either way)
+        self.message.send_at = "2030-01-01 12:00:00"
         with self.assertRaisesMessage(
             AnymailUnsupportedFeature, "Mailjet does not support send_at"
         ):
@@ -585,12 +663,12 @@ class MailjetAnymailFeatureTests(MailjetBackendTestCase):
         self.assertNotIn("Mj-trackopen", data)
         self.assertNotIn("Mj-trackclick", data)
 
-    def test_numeric_template_id(self):
+    def test_str_template_id_is_sent_as_given(self):
         self.message.template_id = "176375"
         self.message.merge_global_data = {"ship_date": "May 15"}
         self.message.send()
         data = self.sent_json()
-        self.assertEqual(data["Mj-TemplateID"], 176375)  # a number: a str would be a name
+        self.assertEqual(data["Mj-TemplateID"], "176375")  # as 6.1: not converted to an int
         self.assertIs(data["Mj-TemplateLanguage"], True)
         self.assertEqual(data["Vars"], {"ship_date": "May 15"})
         self.assertEqual(data["To"], "to@example.com")
@@ -599,10 +677,13 @@ class MailjetAnymailFeatureTests(MailjetBackendTestCase):
     def test_int_template_id(self):
         self.message.template_id = 176375
         self.message.send()
-        self.assertEqual(self.sent_json()["Mj-TemplateID"], 176375)
+        data = self.sent_json()
+        self.assertEqual(data["Mj-TemplateID"], 176375)
+        self.assertIs(data["Mj-TemplateLanguage"], True)
 
     def test_docs_stored_template_example(self):
         # From the Mailjet "Batch sending/merge and ESP templates" docs, unchanged
+        self.set_response(200, json_data=mailjet_template(TEMPLATE_HEADERS))
         self.set_response(
             200,
             json_data=mailjet_sent(("alice@example.com", 1001), ("bob@example.com", 1002)),
@@ -621,18 +702,27 @@ class MailjetAnymailFeatureTests(MailjetBackendTestCase):
             "ship_date": "May 15",
         }
         message.send()
+        # "Use the From address stored with the template": Mailjet's v3 Send API requires
+        # FromEmail, so Anymail first asks Mailjet's template API for the template's sender
+        self.assertEqual(len(self.api_calls()), 2)
+        lookup = self.assert_api_called("GET", TEMPLATE_URL, index=0)
+        self.assertEqual(lookup["auth"], ("test-api-key", "test-secret-key"))
+        self.assertIsNone(lookup.get("data"))
+        sender = {"FromEmail": "shop@example.com", "FromName": "Shop Team"}
         self.assertEqual(
             self.sent_json(),
             {
                 "Messages": [
                     {
-                        "Mj-TemplateID": 176375,
+                        **sender,
+                        "Mj-TemplateID": "176375",
                         "Mj-TemplateLanguage": True,
                         "To": "alice@example.com",
                         "Vars": {"ship_date": "May 15", "name": "Alice", "order_no": "12345"},
                     },
                     {
-                        "Mj-TemplateID": 176375,
+                        **sender,
+                        "Mj-TemplateID": "176375",
                         "Mj-TemplateLanguage": True,
                         "To": "Bob <bob@example.com>",
                         "Vars": {"ship_date": "May 15", "name": "Bob", "order_no": "54321"},
@@ -819,6 +909,157 @@ class MailjetAnymailFeatureTests(MailjetBackendTestCase):
         self.assertEqual(data["Mj-deduplicatecampaign"], 1)
 
 
+class MailjetTemplateSenderTests(MailjetBackendTestCase):
+    """template_id with from_email = None: the sender stored with the template is used."""
+
+    def setUp(self):
+        super().setUp()
+        self.message = EmailMessage(to=["to@example.com"])
+        self.message.template_id = "176375"
+        self.message.from_email = None  # (explicitly, after creation, as the docs say)
+
+    def test_from_header_of_template_becomes_from_email_and_name(self):
+        self.set_response(200, json_data=mailjet_template(TEMPLATE_HEADERS))
+        self.message.send()
+        self.assertEqual(len(self.api_calls()), 2)
+        lookup = self.assert_api_called("GET", TEMPLATE_URL, index=0)
+        self.assertEqual(lookup["auth"], ("test-api-key", "test-secret-key"))
+        self.assertEqual(lookup["timeout"], 30)
+        self.assertIsNone(lookup.get("data"))
+        self.assertEqual(
+            self.sent_json(),
+            {
+                "FromEmail": "shop@example.com",
+                "FromName": "Shop Team",
+                "To": "to@example.com",
+                "Mj-TemplateID": "176375",
+                "Mj-TemplateLanguage": True,
+            },
+        )
+        self.assertEqual(self.message.anymail_status.status, {"sent"})
+
+    def test_comma_in_template_from_name(self):
+        # Mailjet doesn't quote the display name in the template's From
+        headers = dict(TEMPLATE_HEADERS, From="Widgets, Inc. <shop@example.com>")
+        self.set_response(200, json_data=mailjet_template(headers))
+        self.message.send()
+        data = self.sent_json()
+        self.assertEqual(data["FromEmail"], "shop@example.com")
+        self.assertEqual(data["FromName"], "Widgets, Inc.")
+
+    def test_from_without_display_name(self):
+        headers = {"Subject": "Hi", "From": "shop@example.com"}
+        self.set_response(200, json_data=mailjet_template(headers))
+        self.message.send()
+        data = self.sent_json()
+        self.assertEqual(data["FromEmail"], "shop@example.com")
+        self.assertNotIn("FromName", data)
+
+    def test_sender_email_and_name_without_from(self):
+        headers = {"Subject": "Hi", "SenderName": "Shop", "SenderEmail": "shop@example.com"}
+        self.set_response(200, json_data=mailjet_template(headers))
+        self.message.send()
+        data = self.sent_json()
+        self.assertEqual(data["FromEmail"], "shop@example.com")
+        self.assertEqual(data["FromName"], "Shop")
+
+    def test_template_without_sender_is_a_clear_error(self):
+        for headers in ({"Subject": "Hi", "From": "", "SenderEmail": ""}, {}, ""):
+            with self.subTest(headers=headers):
+                self.mock_request.reset_mock()
+                self.set_response(200, json_data=mailjet_template(headers))
+                with self.assertRaises(AnymailRequestsAPIError) as cm:
+                    self.message.send()
+                self.assertIn("Mailjet template '176375' has no sender", str(cm.exception))
+                self.assertIn("from_email", str(cm.exception))
+                self.assertIs(cm.exception.email_message, self.message)
+                self.assertEqual(len(self.api_calls()), 1)  # no send without a sender
+                self.assert_api_called("GET", TEMPLATE_URL)
+
+    def test_unknown_template_is_a_clear_error(self):
+        self.set_response(
+            404, json_data={"ErrorInfo": "", "ErrorMessage": "Object not found", "StatusCode": 404}
+        )
+        with self.assertRaises(AnymailRequestsAPIError) as cm:
+            self.message.send()
+        self.assertEqual(cm.exception.status_code, 404)
+        self.assertEqual(
+            str(cm.exception).splitlines()[0],
+            "Could not get Mailjet template '176375''s sender (from_email is None): "
+            "Mailjet API response 404 (NOT_FOUND): Object not found",
+        )
+        self.assertEqual(len(self.api_calls()), 1)
+
+    def test_malformed_template_response(self):
+        for body in ({"Count": 0, "Data": [], "Total": 0}, {"Data": [{}]}, ["x"]):
+            with self.subTest(body=body):
+                self.mock_request.reset_mock()
+                self.set_response(200, json_data=body)
+                with self.assertRaisesMessage(
+                    AnymailRequestsAPIError,
+                    "Invalid Mailjet template API response for template '176375'",
+                ):
+                    self.message.send()
+                self.assertEqual(len(self.api_calls()), 1)
+
+    def test_template_id_is_quoted_in_the_url(self):
+        self.message.template_id = "a name/with spaces"
+        self.set_response(200, json_data=mailjet_template(TEMPLATE_HEADERS))
+        self.message.send()
+        self.assert_api_called(
+            "GET",
+            "https://api.mailjet.com/v3/REST/template/a%20name%2Fwith%20spaces/detailcontent",
+            index=0,
+        )
+        self.assertEqual(self.sent_json()["Mj-TemplateID"], "a name/with spaces")
+
+    @override_settings(
+        ANYMAIL={
+            "MAILJET_API_KEY": "key",
+            "MAILJET_SECRET_KEY": "secret",
+            "MAILJET_API_URL": "https://api.mailjet.example/v3",
+        }
+    )
+    def test_custom_api_url(self):
+        self.set_response(200, json_data=mailjet_template(TEMPLATE_HEADERS))
+        self.message.send()
+        self.assert_api_called(
+            "GET", "https://api.mailjet.example/v3/REST/template/176375/detailcontent", index=0
+        )
+        self.assert_api_called("POST", "https://api.mailjet.example/v3/send", index=1)
+
+    def test_from_email_given_makes_no_lookup(self):
+        self.message.from_email = "Orders <orders@example.com>"
+        self.message.send()
+        self.assertEqual(len(self.api_calls()), 1)
+        data = self.sent_json()
+        self.assertEqual((data["FromEmail"], data["FromName"]), ("orders@example.com", "Orders"))
+
+    def test_from_email_in_esp_extra_makes_no_lookup(self):
+        self.message.esp_extra = {"FromEmail": "extra@example.com"}
+        self.message.send()
+        self.assertEqual(len(self.api_calls()), 1)
+        self.assertEqual(self.sent_json()["FromEmail"], "extra@example.com")
+
+    def test_no_template_makes_no_lookup(self):
+        msg = EmailMessage("Subject", "Body", to=["to@example.com"])
+        msg.from_email = None
+        msg.send()
+        self.assertEqual(len(self.api_calls()), 1)
+        self.assertNotIn("FromEmail", self.sent_json())
+
+    def test_connection_without_send_messages_uses_one_session(self):
+        # (post_to_esp opens a session itself when used directly)
+        self.set_response(200, json_data=mailjet_template(TEMPLATE_HEADERS))
+        connection = get_connection()
+        payload = connection.build_message_payload(self.message, connection.send_defaults)
+        connection.post_to_esp(payload, self.message)
+        sessions = [call.args[0] for call in self.api_calls()]
+        self.assertEqual(len(sessions), 2)
+        self.assertIs(sessions[0], sessions[1])
+        self.assertIsNone(connection.session)  # and closed it again
+
+
 # ---------------------------------------------------------------------------------------------
 # Send status and errors
 # ---------------------------------------------------------------------------------------------
@@ -869,6 +1110,22 @@ class MailjetResponseTests(MailjetBackendTestCase):
         self.assertEqual(recipients["to2@example.com"].status, "unknown")
         self.assertIsNone(recipients["to2@example.com"].message_id)
         self.assertEqual(msg.anymail_status.status, {"sent", "unknown"})
+
+    def test_sent_entries_matching_no_recipient_are_reported(self):
+        # E.g., a recipient added through esp_extra: Mailjet says it sent to them, so say so
+        self.set_response(
+            200,
+            json_data=mailjet_sent(("to@example.com", 11), ("Extra@Example.com", 12)),
+        )
+        self.message.esp_extra = {"Bcc": "Extra@Example.com"}
+        self.message.send()
+        recipients = self.message.anymail_status.recipients
+        self.assertEqual(set(recipients), {"to@example.com", "Extra@Example.com"})
+        self.assertEqual(recipients["Extra@Example.com"].status, "sent")
+        self.assertEqual(recipients["Extra@Example.com"].message_id, "12")
+        self.assertEqual(recipients["to@example.com"].message_id, "11")
+        self.assertEqual(self.message.anymail_status.message_id, {"11", "12"})
+        self.assertEqual(self.message.anymail_status.status, {"sent"})
 
     def test_api_error_includes_mailjet_error_message(self):
         self.set_response(

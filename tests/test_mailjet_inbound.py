@@ -233,6 +233,78 @@ class MailjetInboundTests(MailjetWebhookTestCase):
         self.assertEqual(uploaded.name, "logo.png")
         self.assertEqual(uploaded.read(), PNG_BYTES)
 
+    def test_inline_attachment_content_refs(self):
+        # The Parse API posts inline parts' content as InlineAttachmentN (not AttachmentN)
+        payload = dict(
+            ATTACHMENTS_PAYLOAD,
+            Parts=[
+                {
+                    "Headers": {"Content-Type": "text/plain; charset=utf-8"},
+                    "ContentRef": "Text-part",
+                },
+                {
+                    "Headers": {"Content-Type": "text/html; charset=utf-8"},
+                    "ContentRef": "Html-part",
+                },
+                {
+                    "Headers": {
+                        "Content-Type": "text/plain; charset=utf-8; name=helloworld.txt",
+                        "Content-Transfer-Encoding": "base64",
+                        "Content-Disposition": "attachment; filename=helloworld.txt",
+                    },
+                    "ContentRef": "Attachment1",
+                },
+                {
+                    "Headers": {
+                        "Content-Type": 'image/png; name="logo.png"',
+                        "Content-Transfer-Encoding": "base64",
+                        "Content-Disposition": 'inline; filename="logo.png"',
+                        "Content-ID": "<logo@example.org>",
+                    },
+                    "ContentRef": "InlineAttachment1",
+                },
+                {
+                    "Headers": {
+                        "Content-Type": "image/gif",
+                        "Content-Transfer-Encoding": "base64",
+                        "Content-ID": "<spacer@example.org>",
+                    },
+                    "ContentRef": "InlineAttachment2",
+                },
+            ],
+            **{
+                "Html-part": '<p><img src="cid:logo@example.org"><img src="cid:spacer@example.org">'
+                "</p>",
+                "Attachment1": "SGVsbG8gV29ybGQh",
+                "InlineAttachment1": b64(PNG_BYTES),
+                "InlineAttachment2": b64(b"GIF89a fake"),
+            },
+        )
+        del payload["Attachment2"], payload["Attachment3"]
+        message = self.inbound_event(payload).message
+        self.assertEqual(
+            list(message.inline_attachments), ["logo@example.org", "spacer@example.org"]
+        )
+        logo = message.inline_attachments["logo@example.org"]
+        self.assertEqual(logo.get_content_type(), "image/png")
+        self.assertEqual(logo.get_filename(), "logo.png")
+        self.assertEqual(logo.get_content_bytes(), PNG_BYTES)
+        self.assertTrue(logo.is_inline_attachment())
+        spacer = message.inline_attachments["spacer@example.org"]
+        self.assertEqual(spacer.get_content_type(), "image/gif")
+        self.assertIsNone(spacer.get_filename())
+        self.assertEqual(spacer.get_content_bytes(), b"GIF89a fake")
+        (text_attachment,) = message.attachments
+        self.assertEqual(text_attachment.get_filename(), "helloworld.txt")
+        self.assertEqual(text_attachment.get_content_bytes(), b"Hello World!")
+
+    def test_inline_attachment_without_parts_entry_is_kept(self):
+        payload = dict(DOCS_PAYLOAD, InlineAttachment1=b64(b"orphan inline content"))
+        message = self.inbound_event(payload).message
+        (attachment,) = message.attachments  # (no Content-ID to list it by)
+        self.assertEqual(attachment.get_content_bytes(), b"orphan inline content")
+        self.assertEqual(message.inline_attachments, {})
+
     def test_attachment_without_parts_entry_is_kept(self):
         payload = dict(DOCS_PAYLOAD, Attachment1=b64(b"orphan content"))
         message = self.inbound_event(payload).message
@@ -330,6 +402,7 @@ class MailjetInboundErrorTests(MailjetWebhookTestCase):
 
     def test_invalid_attachment_base64(self):
         self.assert_400(dict(ATTACHMENTS_PAYLOAD, Attachment1="not*base64!"), "base64")
+        self.assert_400(dict(DOCS_PAYLOAD, InlineAttachment1="not*base64!"), "base64")
 
     def test_wrong_field_types(self):
         for field, value in [

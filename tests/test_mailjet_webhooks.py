@@ -120,6 +120,16 @@ SOFT_BOUNCE_EVENT = dict(
     comment="452 4.2.2 The email account that you tried to reach is over quota",
 )
 
+# A greylisting: "a temporary error due to possible unrecognised senders", which Mailjet retries
+GREYLISTED_EVENT = dict(
+    BOUNCE_EVENT,
+    blocked=False,
+    hard_bounce=False,
+    error_related_to="domain",
+    error="greylisted",
+    comment="450 4.2.0 <bounce@mailjet.com>: Recipient address rejected: Greylisted",
+)
+
 BLOCKED_EVENT = {
     "event": "blocked",
     "time": 1430812195,
@@ -173,6 +183,7 @@ ALL_SAMPLE_EVENTS = [
     CLICK_EVENT,
     BOUNCE_EVENT,
     SOFT_BOUNCE_EVENT,
+    GREYLISTED_EVENT,
     BLOCKED_EVENT,
     SPAM_EVENT,
     UNSUB_EVENT,
@@ -306,7 +317,7 @@ class MailjetTrackingEventTests(MailjetWebhookTestCase):
         self.assertEqual(event.metadata, {})
         self.assertEqual(event.tags, [])
         self.assertEqual(event.reject_reason, "bounced")
-        self.assertEqual(event.description, "user unknown")
+        self.assertIsNone(event.description)  # (Mailjet's error is in reject_reason)
         self.assertEqual(
             event.mta_response,
             "Host or domain name not found. Name service error for name=lvnet.lv type=A",
@@ -314,14 +325,15 @@ class MailjetTrackingEventTests(MailjetWebhookTestCase):
         self.assertIsNone(event.user_agent)
         self.assertIsNone(event.click_url)
 
-    def test_soft_bounce_is_deferred(self):
+    def test_soft_bounce_is_bounced(self):
+        # As 6.1: only a greylisting is 'deferred'
         event = self.assert_single_event(SOFT_BOUNCE_EVENT)
-        self.assertEqual(event.event_type, "deferred")
+        self.assertEqual(event.event_type, "bounced")
         self.assertEqual(event.timestamp, utc(1430812195))
         self.assertEqual(event.message_id, "13792286917004336")
         self.assertEqual(event.recipient, "bounce@mailjet.com")
-        self.assertIsNone(event.reject_reason)  # (only for bounced and rejected events)
-        self.assertEqual(event.description, "quota exceeded")
+        self.assertEqual(event.reject_reason, "bounced")
+        self.assertIsNone(event.description)
         self.assertEqual(
             event.mta_response,
             "452 4.2.2 The email account that you tried to reach is over quota",
@@ -331,14 +343,43 @@ class MailjetTrackingEventTests(MailjetWebhookTestCase):
         self.assertIsNone(event.user_agent)
         self.assertIsNone(event.click_url)
 
+    def test_greylisted_soft_bounce_is_deferred(self):
+        event = self.assert_single_event(GREYLISTED_EVENT)
+        self.assertEqual(event.event_type, "deferred")
+        self.assertEqual(event.timestamp, utc(1430812195))
+        self.assertEqual(event.message_id, "13792286917004336")
+        self.assertEqual(event.recipient, "bounce@mailjet.com")
+        self.assertEqual(event.reject_reason, "other")
+        self.assertIsNone(event.description)
+        self.assertEqual(
+            event.mta_response,
+            "450 4.2.0 <bounce@mailjet.com>: Recipient address rejected: Greylisted",
+        )
+        self.assertEqual(event.metadata, {})
+        self.assertEqual(event.tags, [])
+        self.assertIsNone(event.user_agent)
+        self.assertIsNone(event.click_url)
+
+    def test_greylisted_hard_bounce_is_bounced(self):
+        event = self.assert_single_event(dict(GREYLISTED_EVENT, hard_bounce=True))
+        self.assertEqual(event.event_type, "bounced")
+        self.assertEqual(event.reject_reason, "other")
+
+    def test_smtp_reply_is_the_mta_response(self):
+        event = self.assert_single_event(
+            dict(GREYLISTED_EVENT, smtp_reply="450 4.7.1 Try again later")
+        )
+        self.assertEqual(event.mta_response, "450 4.7.1 Try again later")
+        self.assertIsNone(event.description)
+
     def test_blocked_event_is_rejected(self):
         event = self.assert_single_event(BLOCKED_EVENT)
         self.assertEqual(event.event_type, "rejected")
         self.assertEqual(event.timestamp, utc(1430812195))
         self.assertEqual(event.message_id, "13792286917004336")
         self.assertEqual(event.recipient, "bounce@mailjet.com")
-        self.assertEqual(event.reject_reason, "bounced")  # preblocked: recently bounced address
-        self.assertEqual(event.description, "preblocked")
+        self.assertEqual(event.reject_reason, "blocked")  # preblocked: Mailjet's own blocking
+        self.assertIsNone(event.description)
         self.assertIsNone(event.mta_response)
         self.assertEqual(event.metadata, {})
         self.assertEqual(event.tags, [])
@@ -390,6 +431,7 @@ class MailjetTrackingEventTests(MailjetWebhookTestCase):
                 "delivered",
                 "opened",
                 "clicked",
+                "bounced",
                 "bounced",
                 "deferred",
                 "rejected",
@@ -456,53 +498,58 @@ class MailjetRejectReasonTests(MailjetWebhookTestCase):
         return event.reject_reason
 
     def test_documented_errors(self):
+        # As 6.1 normalized them
         cases = [
             ("recipient", "user unknown", "bounced"),
             ("recipient", "mailbox inactive", "bounced"),
             ("recipient", "quota exceeded", "bounced"),
             ("recipient", "blacklisted", "blocked"),
             ("recipient", "spam reporter", "spam"),
-            ("domain", "invalid domain", "invalid"),
+            ("domain", "invalid domain", "bounced"),
             ("domain", "no mail host", "bounced"),
             ("domain", "relay/access denied", "bounced"),
             ("domain", "greylisted", "other"),
             ("domain", "typofix", "invalid"),
-            ("spam", "sender blocked", "spam"),
-            ("spam", "content blocked", "spam"),
-            ("spam", "policy issue", "spam"),
+            ("spam", "sender blocked", "blocked"),
+            ("spam", "content blocked", "blocked"),
+            ("spam", "policy issue", "blocked"),
             ("system", "system issue", "other"),
             ("system", "protocol issue", "other"),
             ("system", "connection issue", "other"),
-            ("mailjet", "preblocked", "bounced"),
-            ("mailjet", "duplicate in campaign", "blocked"),
+            ("mailjet", "preblocked", "blocked"),
+            ("mailjet", "duplicate in campaign", "other"),
         ]
         for event_type in ("bounce", "blocked"):
             for related_to, error, expected in cases:
                 with self.subTest(event=event_type, error=error):
                     self.assertEqual(
-                        self.reject_reason(event_type, error_related_to=related_to, error=error),
+                        self.reject_reason(
+                            event_type, error_related_to=related_to, error=error, hard_bounce=True
+                        ),
                         expected,
                     )
 
-    def test_undocumented_error_falls_back_to_category(self):
+    def test_unknown_error_is_other(self):
         cases = [
-            ("recipient", "some new recipient problem", "bounced"),
-            ("domain", "some new domain problem", "bounced"),
-            ("spam", "some new spam problem", "spam"),
-            ("system", "some new system problem", "other"),
-            ("mailjet", "some new mailjet policy", "blocked"),
-            ("something-new", "whatever", "other"),
-            (None, "whatever", "other"),
+            ("recipient", "some new recipient problem"),
+            ("domain", "some new domain problem"),
+            ("spam", "some new spam problem"),
+            ("mailjet", "some new mailjet policy"),
+            ("something-new", "whatever"),
+            (None, "whatever"),
         ]
-        for related_to, error, expected in cases:
+        for related_to, error in cases:
             with self.subTest(related_to=related_to, error=error):
                 self.assertEqual(
-                    self.reject_reason(error_related_to=related_to, error=error), expected
+                    self.reject_reason(error_related_to=related_to, error=error), "other"
                 )
 
     def test_error_text_matches_case_insensitively(self):
         self.assertEqual(
-            self.reject_reason(error_related_to="Domain", error="Invalid Domain"), "invalid"
+            self.reject_reason(error_related_to="Domain", error="Invalid Domain"), "bounced"
+        )
+        self.assertEqual(
+            self.reject_reason(error_related_to="spam", error="Policy Issue"), "blocked"
         )
 
     def test_no_error_info_is_no_reject_reason(self):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from base64 import b64encode
 from datetime import date, datetime, timedelta, timezone
+from email.header import decode_header, make_header
 from email.mime.application import MIMEApplication
 from email.mime.image import MIMEImage
 from typing import Any
@@ -185,6 +186,31 @@ class MandrillBasicSendTests(MandrillBackendTestCase):
                 "X-Custom": "value",
                 "List-Unsubscribe": "<mailto:unsub@example.com>",
             },
+        )
+
+    def test_reply_to_header_encodes_non_ascii_names_and_idn_domains(self):
+        # Reply-To is a header string (RFC 2047 name, IDNA domain); to/cc/bcc have separate
+        # name and email fields, which stay Unicode
+        msg = mail.EmailMessage(
+            "Subject",
+            "Body",
+            "Frøm <from@bücher.example>",
+            ["Jörg <jorg@bücher.example>"],
+            reply_to=["Rëply <reply@bücher.example>", "plain@example.com"],
+        )
+        msg.send()
+        message = self.sent_message()
+        reply_to = message["headers"]["Reply-To"]
+        self.assertTrue(reply_to.isascii(), reply_to)
+        first, second = reply_to.split(", ")
+        encoded_name, _, addr = first.rpartition(" ")
+        self.assertEqual(addr, "<reply@xn--bcher-kva.example>")
+        self.assertEqual(str(make_header(decode_header(encoded_name))), "Rëply")
+        self.assertEqual(second, "plain@example.com")
+        self.assertEqual(message["from_email"], "from@bücher.example")
+        self.assertEqual(message["from_name"], "Frøm")
+        self.assertEqual(
+            message["to"], [{"email": "jorg@bücher.example", "type": "to", "name": "Jörg"}]
         )
 
     def test_reply_to_header_overrides_reply_to_attribute(self):
@@ -484,6 +510,14 @@ class MandrillAnymailFeatureTests(MandrillBackendTestCase):
         self.message.send_at = 1651820889.5
         self.message.send()
         self.assertEqual(self.api_call_json()["send_at"], "2022-05-06 07:08:09")
+
+    def test_send_at_string_is_sent_as_given(self):
+        # Mandrill takes "YYYY-MM-DD HH:MM:SS" UTC strings; a str send_at is passed unchanged
+        self.message.send_at = "2022-10-11 19:13:14"
+        self.message.send()
+        data = self.api_call_json()
+        self.assertEqual(data["send_at"], "2022-10-11 19:13:14")
+        self.assertNotIn("send_at", data["message"])
 
     def test_default_omits_all_options(self):
         self.message.send()
@@ -930,6 +964,110 @@ class MandrillDjrillAttributeTests(MandrillBackendTestCase):
             warnings.simplefilter("error")
             self.message.send()
         self.assertNotIn("important", self.sent_message())
+
+
+class MandrillDjrillSendDefaultsTests(MandrillBackendTestCase):
+    """Djrill's MANDRILL_SETTINGS keys, moved into MANDRILL_SEND_DEFAULTS, still apply."""
+
+    def send_warnings(self, message: Any = None) -> list[str]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            (message or self.message).send()
+        for warning in caught:
+            self.assertTrue(issubclass(warning.category, AnymailDeprecationWarning))
+        return [str(w.message) for w in caught]
+
+    @override_settings(
+        ANYMAIL={
+            "MANDRILL_API_KEY": API_KEY,
+            "MANDRILL_SEND_DEFAULTS": {
+                "subaccount": "legacy-sub",
+                "preserve_recipients": False,
+                "important": True,
+                "ip_pool": "Legacy Pool",
+            },
+        }
+    )
+    def test_djrill_keys_apply_to_the_api_call_with_warnings(self):
+        messages = self.send_warnings()
+        self.assertEqual(
+            self.api_call_json(),
+            {
+                "key": API_KEY,
+                "ip_pool": "Legacy Pool",
+                "message": {
+                    "from_email": "from@example.com",
+                    "to": [{"email": "to@example.com", "type": "to"}],
+                    "subject": "Subject",
+                    "text": "Text Body",
+                    "subaccount": "legacy-sub",
+                    "preserve_recipients": False,
+                    "important": True,
+                },
+            },
+        )
+        self.assertEqual(len(messages), 4, messages)
+        self.assertIn(
+            "The Djrill-style 'subaccount' key in MANDRILL_SEND_DEFAULTS (or SEND_DEFAULTS) is "
+            "deprecated in Anymail's Mandrill backend; use {'esp_extra': {'message': "
+            "{'subaccount': ...}}} instead.",
+            messages,
+        )
+        self.assertIn(
+            "The Djrill-style 'ip_pool' key in MANDRILL_SEND_DEFAULTS (or SEND_DEFAULTS) is "
+            "deprecated in Anymail's Mandrill backend; use {'esp_extra': {'ip_pool': ...}} "
+            "instead.",
+            messages,
+        )
+
+    @override_settings(
+        ANYMAIL={
+            "MANDRILL_API_KEY": API_KEY,
+            "SEND_DEFAULTS": {"tracking_domain": "click.example.com"},
+            "MANDRILL_SEND_DEFAULTS": {
+                "global_merge_vars": {"SITE": "Example"},
+                "use_template_subject": True,
+            },
+        }
+    )
+    def test_global_send_defaults_and_renamed_keys(self):
+        self.message.template_id = "tpl"
+        messages = self.send_warnings()
+        message = self.sent_message()
+        self.assertEqual(message["tracking_domain"], "click.example.com")
+        self.assertEqual(message["global_merge_vars"], [{"name": "SITE", "content": "Example"}])
+        self.assertNotIn("subject", message)
+        self.assertEqual(len(messages), 3, messages)
+        self.assertTrue(
+            any("'global_merge_vars' key" in m and "merge_global_data" in m for m in messages)
+        )
+
+    @override_settings(
+        ANYMAIL={
+            "MANDRILL_API_KEY": API_KEY,
+            "MANDRILL_SEND_DEFAULTS": {"subaccount": "default-sub", "important": True},
+        }
+    )
+    def test_message_values_and_esp_extra_win(self):
+        self.message.subaccount = "message-sub"  # (also deprecated)
+        self.message.important = None  # None on the message suppresses the default
+        self.message.esp_extra = {"message": {"subaccount": "extra-sub"}}
+        messages = self.send_warnings()
+        message = self.sent_message()
+        self.assertEqual(message["subaccount"], "extra-sub")
+        self.assertNotIn("important", message)
+        self.assertEqual(len(messages), 1, messages)
+        self.assertIn("message.subaccount attribute", messages[0])
+
+    @override_settings(
+        ANYMAIL={
+            "MANDRILL_API_KEY": API_KEY,
+            "MANDRILL_SEND_DEFAULTS": {"esp_extra": {"message": {"subaccount": "sub"}}},
+        }
+    )
+    def test_esp_extra_send_default_is_not_deprecated(self):
+        self.assertEqual(self.send_warnings(), [])
+        self.assertEqual(self.sent_message()["subaccount"], "sub")
 
 
 class MandrillRecipientStatusTests(MandrillBackendTestCase):

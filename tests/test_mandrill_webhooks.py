@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import warnings
 from base64 import b64encode
 from datetime import datetime, timezone
 from typing import Any
@@ -25,7 +26,7 @@ from django.urls import path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anymail.exceptions import AnymailWebhookValidationFailure
+from anymail.exceptions import AnymailInsecureWebhookWarning, AnymailWebhookValidationFailure
 from anymail.signals import AnymailTrackingEvent, inbound, tracking
 from anymail.webhooks.mandrill import MandrillCombinedWebhookView, MandrillTrackingWebhookView
 
@@ -454,7 +455,7 @@ class MandrillTrackingEventTests(MandrillWebhookTestCase):
             recipient="example.webhook@mandrillapp.com",
             metadata={"user_id": 111},
             tags=["webhook-example"],
-            reject_reason="bounced",
+            reject_reason=None,  # (as 6.1: Mandrill's bounce_description isn't normalized)
             description="bad_mailbox",
             mta_response="smtp;550 5.1.1 The email account that you tried to reach does not exist.",
             user_agent=None,
@@ -475,7 +476,7 @@ class MandrillTrackingEventTests(MandrillWebhookTestCase):
             recipient="example.webhook@mandrillapp.com",
             metadata={"user_id": 111},
             tags=["webhook-example"],
-            reject_reason="bounced",
+            reject_reason=None,
             description="mailbox_full",
             mta_response="smtp;552 5.2.2 Over Quota",
             user_agent=None,
@@ -483,26 +484,34 @@ class MandrillTrackingEventTests(MandrillWebhookTestCase):
             esp_event=esp_event,
         )
 
-    def test_bounce_reject_reasons(self):
-        cases = {
-            "bad_mailbox": "bounced",
-            "invalid_domain": "bounced",
-            "mailbox_full": "bounced",
-            "spam_related": "spam",
-            "policy_related": "blocked",
-            "general": "other",
-            "something_new": "other",
-            None: "bounced",
-        }
-        for description, reject_reason in cases.items():
-            with self.subTest(description=description):
-                self.tracking_handler.reset_mock()
-                esp_event = hard_bounce_event()
-                esp_event["msg"]["bounce_description"] = description
-                self.assertEqual(self.post_events([esp_event]).status_code, 200)
-                event = self.only_tracking_event()
-                self.assertEqual(event.reject_reason, reject_reason)
-                self.assertEqual(event.description, description)
+    def test_no_reject_reason_for_any_event(self):
+        # 6.1 gave None for every Mandrill event (the spec's "None: Anymail isn't able to
+        # normalize a reject/bounce reason for this ESP"); the bounce description is description
+        descriptions = [
+            "bad_mailbox",
+            "invalid_domain",
+            "mailbox_full",
+            "spam_related",
+            "policy_related",
+            "general",
+            None,
+        ]
+        for description in descriptions:
+            for make_event in (hard_bounce_event, soft_bounce_event):
+                with self.subTest(description=description, event=make_event.__name__):
+                    self.tracking_handler.reset_mock()
+                    esp_event = make_event()
+                    esp_event["msg"]["bounce_description"] = description
+                    self.assertEqual(self.post_events([esp_event]).status_code, 200)
+                    event = self.only_tracking_event()
+                    self.assertEqual(event.event_type, "bounced")
+                    self.assertIsNone(event.reject_reason)
+                    self.assertEqual(event.description, description)
+        self.tracking_handler.reset_mock()
+        self.assertEqual(self.post_events(all_tracking_events()).status_code, 200)
+        events = self.tracking_events()
+        self.assertEqual(len(events), 11)
+        self.assertEqual([event.reject_reason for event in events], [None] * 11)
 
     def test_open_event(self):
         esp_event = open_event()
@@ -607,6 +616,26 @@ class MandrillTrackingEventTests(MandrillWebhookTestCase):
             esp_event=esp_event,
         )
 
+    def test_blacklist_sync_event_description_falls_back_to_reason(self):
+        # A reject without a detail: its reason describes it
+        for detail in (None, ""):
+            with self.subTest(detail=detail):
+                self.tracking_handler.reset_mock()
+                esp_event = blacklist_event()
+                esp_event["reject"]["detail"] = detail
+                self.assertEqual(self.post_events([esp_event]).status_code, 200)
+                event = self.only_tracking_event()
+                self.assertEqual(event.event_type, "unknown")
+                self.assertEqual(event.description, "hard-bounce")
+                self.assertEqual(event.recipient, "example.webhook@mandrillapp.com")
+                self.assertIsNone(event.reject_reason)
+        self.tracking_handler.reset_mock()
+        esp_event = blacklist_event()
+        del esp_event["reject"]["detail"]
+        esp_event["reject"]["reason"] = "spam"
+        self.assertEqual(self.post_events([esp_event]).status_code, 200)
+        self.assertEqual(self.only_tracking_event().description, "spam")
+
     def test_whitelist_sync_event_is_unknown(self):
         esp_event = whitelist_event()
         self.assertEqual(self.post_events([esp_event]).status_code, 200)
@@ -699,13 +728,42 @@ class MandrillSignatureTests(MandrillWebhookTestCase):
 
     @override_settings(ANYMAIL={"MANDRILL_WEBHOOK_KEY": WEBHOOK_KEY})
     def test_without_basic_auth_url_has_no_credentials(self):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # (the insecure-webhook warning)
-            response = self.post_events([send_event()], credentials=None)
+        response = self.post_events([send_event()], credentials=None)
         self.assertEqual(response.status_code, 200)
         self.assertEqual(self.only_tracking_event().event_type, "sent")
+
+    @override_settings(ANYMAIL={"MANDRILL_WEBHOOK_KEY": WEBHOOK_KEY})
+    def test_no_insecure_webhook_warning_without_webhook_secret(self):
+        # Mandrill signs every call, so (as in 6.1) no AnymailInsecureWebhookWarning
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            MandrillCombinedWebhookView()
+            MandrillTrackingWebhookView.as_view()(RequestFactory().head(TRACKING_PATH))
+            response = self.post_events([send_event()], credentials=None)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(
+            [w for w in caught if issubclass(w.category, AnymailInsecureWebhookWarning)], []
+        )
+
+    def test_signature_header_as_bytes(self):
+        # E.g., a test client putting bytes in META: the same signature, so accepted
+        params = {"mandrill_events": json.dumps([send_event()])}
+        signature = expected_signature(
+            WEBHOOK_KEY, f"http://{WEBHOOK_SECRET}@testserver{WEBHOOK_PATH}", params
+        )
+        for header, status in ((signature.encode("ascii"), 200), (b"bm90IHNpZ25lZA==", 400)):
+            with self.subTest(header=header):
+                self.tracking_handler.reset_mock()
+                response = self.client.post(
+                    WEBHOOK_PATH,
+                    urlencode(params),
+                    content_type="application/x-www-form-urlencoded",
+                    HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
+                    HTTP_X_MANDRILL_SIGNATURE=header,
+                )
+                self.assertEqual(response.status_code, status)
+                events = self.tracking_events()
+                self.assertEqual([e.event_type for e in events], ["sent"] if status == 200 else [])
 
     def test_wrong_key(self):
         response = self.post_events([send_event()], key="some-other-key")

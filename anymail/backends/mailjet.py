@@ -4,13 +4,15 @@ Reads like the docs' Mailjet section: settings; how each Anymail attribute becom
 JSON property; how the ``Sent`` response becomes ``anymail_status``; what Mailjet refuses.
 
 Mailjet's v3 Send API reference (dev.mailjet.com, "Send API v3" guide and its "Send API json
-properties" table) is the source for every field name used here.
+properties" table) is the source for every field name used here; its v3 REST "template"
+resource reference for the template sender lookup.
 """
 
 from __future__ import annotations
 
 from base64 import b64encode
 from typing import Any
+from urllib.parse import quote, urljoin
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -22,7 +24,8 @@ from ..exceptions import AnymailRequestsAPIError
 from ..message import AnymailRecipientStatus
 from .base_requests import AnymailRequestsBackend, RequestsPayload
 
-DEFAULT_API_URL = "https://api.mailjet.com/v3"
+# (Endpoints are joined to it, so it ends with "/": see EmailBackend.__init__)
+DEFAULT_API_URL = "https://api.mailjet.com/v3/"
 
 # Mj-trackopen / Mj-trackclick values (v3 "Send API json properties"):
 # 0 = account default, 1 = disable tracking, 2 = enable tracking
@@ -47,10 +50,70 @@ class EmailBackend(AnymailRequestsBackend):
         api_url = get_anymail_setting(
             "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
         )
+        # The docs show the url without a trailing slash, but urljoin would then replace
+        # its last segment ("v3") with the endpoint
+        if not api_url.endswith("/"):
+            api_url += "/"
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> MailjetPayload:
         return MailjetPayload(message, defaults, self)
+
+    def post_to_esp(self, payload: MailjetPayload, message: Any) -> requests.Response:
+        """Send; first, for a template with no from_email, fetch the template's sender.
+
+        The v3 Send API requires FromEmail even with a stored template (the docs promise that
+        ``from_email = None`` uses the template's sender), so ask the template API for it.
+        """
+        if not payload.needs_template_sender:
+            return super().post_to_esp(payload, message)
+        created_session = self.open()  # one session for both calls
+        try:
+            payload.set_from_email(self.get_template_sender(payload, message))
+            return super().post_to_esp(payload, message)
+        finally:
+            if created_session:
+                self.close()
+
+    def get_template_sender(self, payload: MailjetPayload, message: Any) -> EmailAddress:
+        """The sender stored with payload's template, from GET REST/template/<id>/detailcontent."""
+        template_request = TemplateContentRequest(payload)
+        try:
+            # (The base's post_to_esp makes any API call, with its session, error and debug
+            # handling)
+            response = super().post_to_esp(template_request, message)
+        except AnymailRequestsAPIError as err:
+            # Say which call failed (keeping the error's class: it may also be a Timeout...)
+            err.args = (
+                f"Could not get Mailjet template {payload.template_id!r}'s sender "
+                f"(from_email is None): {err.args[0] if err.args else ''}",
+                *err.args[1:],
+            )
+            raise
+        parsed = self.deserialize_json_response(response, template_request, message)
+        try:
+            headers = parsed["Data"][0]["Headers"]
+            sender = template_sender(headers)
+        except (KeyError, IndexError, TypeError, AttributeError) as err:
+            raise AnymailRequestsAPIError(
+                f"Invalid Mailjet template API response for template {payload.template_id!r}: "
+                f"expected a 'Data' list with the template's 'Headers', got {parsed!r}",
+                email_message=message,
+                payload=template_request,
+                response=response,
+                backend=self,
+            ) from err
+        if sender is None:
+            raise AnymailRequestsAPIError(
+                f"Mailjet template {payload.template_id!r} has no sender (no From or SenderEmail "
+                "in its headers), and the message's from_email is None. Set the message's "
+                "from_email, or give the template a sender in Mailjet.",
+                email_message=message,
+                payload=template_request,
+                response=response,
+                backend=self,
+            )
+        return sender
 
     def error_detail(self, response: requests.Response) -> str | None:
         # Mailjet's v3 errors are JSON like {"ErrorInfo": "...", "ErrorMessage": "...",
@@ -67,11 +130,10 @@ class EmailBackend(AnymailRequestsBackend):
         """
         parsed = self.deserialize_json_response(response, payload, message)
         try:
-            sent = parsed["Sent"]
-            message_ids: dict[str, str] = {}
-            for item in sent:
+            sent: dict[str, tuple[str, str]] = {}  # lowercased email -> (Email, MessageID)
+            for item in parsed["Sent"]:
                 # Mailjet may change the email's case; match recipients case-insensitively
-                message_ids.setdefault(item["Email"].lower(), str(item["MessageID"]))
+                sent.setdefault(item["Email"].lower(), (item["Email"], str(item["MessageID"])))
         except (KeyError, TypeError, AttributeError) as err:
             raise AnymailRequestsAPIError(
                 f"Invalid Mailjet API response format: expected a 'Sent' list of "
@@ -82,11 +144,22 @@ class EmailBackend(AnymailRequestsBackend):
                 backend=self,
             ) from err
         statuses = {}
+        matched = set()
         for recipient in payload.all_recipients:
-            message_id = message_ids.get(recipient.addr_spec.lower())
-            # A recipient missing from "Sent" wasn't reported sent: don't claim it was
-            status = "sent" if message_id is not None else "unknown"
-            statuses[recipient.addr_spec] = AnymailRecipientStatus(message_id, status)
+            # (An internationalized domain went out, and may come back, IDNA-encoded)
+            keys = [recipient.addr_spec.lower(), EmailAddress("", recipient.addr_spec).address]
+            key = next((key.lower() for key in keys if key.lower() in sent), None)
+            if key is None:
+                # A recipient missing from "Sent" wasn't reported sent: don't claim it was
+                statuses[recipient.addr_spec] = AnymailRecipientStatus(None, "unknown")
+            else:
+                matched.add(key)
+                statuses[recipient.addr_spec] = AnymailRecipientStatus(sent[key][1], "sent")
+        # Copies Mailjet reports sending to any other address (e.g., a recipient added through
+        # esp_extra) are reported too, as 6.1 did
+        for key, (email, message_id) in sent.items():
+            if key not in matched:
+                statuses[email] = AnymailRecipientStatus(message_id, "sent")
         return statuses
 
 
@@ -126,6 +199,14 @@ class MailjetPayload(RequestsPayload):
         self.merge_data: dict[str, dict[str, Any]] | None = None
         self.merge_metadata: dict[str, dict[str, Any]] | None = None
         self.esp_extra: dict[str, Any] = {}
+        self.template_id: Any = None
+
+    @property
+    def needs_template_sender(self) -> bool:
+        """A template send with no sender: the backend must look up the template's."""
+        return self.template_id is not None and not (
+            "FromEmail" in self.data or "FromEmail" in self.esp_extra
+        )
 
     # Serialization: the per-message pieces are only known once every attribute is read
 
@@ -238,10 +319,8 @@ class MailjetPayload(RequestsPayload):
         )
 
     def set_template_id(self, template_id: Any) -> None:
-        # v3 looks up an integer Mj-TemplateID by ID, but a string by template *name*; the
-        # docs ask for the numeric ID, often given as a str, so send digits as an integer.
-        if isinstance(template_id, str) and template_id.strip().isdigit():
-            template_id = int(template_id.strip())
+        # Sent as given: the docs' own example gives the numeric id as a str ("176375")
+        self.template_id = template_id
         self.data["Mj-TemplateID"] = template_id
         # Without this, Mailjet doesn't process {{var:...}} template language in the template
         self.data["Mj-TemplateLanguage"] = True
@@ -258,8 +337,44 @@ class MailjetPayload(RequestsPayload):
     def set_esp_extra(self, extra: dict[str, Any]) -> None:
         self.esp_extra = dict(extra)
 
-    # Not overridden, so refused by the base: send_at (Mailjet has no delayed sending),
-    # alternatives other than HTML, a spoofed To header, multiple From addresses.
+    # Not overridden, so refused by the base: send_at (Mailjet has no delayed sending; a str
+    # send_at too), alternatives other than HTML, a spoofed To header, multiple From addresses.
+
+
+class TemplateContentRequest:
+    """The template API call that finds a stored template's sender (see post_to_esp).
+
+    Quacks like a RequestsPayload for the backend's post_to_esp; authenticated like the send.
+    """
+
+    def __init__(self, payload: MailjetPayload) -> None:
+        self.template_id = payload.template_id
+        self.auth = payload.auth
+
+    def get_request_params(self, api_url: str) -> dict[str, Any]:
+        endpoint = f"REST/template/{quote(str(self.template_id), safe='')}/detailcontent"
+        return {"method": "GET", "url": urljoin(api_url, endpoint), "auth": self.auth}
+
+
+def template_sender(headers: dict[str, Any] | str | None) -> EmailAddress | None:
+    """The sender in a template's detailcontent Headers, or None if it has none.
+
+    Mailjet gives both a formatted "From" ("Name <email>") and separate SenderName and
+    SenderEmail. "From" is split at its last "<" rather than parsed as an address: Mailjet
+    doesn't quote a display name containing a comma there.
+    """
+    if not headers:
+        return None  # (empty: "" or null rather than an object)
+    from_header = (headers.get("From") or "").strip()
+    if from_header:
+        name, bracket, addr = from_header.rpartition("<")
+        if bracket and addr.endswith(">"):
+            return EmailAddress(name.strip().strip('"').strip(), addr[:-1].strip())
+        return EmailAddress("", from_header)
+    sender_email = (headers.get("SenderEmail") or "").strip()
+    if sender_email:
+        return EmailAddress((headers.get("SenderName") or "").strip(), sender_email)
+    return None
 
 
 def format_address_list(emails: list[EmailAddress]) -> str:
@@ -275,7 +390,9 @@ def format_address(email: EmailAddress) -> str:
     """
     if "," not in email.display_name:
         return email.address
-    return f"{rfc2047_encode(email.display_name)} <{email.addr_spec}>"
+    # (The bare address's .address is its header form: an IDN domain IDNA-encoded)
+    addr_spec = EmailAddress("", email.addr_spec).address
+    return f"{rfc2047_encode(email.display_name)} <{addr_spec}>"
 
 
 def rfc2047_encode(text: str) -> str:

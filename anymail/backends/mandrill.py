@@ -26,7 +26,8 @@ from ..message import AnymailRecipientStatus
 from .base import deep_merge
 from .base_requests import AnymailRequestsBackend, RequestsPayload
 
-DEFAULT_API_URL = "https://mandrillapp.com/api/1.0"
+# (Endpoints are joined to it, so it ends with "/": see EmailBackend.__init__)
+DEFAULT_API_URL = "https://mandrillapp.com/api/1.0/"
 
 # messages/send response "status" -> Anymail send status. ("scheduled" is Mandrill holding the
 # message for send_at: accepted, and will be sent later, which is what 'queued' means.)
@@ -53,6 +54,10 @@ class EmailBackend(AnymailRequestsBackend):
         api_url = get_anymail_setting(
             "api_url", default=DEFAULT_API_URL, esp_name=esp_name, kwargs=kwargs
         )
+        # The docs show the url without a trailing slash, but urljoin would then replace
+        # its last segment ("1.0") with the endpoint
+        if not api_url.endswith("/"):
+            api_url += "/"
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> MandrillPayload:
@@ -155,8 +160,9 @@ class MandrillPayload(RequestsPayload):
         self.msg["subject"] = subject
 
     def set_reply_to(self, emails: list[EmailAddress]) -> None:
-        # No reply_to field: Mandrill's own example sends it as a header
-        self.msg.setdefault("headers", {})["Reply-To"] = ", ".join(str(e) for e in emails)
+        # No reply_to field: Mandrill's own example sends it as a header (so in header form:
+        # .address encodes a non-ASCII name and an IDN domain)
+        self.msg.setdefault("headers", {})["Reply-To"] = ", ".join(e.address for e in emails)
 
     def set_extra_headers(self, headers: Any) -> None:
         self.msg.setdefault("headers", {}).update(headers)
@@ -201,9 +207,13 @@ class MandrillPayload(RequestsPayload):
     def set_metadata(self, metadata: dict[str, Any]) -> None:
         self.msg["metadata"] = metadata
 
-    def set_send_at(self, send_at: datetime) -> None:
-        # Mandrill: "a UTC timestamp in YYYY-MM-DD HH:MM:SS format" (top level, not in message)
-        self.data["send_at"] = send_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    def set_send_at(self, send_at: datetime | str) -> None:
+        # Mandrill: "a UTC timestamp in YYYY-MM-DD HH:MM:SS format" (top level, not in message).
+        # A str is sent as given (as 6.1 did): presumably already in Mandrill's format.
+        if isinstance(send_at, str):
+            self.data["send_at"] = send_at
+        else:
+            self.data["send_at"] = send_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
     def set_tags(self, tags: list[str]) -> None:
         self.msg["tags"] = tags
@@ -277,8 +287,9 @@ def rcpt_values_list(values: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"rcpt": rcpt, "values": rcpt_values} for rcpt, rcpt_values in values.items()]
 
 
-# Deprecated Djrill-style message attributes ("Migrating from Djrill" in the docs).
-# They still work, but each warns with its replacement.
+# Deprecated Djrill-style message attributes and send-defaults keys ("Migrating from Djrill" in
+# the docs: Djrill's MANDRILL_SETTINGS became MANDRILL_SEND_DEFAULTS, so its keys may turn up
+# there). They still work, but each warns with its replacement.
 
 #: Djrill attributes that are Mandrill top-level API parameters
 DJRILL_TOP_LEVEL_ATTRS = ("async", "ip_pool", "template_content")
@@ -307,34 +318,41 @@ DJRILL_MESSAGE_ATTRS = (
 #: django-mail-templated's, use template_name for a *Django* template, so reading it here would
 #: turn their messages into Mandrill template sends.)
 DJRILL_RENAMED_ATTRS = {
-    "use_template_from": "message.from_email = None (to use the template's from address)",
-    "use_template_subject": "message.subject = None (to use the template's subject)",
-    "merge_vars": "message.merge_data",
-    "global_merge_vars": "message.merge_global_data",
-    "recipient_metadata": "message.merge_metadata",
+    "use_template_from": "from_email = None (to use the template's from address)",
+    "use_template_subject": "subject = None (to use the template's subject)",
+    "merge_vars": "merge_data",
+    "global_merge_vars": "merge_global_data",
+    "recipient_metadata": "merge_metadata",
 }
 
 
+def djrill_replacement(attr: str, in_send_defaults: bool) -> str:
+    """What to write instead of a Djrill attr, on a message or in the send defaults."""
+    if attr == "return_path_domain":
+        return "envelope_sender (Anymail uses only its domain)"
+    if attr == "from_name":
+        return 'a display name in from_email ("Name <addr@example.com>")'
+    if attr in DJRILL_RENAMED_ATTRS:
+        instead = DJRILL_RENAMED_ATTRS[attr]
+        return f"the {instead!r} key" if in_send_defaults else f"message.{instead}"
+    extra = f"{{{attr!r}: ...}}"
+    if attr in DJRILL_MESSAGE_ATTRS:
+        extra = f"{{'message': {extra}}}"
+    return f"{{'esp_extra': {extra}}}" if in_send_defaults else f"message.esp_extra = {extra}"
+
+
 def apply_djrill_attributes(payload: MandrillPayload) -> None:
-    """Honor (with an AnymailDeprecationWarning) any Djrill-era attributes on the message."""
-    message = payload.message
+    """Honor (with an AnymailDeprecationWarning) any Djrill-era attributes or send defaults."""
     for attr in DJRILL_TOP_LEVEL_ATTRS:
-        value = djrill_attr(message, attr, f"message.esp_extra = {{{attr!r}: ...}}")
+        value = djrill_value(payload, attr)
         if value is not UNSET:
             payload.merge_esp_extra({attr: value})
     for attr in DJRILL_MESSAGE_ATTRS:
-        instead = f"message.esp_extra = {{'message': {{{attr!r}: ...}}}}"
-        if attr == "return_path_domain":
-            instead = "message.envelope_sender (Anymail uses only its domain)"
-        elif attr == "from_name":
-            instead = 'a display name in from_email ("Name <addr@example.com>")'
-        value = djrill_attr(message, attr, instead)
+        value = djrill_value(payload, attr)
         if value is not UNSET:
             payload.merge_esp_extra({"message": {attr: value}})
 
-    renamed = {
-        attr: djrill_attr(message, attr, instead) for attr, instead in DJRILL_RENAMED_ATTRS.items()
-    }
+    renamed = {attr: djrill_value(payload, attr) for attr in DJRILL_RENAMED_ATTRS}
     if renamed["use_template_from"]:
         payload.msg.pop("from_email", None)
         payload.msg.pop("from_name", None)
@@ -359,13 +377,24 @@ def apply_djrill_attributes(payload: MandrillPayload) -> None:
         payload.merge_esp_extra({"message": {"recipient_metadata": recipient_metadata}})
 
 
-def djrill_attr(message: Any, attr: str, instead: str) -> Any:
-    """The message's value for a Djrill attribute (warning that it's deprecated), else UNSET."""
-    value = getattr(message, attr, None)
-    if value is None:
+def djrill_value(payload: MandrillPayload, attr: str) -> Any:
+    """The message's value for a Djrill attr, else the send defaults' (warning that it's
+    deprecated); UNSET if neither has one. None on the message suppresses the default.
+    """
+    value = getattr(payload.message, attr, UNSET)
+    if value is UNSET:
+        value = payload.defaults.get(attr, UNSET)
+        if value is None or value is UNSET:
+            return UNSET
+        where = f"{attr!r} key in MANDRILL_SEND_DEFAULTS (or SEND_DEFAULTS)"
+        instead = djrill_replacement(attr, in_send_defaults=True)
+    elif value is None:
         return UNSET
+    else:
+        where = f"message.{attr} attribute"
+        instead = djrill_replacement(attr, in_send_defaults=False)
     warnings.warn(
-        f"The Djrill-style message.{attr} attribute is deprecated in Anymail's Mandrill backend; "
+        f"The Djrill-style {where} is deprecated in Anymail's Mandrill backend; "
         f"use {instead} instead.",
         AnymailDeprecationWarning,
         stacklevel=2,

@@ -43,45 +43,34 @@ class MailjetTrackingWebhookView(AnymailBaseWebhookView):
         "sent": EventType.DELIVERED,  # "the destination SMTP server has accepted the message"
         "open": EventType.OPENED,
         "click": EventType.CLICKED,
-        "bounce": EventType.BOUNCED,  # (or DEFERRED for a soft bounce: see esp_event_type)
+        "bounce": EventType.BOUNCED,  # (or DEFERRED for a greylisting: see event_type)
         "blocked": EventType.REJECTED,  # Mailjet refused to send it
         "spam": EventType.COMPLAINED,
         "unsub": EventType.UNSUBSCRIBED,
     }
 
-    # Event API "Possible values for errors": specific error text first...
-    reject_reasons_by_error = {
+    # Event API "Possible values for errors" -> reject_reason (as 6.1 mapped them); any other
+    # error is 'other'
+    reject_reasons = {
         # error_related_to "recipient"
         "user unknown": RejectReason.BOUNCED,
         "mailbox inactive": RejectReason.BOUNCED,
         "quota exceeded": RejectReason.BOUNCED,
-        "blacklisted": RejectReason.BLOCKED,
+        "blacklisted": RejectReason.BLOCKED,  # (may also be an earlier unsubscribe)
         "spam reporter": RejectReason.SPAM,
         # "domain"
-        "invalid domain": RejectReason.INVALID,
+        "invalid domain": RejectReason.BOUNCED,
         "no mail host": RejectReason.BOUNCED,
         "relay/access denied": RejectReason.BOUNCED,
-        "greylisted": RejectReason.OTHER,
+        "greylisted": RejectReason.OTHER,  # a temporary refusal: Mailjet will retry
         "typofix": RejectReason.INVALID,
         # "spam": receiving servers' spam filters
-        "sender blocked": RejectReason.SPAM,
-        "content blocked": RejectReason.SPAM,
-        "policy issue": RejectReason.SPAM,
-        # "system"
-        "system issue": RejectReason.OTHER,
-        "protocol issue": RejectReason.OTHER,
-        "connection issue": RejectReason.OTHER,
+        "sender blocked": RejectReason.BLOCKED,
+        "content blocked": RejectReason.BLOCKED,
+        "policy issue": RejectReason.BLOCKED,
         # "mailjet": Mailjet's own blocking
-        "preblocked": RejectReason.BOUNCED,  # "an address that recently (or repeatedly) bounced"
-        "duplicate in campaign": RejectReason.BLOCKED,  # Mj-deduplicatecampaign
-    }
-    # ...then, for error text Mailjet adds later, its error_related_to category
-    reject_reasons_by_category = {
-        "recipient": RejectReason.BOUNCED,
-        "domain": RejectReason.BOUNCED,
-        "spam": RejectReason.SPAM,
-        "system": RejectReason.OTHER,
-        "mailjet": RejectReason.BLOCKED,
+        "preblocked": RejectReason.BLOCKED,
+        "duplicate in campaign": RejectReason.OTHER,  # Mj-deduplicatecampaign
     }
 
     def parse_events(self, request: HttpRequest) -> list[AnymailTrackingEvent]:
@@ -105,10 +94,8 @@ class MailjetTrackingWebhookView(AnymailBaseWebhookView):
         esp_type = optional_str(esp_event, "event")
         if esp_type is None:
             raise ValueError("Mailjet tracking event has no 'event' type")
-        event_type = self.event_type(esp_type, esp_event)
-        rejected = event_type in (EventType.BOUNCED, EventType.REJECTED)
         return AnymailTrackingEvent(
-            event_type=event_type,
+            event_type=self.event_type(esp_type, esp_event),
             timestamp=event_timestamp(esp_event),
             event_id=None,  # Mailjet events have no id of their own (MessageID repeats)
             esp_event=esp_event,
@@ -116,8 +103,8 @@ class MailjetTrackingWebhookView(AnymailBaseWebhookView):
             recipient=optional_str(esp_event, "email"),
             metadata=event_metadata(esp_event),
             tags=event_tags(esp_event),
-            reject_reason=self.reject_reason(esp_event) if rejected else None,
-            description=optional_str(esp_event, "error"),
+            reject_reason=self.reject_reason(esp_event),
+            description=None,  # (Mailjet's error is normalized in reject_reason)
             mta_response=optional_str(esp_event, "smtp_reply")
             or optional_str(esp_event, "comment"),
             user_agent=optional_str(esp_event, "agent"),
@@ -125,19 +112,21 @@ class MailjetTrackingWebhookView(AnymailBaseWebhookView):
         )
 
     def event_type(self, esp_type: str, esp_event: dict[str, Any]) -> str:
-        if esp_type == "bounce" and esp_event.get("hard_bounce") is False:
-            # A soft (temporary) bounce: Mailjet will keep trying
+        if (
+            esp_type == "bounce"
+            and (optional_str(esp_event, "error") or "").lower() == "greylisted"
+            and not esp_event.get("hard_bounce")
+        ):
+            # "a temporary error due to possible unrecognised senders": Mailjet will retry
             return EventType.DEFERRED
         return self.event_types.get(esp_type, EventType.UNKNOWN)
 
     def reject_reason(self, esp_event: dict[str, Any]) -> str | None:
+        """From Mailjet's "error" (in bounce and blocked events); None without one."""
         error = optional_str(esp_event, "error")
-        category = optional_str(esp_event, "error_related_to")
-        if error is None and category is None:
-            return None  # Mailjet said nothing about why
-        if error is not None and error.lower() in self.reject_reasons_by_error:
-            return self.reject_reasons_by_error[error.lower()]
-        return self.reject_reasons_by_category.get((category or "").lower(), RejectReason.OTHER)
+        if not error:
+            return None
+        return self.reject_reasons.get(error.lower(), RejectReason.OTHER)
 
 
 def event_timestamp(esp_event: dict[str, Any]) -> datetime | None:
@@ -251,14 +240,22 @@ class MailjetInboundWebhookView(AnymailBaseWebhookView):
             part_headers = part_header_message(part.get("Headers"))
             if content_ref in ("Text-part", "Html-part"):
                 charsets[content_ref] = part_headers.get_content_charset()
-            elif content_ref and content_ref.startswith("Attachment"):
+            elif content_ref and is_attachment_ref(content_ref):
                 seen_refs.add(content_ref)
                 attachments.append(attachment_from_part(esp_event, content_ref, part_headers))
-        # An AttachmentN with no Parts entry: keep its content rather than drop it
+        # An (Inline)AttachmentN with no Parts entry: keep its content rather than drop it
         for key in esp_event:
-            if key.startswith("Attachment") and key[10:].isdigit() and key not in seen_refs:
+            if is_attachment_ref(key) and key not in seen_refs:
                 attachments.append(attachment_from_part(esp_event, key, Message()))
         return charsets, attachments
+
+
+def is_attachment_ref(content_ref: str) -> bool:
+    """AttachmentN, or InlineAttachmentN (the Parse API's name for inline parts' content)."""
+    for prefix in ("Attachment", "InlineAttachment"):
+        if content_ref.startswith(prefix) and content_ref[len(prefix) :].isdigit():
+            return True
+    return False
 
 
 def parse_headers(headers: Any) -> list[tuple[str, str]]:

@@ -29,7 +29,6 @@ from ..signals import (
     AnymailInboundEvent,
     AnymailTrackingEvent,
     EventType,
-    RejectReason,
     inbound,
     tracking,
 )
@@ -52,15 +51,6 @@ EVENT_TYPES = {
     "reject": EventType.REJECTED,
 }
 
-# A bounce's msg.bounce_description -> Anymail reject_reason (anything else is 'other')
-BOUNCE_REASONS = {
-    "bad_mailbox": RejectReason.BOUNCED,
-    "invalid_domain": RejectReason.BOUNCED,
-    "mailbox_full": RejectReason.BOUNCED,
-    "spam_related": RejectReason.SPAM,
-    "policy_related": RejectReason.BLOCKED,
-}
-
 
 def mandrill_signature(key: str, url: str, post: QueryDict) -> str:
     """Mandrill's X-Mandrill-Signature for a post to url.
@@ -81,6 +71,8 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
 
     esp_name = "Mandrill"
     signal = tracking  # inbound events go to the inbound signal (see signal_for_event)
+    # Every call is signed with MANDRILL_WEBHOOK_KEY, so basic auth is optional here (as in 6.1)
+    warn_if_no_basic_auth = False
     webhook_key: str | None = None  # allows as_view(webhook_key=...)
     webhook_url: str | None = None  # allows as_view(webhook_url=...)
 
@@ -109,9 +101,12 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
             raise AnymailWebhookValidationFailure(
                 "Mandrill webhook called without an X-Mandrill-Signature header"
             )
+        if isinstance(given, str):
+            # (WSGI gives str; a test client, or another server, may put bytes in META)
+            given = given.encode("utf-8")
         url = self.signed_url(request)
         expected = mandrill_signature(self.webhook_key, url, request.POST)
-        if not hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8")):
+        if not hmac.compare_digest(expected.encode("ascii"), given):
             raise AnymailWebhookValidationFailure(
                 "Mandrill webhook called with incorrect signature "
                 f"(for url {redact_credentials(url)}). If that isn't the exact url you gave "
@@ -161,12 +156,9 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
         tags = field(msg, "tags", list, [])
         if not all(isinstance(tag, str) for tag in tags):
             raise ValueError("Mandrill msg.tags must be a list of strings")
-        reject_reason = description = None
+        description = None
         if event_type == EventType.BOUNCED:
             description = field(msg, "bounce_description", str)
-            reject_reason = BOUNCE_REASONS.get(description, RejectReason.OTHER)
-            if description is None:
-                reject_reason = RejectReason.BOUNCED
         return AnymailTrackingEvent(
             event_type=event_type,
             timestamp=event_timestamp(esp_event),
@@ -176,7 +168,8 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
             recipient=field(msg, "email", str),
             metadata=field(msg, "metadata", dict, {}),
             tags=tags,
-            reject_reason=reject_reason,
+            # Mandrill's bounce_description isn't normalized (6.1 didn't either): see description
+            reject_reason=None,
             description=description,
             mta_response=mta_response(msg),
             user_agent=field(esp_event, "user_agent", str),
@@ -192,7 +185,8 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
             timestamp=event_timestamp(esp_event),
             esp_event=esp_event,
             recipient=field(entry, "email", str),
-            description=field(entry, "detail", str),
+            # (A whitelist entry has only a detail; a blacklist reject also has its reason)
+            description=field(entry, "detail", str) or field(entry, "reason", str),
         )
 
     def inbound_event(self, esp_event: dict[str, Any]) -> AnymailInboundEvent:
