@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 from base64 import b64encode
+from datetime import datetime, timezone
+from email.header import decode_header, make_header
 from email.mime.base import MIMEBase
 from email.mime.image import MIMEImage
 from typing import Any
@@ -113,16 +115,70 @@ class PostmarkBackendStandardEmailTests(PostmarkBackendTestCase):
         self.assertEqual(data["Cc"], "Carbon Copy <cc1@example.com>, cc2@example.com")
         self.assertEqual(data["Bcc"], "Blind Copy <bcc1@example.com>, bcc2@example.com")
 
-    def test_unicode_display_names(self) -> None:
+    def test_unicode_display_names_and_idn_domains(self) -> None:
+        # Postmark's address fields are header strings: a non-ASCII display name goes out
+        # RFC 2047 encoded and an IDN domain IDNA encoded, as Django's SMTP backend sends them
         msg = mail.EmailMessage(
-            "Sübject", "Bödy", "Frœm Ñame <from@example.com>", ["Tø <to@example.com>"]
+            "Sübject",
+            "Bödy",
+            "Frœm Ñame <from@exämple.com>",
+            ["Tø <to@exämple.com>"],
+            cc=["Çc Ñame <cc@exämple.com>"],
+            bcc=["bcc@exämple.com"],
+            reply_to=["Rèply <reply@exämple.com>"],
         )
         msg.send()
         self.assertEqual(self.api_call_kwargs()["data"].count(b"\\u"), 0)  # sent as UTF-8
         data = self.assert_postmark_called("email")
-        self.assertEqual(data["From"], "Frœm Ñame <from@example.com>")
-        self.assertEqual(data["To"], "Tø <to@example.com>")
-        self.assertEqual(data["Subject"], "Sübject")
+        self.assertEqual(
+            data,
+            {
+                "From": "=?utf-8?b?RnLFk20gw5FhbWU=?= <from@xn--exmple-cua.com>",
+                "To": "=?utf-8?b?VMO4?= <to@xn--exmple-cua.com>",
+                "Cc": "=?utf-8?b?w4djIMORYW1l?= <cc@xn--exmple-cua.com>",
+                "Bcc": "bcc@xn--exmple-cua.com",
+                "ReplyTo": "=?utf-8?b?UsOocGx5?= <reply@xn--exmple-cua.com>",
+                "Subject": "Sübject",
+                "TextBody": "Bödy",
+            },
+        )
+        # (which decode to what was sent)
+        self.assertEqual(
+            str(make_header(decode_header(data["From"]))), "Frœm Ñame <from@xn--exmple-cua.com>"
+        )
+        self.assertEqual(
+            str(make_header(decode_header(data["Cc"]))), "Çc Ñame <cc@xn--exmple-cua.com>"
+        )
+        self.assertEqual(
+            str(make_header(decode_header(data["ReplyTo"]))), "Rèply <reply@xn--exmple-cua.com>"
+        )
+        # anymail_status keys keep the addresses as given
+        self.assertEqual(
+            set(msg.anymail_status.recipients),
+            {"to@exämple.com", "cc@exämple.com", "bcc@exämple.com"},
+        )
+
+    def test_multiple_from_emails(self) -> None:
+        # Postmark's From takes several addresses (it sends from the first), as 6.1 sent them
+        msg = mail.EmailMessage(
+            "Subject",
+            "Body",
+            'First <from1@example.com>, "Second, Jr." <from2@example.com>, from3@exämple.com',
+            ["to@example.com"],
+        )
+        msg.send()
+        data = self.assert_postmark_called("email")
+        self.assertEqual(
+            data,
+            {
+                "From": 'First <from1@example.com>, "Second, Jr." <from2@example.com>, '
+                "from3@xn--exmple-cua.com",
+                "To": "to@example.com",
+                "Subject": "Subject",
+                "TextBody": "Body",
+            },
+        )
+        self.assertEqual(msg.anymail_status.status, {"sent"})
 
     def test_email_message_with_everything(self) -> None:
         email = mail.EmailMessage(
@@ -368,12 +424,38 @@ class PostmarkBackendAnymailFeatureTests(PostmarkBackendTestCase):
             self.assertNotIn(field, data)
 
     def test_send_at_refused(self) -> None:
-        self.message.send_at = 1651820889
-        with self.assertRaisesMessage(
-            AnymailUnsupportedFeature, "Postmark does not support send_at"
+        # Postmark can't schedule a message: every kind of send_at is refused, clearly (a
+        # string too, which Anymail 6.1 passed to ESPs as given)
+        for send_at in (
+            1651820889,
+            datetime(2022, 10, 11, 12, 13, 14, tzinfo=timezone.utc),
+            "2022-10-11T12:13:14Z",
         ):
-            self.message.send()
+            with self.subTest(send_at=send_at):
+                self.message.send_at = send_at
+                with self.assertRaisesMessage(
+                    AnymailUnsupportedFeature,
+                    "Postmark does not support send_at. "
+                    "(Set ANYMAIL_IGNORE_UNSUPPORTED_FEATURES = True to send anyway, without it.)",
+                ):
+                    self.message.send()
         self.assert_no_api_call()
+
+    @override_settings(
+        ANYMAIL={"POSTMARK_SERVER_TOKEN": SERVER_TOKEN, "IGNORE_UNSUPPORTED_FEATURES": True}
+    )
+    def test_send_at_ignored_sends_now(self) -> None:
+        self.message.send_at = "2022-10-11T12:13:14Z"
+        self.message.send()
+        self.assertEqual(
+            self.assert_postmark_called("email"),
+            {
+                "From": "from@example.com",
+                "To": "to@example.com",
+                "Subject": "Subject",
+                "TextBody": "Text Body",
+            },
+        )
 
     def test_envelope_sender_refused(self) -> None:
         self.message.envelope_sender = "bounces@example.com"
@@ -464,7 +546,9 @@ class PostmarkBackendTemplateTests(PostmarkBackendTestCase):
         message.template_id = 1234567
         message.merge_global_data = {"name": "Alice", "group": "Developers"}
         message.send()
-        data = self.assert_postmark_called("email/withTemplate")
+        # Postmark's "Send email with template" endpoint, with its documented trailing slash
+        self.assert_api_called("POST", "https://api.postmarkapp.com/email/withTemplate/")
+        data = self.assert_postmark_called("email/withTemplate/")
         # Django's default empty subject and body are left out (Anymail 4.2)
         self.assertEqual(
             data,
@@ -486,7 +570,7 @@ class PostmarkBackendTemplateTests(PostmarkBackendTestCase):
             tags=["onboarding"],
         )
         message.send()
-        data = self.assert_postmark_called("email/withTemplate")
+        data = self.assert_postmark_called("email/withTemplate/")
         self.assertEqual(data["TemplateAlias"], "welcome-message")
         self.assertNotIn("TemplateId", data)
         self.assertEqual(data["TemplateModel"], {})  # required by Postmark, even if empty
@@ -498,7 +582,7 @@ class PostmarkBackendTemplateTests(PostmarkBackendTestCase):
             from_email="from@example.com", to=["to@example.com"], template_id="80801"
         )
         message.send()
-        data = self.assert_postmark_called("email/withTemplate")
+        data = self.assert_postmark_called("email/withTemplate/")
         self.assertEqual(data["TemplateId"], 80801)
         self.assertNotIn("TemplateAlias", data)
 
@@ -528,7 +612,7 @@ class PostmarkBackendTemplateTests(PostmarkBackendTestCase):
     def test_template_with_subject_and_body_ignored(self) -> None:
         self.message.template_id = 1234567
         self.message.send()
-        data = self.assert_postmark_called("email/withTemplate")
+        data = self.assert_postmark_called("email/withTemplate/")
         for field in ("Subject", "TextBody", "HtmlBody"):
             self.assertNotIn(field, data)
 
@@ -543,7 +627,7 @@ class PostmarkBackendTemplateTests(PostmarkBackendTestCase):
         )
         message.attach("receipt.txt", "Total: $1", "text/plain")
         message.send()
-        data = self.assert_postmark_called("email/withTemplate")
+        data = self.assert_postmark_called("email/withTemplate/")
         self.assertEqual(data["Metadata"], {"order": "12345"})
         self.assertIs(data["TrackOpens"], True)
         self.assertEqual(data["TrackLinks"], "None")
@@ -1131,6 +1215,7 @@ class PostmarkBackendConfigurationTests(RequestsFakeTestCase):
             "attachments",
             "reply_to",
             "extra_headers",
+            "multiple_from_emails",
         ):
             self.assertTrue(features[feature], feature)
         for feature in ("envelope_sender", "send_at", "spoofed_to_header", "alternatives"):

@@ -28,6 +28,12 @@ URLCONF = "tests.test_postmark_webhooks"  # mounts both Postmark views at their 
 PNG_CONTENT = b"\x89PNG\r\n\x1a\n pretend this is a png"
 HTML_BODY = '<html><body><p>Test html body.</p><img src="cid:logo@example"></body></html>'
 TEXT_ATTACHMENT = "This is attachment contents, base-64 encoded.\n"
+# The Received-SPF header Postmark adds to inbound mail (as in its "Parse an email" example)
+RECEIVED_SPF = (
+    "Pass (sender SPF authorized) identity=mailfrom; client-ip=209.85.160.180; "
+    "helo=mail-gy0-f180.google.com; envelope-from=bounces+abc@postmarkapp.com; "
+    "receiver=yourhash+SampleHash@inbound.postmarkapp.com"
+)
 
 
 def inbound_payload() -> dict[str, Any]:
@@ -67,7 +73,8 @@ def inbound_payload() -> dict[str, Any]:
         "StrippedTextReply": "This is the reply text",
         "Tag": "TestTag",
         "Headers": [
-            {"Name": "Return-Path", "Value": "<bounces+abc@postmarkapp.com>"},
+            # (the sender wrote Return-Path; Postmark's own Received-SPF has the envelope)
+            {"Name": "Return-Path", "Value": "<written-by-sender@example.com>"},
             {"Name": "X-Header-Test", "Value": ""},
             {"Name": "X-Spam-Status", "Value": "No"},
             {"Name": "X-Spam-Score", "Value": "-0.1"},
@@ -75,6 +82,7 @@ def inbound_payload() -> dict[str, Any]:
             {"Name": "Message-ID", "Value": "<CAF8=abc123@mail.gmail.com>"},
             {"Name": "Received", "Value": "by 10.0.0.1 with SMTP id abc; Fri, 1 Aug 2014"},
             {"Name": "Received", "Value": "from mail.example.com by mx.postmarkapp.com"},
+            {"Name": "Received-SPF", "Value": RECEIVED_SPF},
         ],
         "Attachments": [
             {
@@ -161,7 +169,9 @@ class PostmarkInboundTests(PostmarkInboundTestCase):
             HTML_BODY,
         )
 
+        # The envelope-from of Postmark's Received-SPF header (not the Return-Path header)
         self.assertEqual(message.envelope_sender, "bounces+abc@postmarkapp.com")
+        self.assertEqual(message["Return-Path"], "<written-by-sender@example.com>")
         self.assertEqual(message.envelope_recipient, "yourhash+SampleHash@inbound.postmarkapp.com")
         self.assertEqual(message.stripped_text, "This is the reply text")
         self.assertIsNone(message.stripped_html)
@@ -194,7 +204,7 @@ class PostmarkInboundTests(PostmarkInboundTestCase):
         message = self.post_inbound(payload).message
         self.assertIs(message.spam_detected, True)
         self.assertEqual(message.spam_score, 6.8)
-        self.assertIsNone(message.envelope_sender)  # no Return-Path header
+        self.assertIsNone(message.envelope_sender)  # no Received-SPF header
 
     def test_no_spam_headers(self) -> None:
         payload = inbound_payload()
@@ -203,10 +213,54 @@ class PostmarkInboundTests(PostmarkInboundTestCase):
         self.assertIsNone(message.spam_score)
         self.assertIsNone(message.spam_detected)
 
-    def test_null_return_path(self) -> None:
+    def envelope_sender_for(self, headers: list[dict[str, str]]) -> str | None:
         payload = inbound_payload()
-        payload["Headers"] = [{"Name": "Return-Path", "Value": "<>"}]
-        self.assertIsNone(self.post_inbound(payload).message.envelope_sender)
+        payload["Headers"] = headers
+        self.handler.reset_mock()
+        return self.post_inbound(payload).message.envelope_sender
+
+    def test_envelope_sender_needs_a_passing_received_spf(self) -> None:
+        spf = "Received-SPF"
+        neutral = RECEIVED_SPF.replace("Pass (sender SPF authorized)", "Neutral (no opinion)")
+        cases = [
+            # Only Return-Path (which the sender wrote): no envelope sender
+            ([{"Name": "Return-Path", "Value": "<bounces+abc@postmarkapp.com>"}], None),
+            ([{"Name": "received-spf", "Value": RECEIVED_SPF}], "bounces+abc@postmarkapp.com"),
+            ([{"Name": spf, "Value": neutral}], "bounces+abc@postmarkapp.com"),
+            ([{"Name": spf, "Value": "pass envelope-from=a@example.com"}], "a@example.com"),
+            # Any other SPF result
+            ([{"Name": spf, "Value": RECEIVED_SPF.replace("Pass", "Fail")}], None),
+            ([{"Name": spf, "Value": RECEIVED_SPF.replace("Pass", "SoftFail")}], None),
+            ([{"Name": spf, "Value": RECEIVED_SPF.replace("Pass", "None")}], None),
+            ([{"Name": spf, "Value": RECEIVED_SPF.replace("Pass", "TempError")}], None),
+            ([{"Name": spf, "Value": RECEIVED_SPF.replace("Pass", "Passed")}], None),
+            # Two Received-SPF headers: one arrived with the message, and could say anything
+            (
+                [
+                    {"Name": spf, "Value": RECEIVED_SPF},
+                    {"Name": spf, "Value": "pass envelope-from=forged@example.com"},
+                ],
+                None,
+            ),
+            # No envelope-from (or the null sender of a bounce)
+            ([{"Name": spf, "Value": "Pass (sender SPF authorized) identity=helo"}], None),
+            ([{"Name": spf, "Value": "Pass"}], None),
+            ([{"Name": spf, "Value": ""}], None),
+            ([{"Name": spf, "Value": "pass envelope-from=<>; helo=x.example.com"}], None),
+        ]
+        for headers, expected in cases:
+            with self.subTest(headers=headers):
+                self.assertEqual(self.envelope_sender_for(headers), expected)
+
+    def test_received_spf_param_forms(self) -> None:
+        # RFC 7208 section 9.1: a quoted-string value, and a comment that isn't a param
+        header = {
+            "Name": "Received-SPF",
+            "Value": 'pass (mx.example: domain of "envelope-from=nope@example.com" '
+            "(as it says) designates 192.0.2.1) receiver=mx.example; client-ip=192.0.2.1;"
+            ' envelope-from="first.last@example.com"; helo=foo.example.com;',
+        }
+        self.assertEqual(self.envelope_sender_for([header]), "first.last@example.com")
 
     def test_minimal_payload(self) -> None:
         payload = {
@@ -266,6 +320,10 @@ class PostmarkInboundTests(PostmarkInboundTestCase):
         payload = {**inbound_payload(), "RawEmail": raw}
         payload["Headers"] = [
             {"Name": "Return-Path", "Value": "<raw-bounces@example.com>"},
+            {
+                "Name": "Received-SPF",
+                "Value": "Pass identity=mailfrom; envelope-from=raw-envelope@example.com",
+            },
             {"Name": "X-Spam-Status", "Value": "No"},
             {"Name": "X-Spam-Score", "Value": "1.5"},
         ]
@@ -273,7 +331,7 @@ class PostmarkInboundTests(PostmarkInboundTestCase):
         self.assertEqual(str(message.from_email), "Raw Sender <raw@example.com>")
         self.assertEqual(message.subject, "From the raw message")
         self.assertEqual(message.text, "Raw body ✓\r\n")
-        self.assertEqual(message.envelope_sender, "raw-bounces@example.com")
+        self.assertEqual(message.envelope_sender, "raw-envelope@example.com")
         self.assertEqual(message.envelope_recipient, "yourhash+SampleHash@inbound.postmarkapp.com")
         self.assertEqual(message.spam_score, 1.5)
         self.assertIs(message.spam_detected, False)
@@ -282,6 +340,7 @@ class PostmarkInboundTests(PostmarkInboundTestCase):
     def test_raw_email_without_headers_list(self) -> None:
         raw = (
             "Return-Path: <only-in-raw@example.com>\r\n"
+            "Received-SPF: Neutral (no policy) envelope-from=spf-in-raw@example.com\r\n"
             "X-Spam-Status: Yes, score=9.1\r\n"
             "X-Spam-Score: 9.1\r\n"
             "From: raw@example.com\r\n"
@@ -291,7 +350,7 @@ class PostmarkInboundTests(PostmarkInboundTestCase):
         )
         payload = {**inbound_payload(), "RawEmail": raw, "Headers": []}
         message = self.post_inbound(payload).message
-        self.assertEqual(message.envelope_sender, "only-in-raw@example.com")
+        self.assertEqual(message.envelope_sender, "spf-in-raw@example.com")
         self.assertEqual(message.spam_score, 9.1)
         self.assertIs(message.spam_detected, True)
 

@@ -273,6 +273,7 @@ class PostmarkTrackingEventTests(PostmarkTrackingTestCase):
             recipient="john@example.com",
             metadata={"a_key": "a_value"},
             tags=["Test"],
+            reject_reason="spam",  # (as Anymail 6.1)
             description="The subscriber explicitly marked this message as spam.",
             mta_response="Test spam complaint details",
         )
@@ -314,8 +315,26 @@ class PostmarkTrackingEventTests(PostmarkTrackingTestCase):
             recipient="bounced-address@wildbit.com",
             metadata={"example": "value", "example_2": "value"},
             tags=["my-tag"],
+            # (Postmark records a recipient's own unsubscribe as a ManualSuppression)
+            reject_reason="unsubscribed",
             description="ManualSuppression",
         )
+
+    def test_subscription_change_suppression_reasons(self) -> None:
+        # Postmark's documented SuppressionReason values: why it stopped sending to the address
+        for suppression_reason, reject_reason in (
+            ("HardBounce", "bounced"),
+            ("SpamComplaint", "spam"),
+            ("ManualSuppression", "unsubscribed"),
+            ("SomethingNew", "other"),
+        ):
+            with self.subTest(suppression_reason=suppression_reason):
+                self.handler.reset_mock()
+                payload = {**SUBSCRIPTION_CHANGE, "SuppressionReason": suppression_reason}
+                event = self.post_event(payload)
+                self.assertEqual(event.event_type, "unsubscribed")
+                self.assertEqual(event.reject_reason, reject_reason)
+                self.assertEqual(event.description, suppression_reason)
 
     def test_subscription_change_reactivated(self) -> None:
         payload = {
@@ -380,7 +399,7 @@ class PostmarkBounceTypeTests(PostmarkTrackingTestCase):
         ("Subscribe", 32, EventType.SUBSCRIBED, None),
         ("AutoResponder", 64, EventType.AUTORESPONDED, None),
         ("AddressChange", 128, EventType.AUTORESPONDED, None),
-        ("DnsError", 256, EventType.BOUNCED, RejectReason.OTHER),
+        ("DnsError", 256, EventType.DEFERRED, None),  # "A temporary DNS error"
         ("SpamNotification", 512, EventType.BOUNCED, RejectReason.SPAM),
         ("OpenRelayTest", 1024, EventType.UNKNOWN, None),
         ("Unknown", 2048, EventType.BOUNCED, RejectReason.OTHER),
@@ -388,7 +407,7 @@ class PostmarkBounceTypeTests(PostmarkTrackingTestCase):
         ("VirusNotification", 8192, EventType.BOUNCED, RejectReason.OTHER),
         ("ChallengeVerification", 16384, EventType.AUTORESPONDED, None),
         ("BadEmailAddress", 100000, EventType.REJECTED, RejectReason.INVALID),
-        ("SpamComplaint", 100001, EventType.COMPLAINED, None),
+        ("SpamComplaint", 100001, EventType.COMPLAINED, RejectReason.SPAM),
         ("ManuallyDeactivated", 100002, EventType.REJECTED, RejectReason.BLOCKED),
         ("Unconfirmed", 100003, EventType.REJECTED, RejectReason.OTHER),
         ("Blocked", 100006, EventType.BOUNCED, RejectReason.BLOCKED),
@@ -440,6 +459,7 @@ class PostmarkLegacyPayloadTests(PostmarkTrackingTestCase):
         payload = {key: value for key, value in SPAM_COMPLAINT.items() if key != "RecordType"}
         event = self.post_event(payload)
         self.assertEqual(event.event_type, "complained")
+        self.assertEqual(event.reject_reason, "spam")
         self.assertEqual(event.recipient, "john@example.com")
 
     def test_legacy_delivery(self) -> None:

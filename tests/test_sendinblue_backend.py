@@ -15,7 +15,7 @@ from email.mime.base import MIMEBase
 
 import requests
 from django.core import mail
-from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, EmailMessage, EmailMultiAlternatives, get_connection
 from django.test import override_settings
 from django.utils.translation import gettext_lazy
 
@@ -386,8 +386,9 @@ class SendinBlueStandardEmailTests(SendinBlueBackendTestCase):
         self.assert_no_api_call()
 
     def test_header_injection_refused(self):
+        # Django's own error for this, as its SMTP backend raises
         self.message.extra_headers = {"X-Custom": "one\nBcc: victim@example.com"}
-        with self.assertRaises(AnymailSerializationError):
+        with self.assertRaisesMessage(BadHeaderError, "X-Custom"):
             self.message.send()
         self.assert_no_api_call()
 
@@ -420,7 +421,7 @@ class SendinBlueAnymailFeatureTests(SendinBlueBackendTestCase):
     def test_tag_with_line_break_refused(self):
         # The tag becomes an email header
         self.message.tags = ["receipt\nBcc: victim@example.com"]
-        with self.assertRaisesMessage(AnymailSerializationError, "X-Mailin-tag"):
+        with self.assertRaisesMessage(BadHeaderError, "X-Mailin-tag"):
             self.message.send()
         self.assert_no_api_call()
 
@@ -442,7 +443,6 @@ class SendinBlueAnymailFeatureTests(SendinBlueBackendTestCase):
 
     def test_unsupported_features_refused(self):
         cases = {
-            "send_at": ("send_at", datetime(2030, 1, 1, tzinfo=timezone.utc)),
             "track_clicks": ("track_clicks", True),
             "track_opens": ("track_opens", False),
             "envelope_sender": ("envelope_sender", "bounces@example.com"),
@@ -474,7 +474,6 @@ class SendinBlueAnymailFeatureTests(SendinBlueBackendTestCase):
             "Body",
             "from@example.com",
             ["to@example.com"],
-            send_at=datetime(2030, 1, 1, tzinfo=timezone.utc),
             track_clicks=True,
             track_opens=True,
             envelope_sender="bounces@example.com",
@@ -489,6 +488,18 @@ class SendinBlueAnymailFeatureTests(SendinBlueBackendTestCase):
                 "textContent": "Body",
             },
         )
+
+    def test_send_at_refused(self):
+        # SendinBlue's transactional API has no scheduled sending in Anymail 6.1's mapping
+        for send_at in ("2022-10-11T12:13:14.567+02:00", datetime(2030, 1, 2, tzinfo=timezone.utc)):
+            with self.subTest(send_at=send_at):
+                message = AnymailMessage("S", "B", "from@example.com", ["to@example.com"])
+                message.send_at = send_at
+                with self.assertRaisesMessage(
+                    AnymailUnsupportedFeature, "SendinBlue does not support send_at"
+                ):
+                    message.send()
+        self.assert_no_api_call()
 
     def test_merge_global_data_without_template_is_params(self):
         # SendinBlue applies params to {{ params.name }} in the message's own HTML too
@@ -549,6 +560,21 @@ class SendinBlueTemplateTests(SendinBlueBackendTestCase):
                 "templateId": 3,
                 "params": {"name": "Alice", "order_no": "12345", "ship_date": "May 15"},
             },
+        )
+        self.assertEqual(message.anymail_status.status, {"queued"})
+
+    def test_template_with_django_default_empty_subject(self):
+        # EmailMessage's subject defaults to "": that's no subject (the template's is used),
+        # not an override of the template's subject
+        message = EmailMessage(to=["alice@example.com"])
+        self.assertEqual(message.subject, "")
+        message.from_email = None
+        message.template_id = 3
+        message.merge_global_data = {"name": "Alice"}
+        message.send()
+        self.assertEqual(
+            self.sent_json(),
+            {"to": [{"email": "alice@example.com"}], "templateId": 3, "params": {"name": "Alice"}},
         )
         self.assertEqual(message.anymail_status.status, {"queued"})
 

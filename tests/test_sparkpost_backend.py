@@ -199,16 +199,45 @@ class SparkPostBackendStandardEmailTests(SparkPostClientTestCase):
         self.assertNotIn("custom_headers", self.send_kwargs())
 
     def test_unicode_names_and_idn(self):
+        # Header strings (from_email, reply_to, header_to, the CC header) are encoded as
+        # Django's SMTP backend writes headers; recipient "address" objects keep the Unicode
         msg = EmailMessage(
-            "Sübject", "Bödy", "Frœm Nåme <from@example.com>", ["Tö Nåme <to@exämple.com>"]
+            "Sübject",
+            "Bödy",
+            "Frœm Nåme <from@exämple.com>",
+            ["Tö Nåme <to@exämple.com>", "to2@exämple.com"],
+            cc=["Çc <cc@exämple.com>"],
+            reply_to=["Rèply <reply@exämple.com>"],
         )
         msg.send()
-        kwargs = self.send_kwargs()
-        self.assertEqual(kwargs["from_email"], "Frœm Nåme <from@example.com>")
-        self.assertEqual(kwargs["subject"], "Sübject")
-        self.assertEqual(kwargs["text"], "Bödy")
-        self.assertEqual(len(kwargs["recipients"]), 1)
-        self.assertEqual(kwargs["recipients"][0]["address"]["name"], "Tö Nåme")
+        to_header = "=?utf-8?b?VMO2IE7DpW1l?= <to@xn--exmple-cua.com>, to2@xn--exmple-cua.com"
+        self.assertEqual(
+            self.send_kwargs(),
+            {
+                "from_email": "=?utf-8?b?RnLFk20gTsOlbWU=?= <from@xn--exmple-cua.com>",
+                "subject": "Sübject",
+                "text": "Bödy",
+                "reply_to": "=?utf-8?b?UsOocGx5?= <reply@xn--exmple-cua.com>",
+                "recipients": [
+                    {
+                        "address": {
+                            "email": "to@exämple.com",
+                            "name": "Tö Nåme",
+                            "header_to": to_header,
+                        }
+                    },
+                    {"address": {"email": "to2@exämple.com", "header_to": to_header}},
+                    {
+                        "address": {
+                            "email": "cc@exämple.com",
+                            "name": "Çc",
+                            "header_to": to_header,
+                        }
+                    },
+                ],
+                "custom_headers": {"CC": "=?utf-8?b?w4dj?= <cc@xn--exmple-cua.com>"},
+            },
+        )
 
     def test_html_and_text_alternative(self):
         msg = EmailMultiAlternatives("Subject", "Text body", "from@example.com", ["to@example.com"])
@@ -423,6 +452,21 @@ class SparkPostBackendAnymailFeatureTests(SparkPostClientTestCase):
         self.message.send_at = date(2023, 1, 2)
         self.message.send()
         self.assertEqual(self.send_kwargs()["start_time"], "2023-01-02T00:00:00-08:00")
+
+    def test_send_at_string_sent_as_given(self):
+        # SparkPost's options.start_time is an ISO string: a string send_at goes as given
+        self.message.send_at = "2022-10-11T12:13:14.567-07:00"
+        self.message.send()
+        self.assertEqual(
+            self.send_kwargs(),
+            {
+                "from_email": "from@example.com",
+                "recipients": [{"address": {"email": "to@example.com"}}],
+                "subject": "Subject",
+                "text": "Text Body",
+                "start_time": "2022-10-11T12:13:14.567-07:00",
+            },
+        )
 
     def test_send_at_timestamp(self):
         self.message.send_at = 1651820889  # 2022-05-06T07:08:09Z
@@ -742,6 +786,32 @@ class SparkPostBackendRecipientsStatusTests(SparkPostClientTestCase):
         self.assertEqual(status.recipients["cc@example.com"].status, "queued")
         self.assertEqual(status.esp_response, transmission_results(2))
 
+    def test_accepted_count_not_matching_recipients_is_unknown(self):
+        """Nothing rejected, but fewer (or more) accepted than were sent: not all queued."""
+        msg = EmailMessage("Subject", "Body", "from@example.com", ["a@example.com", "b@x.com"])
+        msg.cc = ["c@example.com"]
+        for accepted in (2, 4):
+            with self.subTest(accepted=accepted):
+                self.send_results = transmission_results(accepted, rejected=0)
+                msg.send()
+                self.assertEqual(msg.anymail_status.status, {"unknown"})
+                self.assertEqual(
+                    {
+                        email: status.status
+                        for email, status in msg.anymail_status.recipients.items()
+                    },
+                    {"a@example.com": "unknown", "b@x.com": "unknown", "c@example.com": "unknown"},
+                )
+                self.assertEqual(msg.anymail_status.message_id, TRANSMISSION_ID)
+
+    def test_accepted_count_is_for_the_recipients_sent(self):
+        """(esp_extra may replace the recipients Anymail would send)"""
+        self.send_results = transmission_results(1, rejected=0)
+        msg = AnymailMessage("Subject", "Body", "from@example.com", ["a@example.com", "b@x.com"])
+        msg.esp_extra = {"recipients": [{"address": {"email": "only@example.com"}}]}
+        msg.send()
+        self.assertEqual(msg.anymail_status.status, {"queued"})
+
     def test_some_rejected_is_unknown(self):
         """SparkPost doesn't say which recipients it rejected."""
         self.send_results = {
@@ -848,12 +918,13 @@ class SparkPostBackendSettingsTests(SparkPostClientTestCase):
 
     @override_settings(ANYMAIL={})
     def test_missing_api_key(self):
+        # Reported when the backend is created (as 6.1), not at the first send
         env = {k: v for k, v in os.environ.items() if k != "SPARKPOST_API_KEY"}
         with (
             mock.patch.dict(os.environ, env, clear=True),
             self.assertRaises(AnymailConfigurationError) as cm,
         ):
-            send_mail("Subject", "Body", "from@example.com", ["to@example.com"])
+            get_connection(SPARKPOST_BACKEND)
         message = str(cm.exception)
         self.assertIn("ANYMAIL_SPARKPOST_API_KEY", message)
         self.assertIn("SPARKPOST_API_KEY environment variable", message)
@@ -989,6 +1060,46 @@ class SparkPostBackendHTTPTests(RequestsFakeTestCase):
         self.assertEqual(
             self.api_call_json()["content"]["from"],
             "First <from1@example.com>, from2@example.com",
+        )
+
+    def test_unicode_names_and_idn_on_the_wire(self):
+        """content.from, reply_to and the To/CC headers go out header-encoded."""
+        msg = EmailMessage(
+            "Sübject",
+            "Bödy",
+            "Frœm Nåme <from@exämple.com>",
+            ["Tö Nåme <to@exämple.com>", "to2@example.com"],
+            cc=["cc@exämple.com"],
+            reply_to=["Rèply <reply@exämple.com>"],
+        )
+        msg.send()
+        to_header = "=?utf-8?b?VMO2IE7DpW1l?= <to@xn--exmple-cua.com>, to2@example.com"
+        self.assertEqual(
+            self.api_call_json(),
+            {
+                "recipients": [
+                    {
+                        "address": {
+                            "email": "to@exämple.com",
+                            "name": "Tö Nåme",
+                            "header_to": to_header,
+                        }
+                    },
+                    {"address": {"email": "to2@example.com", "header_to": to_header}},
+                    {"address": {"email": "cc@exämple.com", "header_to": to_header}},
+                ],
+                "content": {
+                    # (python-sparkpost splits a single From into name and email)
+                    "from": {
+                        "email": "from@xn--exmple-cua.com",
+                        "name": "=?utf-8?b?RnLFk20gTsOlbWU=?=",
+                    },
+                    "subject": "Sübject",
+                    "text": "Bödy",
+                    "reply_to": "=?utf-8?b?UsOocGx5?= <reply@xn--exmple-cua.com>",
+                    "headers": {"CC": "cc@xn--exmple-cua.com"},
+                },
+            },
         )
 
     def test_quoted_display_name_round_trips(self):

@@ -306,7 +306,7 @@ class SparkPostTrackingEventTests(SparkPostWebhookTestCase):
         self.assert_fields(
             event,
             event_type="bounced",
-            reject_reason="bounced",  # bounce_class 10: Invalid Recipient
+            reject_reason="invalid",  # bounce_class 10: Invalid Recipient (as 6.1)
             description="550 5.1.1 <recipient@example.com>: Recipient address rejected: "
             "User unknown",
             mta_response="550 5.1.1 <recipient@example.com>: Recipient address rejected: "
@@ -337,7 +337,7 @@ class SparkPostTrackingEventTests(SparkPostWebhookTestCase):
         """Each bounce classification code (SparkPost's "Bounce Classification Codes")."""
         expected = {
             "1": ("bounced", "other"),  # Undetermined
-            "10": ("bounced", "bounced"),  # Invalid Recipient
+            "10": ("bounced", "invalid"),  # Invalid Recipient
             "20": ("bounced", "bounced"),  # Soft Bounce
             "21": ("bounced", "bounced"),  # DNS Failure
             "22": ("bounced", "bounced"),  # Mailbox Full
@@ -352,11 +352,11 @@ class SparkPostTrackingEventTests(SparkPostWebhookTestCase):
             "52": ("bounced", "spam"),  # Spam Content
             "53": ("bounced", "blocked"),  # Prohibited Attachment
             "54": ("bounced", "blocked"),  # Relaying Denied
-            "60": ("autoresponded", None),  # Auto-Reply
+            "60": ("bounced", "other"),  # Auto-Reply (as 6.1: still a bounce)
             "70": ("bounced", "bounced"),  # Transient Failure
-            "80": ("subscribed", None),  # Subscribe
-            "90": ("unsubscribed", None),  # Unsubscribe
-            "100": ("autoresponded", None),  # Challenge-Response
+            "80": ("bounced", "other"),  # Subscribe
+            "90": ("bounced", "unsubscribed"),  # Unsubscribe
+            "100": ("bounced", "other"),  # Challenge-Response
             "999": ("bounced", "other"),  # (a code SparkPost adds later)
             None: ("bounced", "other"),  # (no bounce_class at all)
         }
@@ -368,6 +368,38 @@ class SparkPostTrackingEventTests(SparkPostWebhookTestCase):
                     event = self.assert_single_event(wrapped)
                     self.assertEqual(event.event_type, event_type)
                     self.assertEqual(event.reject_reason, reject_reason)
+
+    def test_auto_reply_bounce(self):
+        # SparkPost's bounce class 60: an auto-reply (e.g., "out of office") to the message
+        wrapped = with_fields(
+            BOUNCE,
+            bounce_class="60",
+            error_code="250",
+            raw_reason="250 2.0.0 Auto-reply: I am out of the office until Monday",
+            reason="250 2.0.0 Auto-reply: I am out of the office until Monday",
+        )
+        event = self.assert_single_event(wrapped)
+        self.assert_fields(
+            event,
+            event_type="bounced",
+            reject_reason="other",
+            description="250 2.0.0 Auto-reply: I am out of the office until Monday",
+            mta_response="250 2.0.0 Auto-reply: I am out of the office until Monday",
+        )
+
+    def test_recipient_keeps_its_case(self):
+        # rcpt_to is SparkPost's lowercased copy of the RCPT TO address; raw_rcpt_to is as sent
+        wrapped = with_fields(
+            DELIVERY, rcpt_to="recipient.name@example.com", raw_rcpt_to="Recipient.Name@Example.com"
+        )
+        self.post_webhook([wrapped])
+        (event,) = self.tracking_events()
+        self.assertEqual(event.recipient, "Recipient.Name@Example.com")
+        self.tracking_handler.reset_mock()
+        # (only without raw_rcpt_to, rcpt_to)
+        self.post_webhook([with_fields(wrapped, raw_rcpt_to=None)])
+        (event,) = self.tracking_events()
+        self.assertEqual(event.recipient, "recipient.name@example.com")
 
     def test_bounce_class_as_number(self):
         self.post_webhook([with_fields(BOUNCE, bounce_class=24)])
@@ -565,7 +597,7 @@ class SparkPostTrackingMalformedTests(SparkPostWebhookTestCase):
     def test_wrong_field_types(self):
         for field, value in [
             ("type", ["delivery"]),
-            ("rcpt_to", {"email": "a@example.com"}),
+            ("raw_rcpt_to", {"email": "a@example.com"}),
             ("transmission_id", True),
             ("transmission_id", 1.5),
             ("timestamp", "yesterday"),
@@ -579,6 +611,8 @@ class SparkPostTrackingMalformedTests(SparkPostWebhookTestCase):
         ]:
             with self.subTest(field=field, value=value):
                 self.assert_400([with_fields(BOUNCE, **{field: value})])
+        # (rcpt_to is read only without raw_rcpt_to)
+        self.assert_400([with_fields(BOUNCE, raw_rcpt_to=None, rcpt_to={"email": "a@x.com"})])
 
     def test_one_bad_event_delivers_none(self):
         self.assert_400([INJECTION, with_fields(DELIVERY, timestamp="garbage"), OPEN])

@@ -8,7 +8,7 @@ Postmark has four send endpoints, and the message decides which one Anymail uses
 =====================  =============================  ====================================
                        plain message                  stored template (``template_id``)
 =====================  =============================  ====================================
-single message         ``email``                      ``email/withTemplate``
+single message         ``email``                      ``email/withTemplate/``
 batch (``merge_data``  ``email/batch`` (JSON list)    ``email/batchWithTemplates``
 or ``merge_metadata``)                                (JSON ``{"Messages": [...]}``)
 =====================  =============================  ====================================
@@ -61,6 +61,9 @@ class EmailBackend(AnymailRequestsBackend):
         api_url = get_anymail_setting(
             "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
         )
+        if not api_url.endswith("/"):
+            # (endpoints are urljoin()ed: without the slash, a path's last segment would go)
+            api_url += "/"
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> PostmarkPayload:
@@ -78,7 +81,7 @@ class EmailBackend(AnymailRequestsBackend):
         """
         if (
             response.status_code == 422
-            and not payload.is_batch
+            and not payload.is_batch()
             and is_recipient_error(_json_or_none(response))
         ):
             return
@@ -95,7 +98,7 @@ class EmailBackend(AnymailRequestsBackend):
     ) -> dict[str, AnymailRecipientStatus]:
         """Postmark's result for each message sent, spread over that message's recipients."""
         parsed = self.deserialize_json_response(response, payload, message)
-        results = parsed if payload.is_batch else [parsed]
+        results = parsed if payload.is_batch() else [parsed]
         expected = len(payload.recipients_per_message)
         if (
             not isinstance(results, list)
@@ -222,18 +225,14 @@ class PostmarkPayload(RequestsPayload):
         self.check_template_conflicts()
         self.messages = self.build_messages()
 
-    @property
-    def is_batch(self) -> bool:
-        # An empty merge_data (or merge_metadata) still asks for a batch send
-        return self.merge_data is not None or self.merge_metadata is not None
-
     def get_api_endpoint(self) -> str:
-        if self.is_batch:
+        if self.is_batch():
             return "email/batchWithTemplates" if self.template_id is not None else "email/batch"
-        return "email/withTemplate" if self.template_id is not None else "email"
+        # (Postmark documents the single-template endpoint with its trailing slash)
+        return "email/withTemplate/" if self.template_id is not None else "email"
 
     def serialize_data(self) -> str:
-        if not self.is_batch:
+        if not self.is_batch():
             return self.serialize_json(self.messages[0])
         if self.template_id is not None:
             return self.serialize_json({"Messages": self.messages})
@@ -241,8 +240,13 @@ class PostmarkPayload(RequestsPayload):
 
     # Message fields (Postmark's JSON message format)
 
+    def set_from_email_list(self, emails: list[EmailAddress]) -> None:
+        # Postmark's From is a header-style string: it takes several addresses (and sends from
+        # the first). Formatted with .address, so names and IDN domains are header-encoded.
+        self.data["From"] = ", ".join(email.address for email in emails)
+
     def set_from_email(self, email: EmailAddress) -> None:
-        self.data["From"] = email.address
+        self.set_from_email_list([email])
 
     def set_recipients(self, recipient_type: str, emails: list[EmailAddress]) -> None:
         # Postmark takes each recipient field as one comma-separated string. "To" is laid out
@@ -356,7 +360,7 @@ class PostmarkPayload(RequestsPayload):
                 if value is not None:
                     shared[field] = value
 
-        if not self.is_batch:
+        if not self.is_batch():
             # A cc- or bcc-only message simply has no "To" (Anymail 6.0)
             to_groups: list[list[EmailAddress]] = [self.to_emails]
         else:

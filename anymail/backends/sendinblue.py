@@ -5,10 +5,11 @@ SENDINBLUE_API_URL (default https://api.sendinblue.com/v3/).
 
 The request is SendinBlue's JSON "send a transactional email" body: ``sender``, ``to``/``cc``/
 ``bcc`` and ``replyTo`` as ``{"email", "name"}`` objects, ``subject``, ``htmlContent``,
-``textContent``, ``headers``, ``attachment`` (``{"name", "content"}``, base64), and for stored
-templates ``templateId`` with ``params``. SendinBlue answers ``201 {"messageId": "<...>"}``: the
-message is only queued (SendinBlue finds most problems later, and reports them in its logs and
-tracking webhooks), so every recipient's anymail_status is "queued".
+``textContent``, ``headers``, ``attachment`` (``{"name", "content"}``, base64), and for
+stored templates ``templateId`` with ``params``. SendinBlue answers
+``201 {"messageId": "<...>"}``: the message is only queued (SendinBlue finds most problems
+later, and reports them in its logs and tracking webhooks), so every recipient's
+anymail_status is "queued".
 
 What SendinBlue can't do (Anymail docs, "SendinBlue: limitations and quirks"), refused with
 AnymailUnsupportedFeature unless IGNORE_UNSUPPORTED_FEATURES: inline images (with ignoring:
@@ -55,6 +56,9 @@ class EmailBackend(AnymailRequestsBackend):
         api_url = get_anymail_setting(
             "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
         )
+        if not api_url.endswith("/"):
+            # (the endpoint is urljoin()ed: without the slash, "v3" would be dropped)
+            api_url += "/"
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> SendinBluePayload:
@@ -227,9 +231,10 @@ class SendinBluePayload(RequestsPayload):
                 "template's sender)"
             )
             self.sender = None
-        if self.subject is not None:
+        if self.subject:
             self.unsupported_feature("overriding a template's subject (set message.subject = None)")
-            self.subject = None
+        # (Django's default empty subject just means "not set": the template's is used)
+        self.subject = None
         if self.html_body is not None or self.text_body is not None:
             self.unsupported_feature("overriding a template's body (set message.body = None)")
             self.html_body = self.text_body = None

@@ -3,7 +3,8 @@
 Settings:
 
 * SPARKPOST_API_KEY: optional (also found bare at the root of settings). Without it, the
-  sparkpost client reads the SPARKPOST_API_KEY *environment variable* itself.
+  SPARKPOST_API_KEY *environment variable* (as the sparkpost client would read it). With
+  neither, creating the backend raises AnymailConfigurationError.
 * SPARKPOST_API_URL: optional full, versioned endpoint (e.g. SparkPost EU's
   "https://api.eu.sparkpost.com/api/v1"); by default the client's own (US) endpoint.
 * REQUESTS_TIMEOUT: applied to the client's HTTP calls too (the client itself has none).
@@ -28,7 +29,9 @@ urls) work without it.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -69,6 +72,14 @@ class EmailBackend(AnymailBaseBackend):
         )
         super().__init__(**kwargs)
         self.sparkpost = import_sparkpost()  # AnymailImproperlyInstalled if it's missing
+        # The client's own fallback, checked now (as 6.1 did) rather than at the first send
+        self.api_key = self.api_key or os.environ.get("SPARKPOST_API_KEY")
+        if not self.api_key:
+            raise AnymailConfigurationError(
+                'You must set ANYMAIL = {"SPARKPOST_API_KEY": ...} or ANYMAIL_SPARKPOST_API_KEY '
+                "or SPARKPOST_API_KEY in your Django settings, or the SPARKPOST_API_KEY "
+                "environment variable, to use SparkPost."
+            )
         self.client: Any = None
         self.session: requests.Session | None = None
 
@@ -85,17 +96,9 @@ class EmailBackend(AnymailBaseBackend):
                     response, self.esp_name
                 )
             )
-        try:
-            self.client = sparkpost_client_class()(
-                session, self.timeout, api_key=self.api_key, api_url=self.api_url
-            )
-        except self.sparkpost.exceptions.SparkPostException as err:  # no API key anywhere
-            session.close()
-            raise AnymailConfigurationError(
-                'You must set ANYMAIL = {"SPARKPOST_API_KEY": ...} or ANYMAIL_SPARKPOST_API_KEY '
-                "or SPARKPOST_API_KEY in your Django settings, or the SPARKPOST_API_KEY "
-                f"environment variable, to use SparkPost. (The sparkpost client said: {err})"
-            ) from err
+        self.client = sparkpost_client_class()(
+            session, self.timeout, api_key=self.api_key, api_url=self.api_url
+        )
         self.session = session
         return True
 
@@ -142,7 +145,9 @@ class EmailBackend(AnymailBaseBackend):
 
         SparkPost answers {"id", "total_accepted_recipients", "total_rejected_recipients"}
         (python-sparkpost returns the "results" object), without saying *which* recipients it
-        rejected. So: none rejected, all queued; none accepted, all rejected; otherwise unknown.
+        rejected. So: every recipient accepted (and none rejected), all queued; none accepted,
+        all rejected; otherwise (including counts that don't add up to the recipients sent)
+        unknown.
         """
         try:
             transmission_id = response["id"]
@@ -157,7 +162,7 @@ class EmailBackend(AnymailBaseBackend):
                 payload=payload,
                 backend=self,
             ) from err
-        if rejected == 0:
+        if rejected == 0 and accepted == payload.recipient_count():
             status = "queued"
         elif accepted == 0:
             status = "rejected"
@@ -178,7 +183,6 @@ class SparkPostPayload(BasePayload):
         self.spoofed_to: str | None = None
         self.merge_data: dict[str, Any] = {}
         self.merge_metadata: dict[str, Any] = {}
-        self.is_batch = False
         self.esp_extra: dict[str, Any] = {}
         self.send_kwargs: dict[str, Any] = {}
 
@@ -243,9 +247,13 @@ class SparkPostPayload(BasePayload):
     def set_metadata(self, metadata: dict[str, Any]) -> None:
         self.params["metadata"] = metadata
 
-    def set_send_at(self, send_at: Any) -> None:
-        # options.start_time format: YYYY-MM-DDTHH:MM:SS+-HH:MM (whole seconds)
-        self.params["start_time"] = send_at.replace(microsecond=0).isoformat()
+    def set_send_at(self, send_at: datetime | str) -> None:
+        if isinstance(send_at, str):
+            # options.start_time is an ISO string: a user's string goes as given (as 6.1 did)
+            self.params["start_time"] = send_at
+        else:
+            # options.start_time format: YYYY-MM-DDTHH:MM:SS+-HH:MM (whole seconds)
+            self.params["start_time"] = send_at.replace(microsecond=0).isoformat()
 
     def set_tags(self, tags: list[str]) -> None:
         # SparkPost's single campaign_id is the only message-level tag
@@ -264,7 +272,6 @@ class SparkPostPayload(BasePayload):
 
     def set_merge_data(self, merge_data: dict[str, dict[str, Any]]) -> None:
         self.merge_data = merge_data
-        self.is_batch = True
 
     def set_merge_global_data(self, merge_global_data: dict[str, Any]) -> None:
         self.params["substitution_data"] = merge_global_data
@@ -272,7 +279,6 @@ class SparkPostPayload(BasePayload):
     def set_merge_metadata(self, merge_metadata: dict[str, dict[str, Any]]) -> None:
         # SparkPost merges recipient metadata over the transmission's, as Anymail specifies
         self.merge_metadata = merge_metadata
-        self.is_batch = True
 
     def set_esp_extra(self, extra: dict[str, Any]) -> None:
         if not isinstance(extra, Mapping):
@@ -290,6 +296,11 @@ class SparkPostPayload(BasePayload):
             backend=self.backend,
         )
         self.esp_extra = dict(extra)
+
+    def recipient_count(self) -> int:
+        """How many recipients the transmission names (esp_extra may replace Anymail's)."""
+        recipients = self.send_kwargs.get("recipients")
+        return len(recipients) if isinstance(recipients, list) else len(self.all_recipients)
 
     # The send() keyword arguments
 
@@ -363,7 +374,7 @@ class SparkPostPayload(BasePayload):
             return self.spoofed_to
         if recipient_type == "to":
             # A batch send's To recipients each see only themselves; so does a lone To
-            if self.is_batch or len(self.recipients["to"]) < 2:
+            if self.is_batch() or len(self.recipients["to"]) < 2:
                 return None
             return to_header
         return to_header or None  # cc and bcc see the To list (bcc-only: their own address)
@@ -386,7 +397,7 @@ def import_sparkpost() -> Any:
         import sparkpost
         import sparkpost.exceptions
     except ImportError as err:
-        raise AnymailImproperlyInstalled("sparkpost", "sparkpost") from err
+        raise AnymailImproperlyInstalled("sparkpost", backend="sparkpost") from err
     return sparkpost
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-from email.utils import parseaddr
 from typing import Any
 
 from django.http import HttpRequest
@@ -68,8 +67,10 @@ def record_type(esp_event: dict[str, Any]) -> str | None:
 
 
 # Bounce "Type" -> (event_type, reject_reason), for every type in Postmark's bounce API docs
-# (https://postmarkapp.com/developer/api/bounce-api#bounce-types). Soft bounces are "bounced",
-# not "deferred" (changelog v0.9); "Transient" is Postmark's "message delayed".
+# (https://postmarkapp.com/developer/api/bounce-api#bounce-types), by Postmark's description of
+# each. Soft bounces are "bounced", not "deferred" (changelog v0.9); "Transient" is Postmark's
+# "message delayed", and "DnsError" its "temporary DNS error". Automated replies and
+# (un)subscribe requests aren't failures, so have no reject_reason; a complaint is "spam".
 BOUNCE_TYPES = {
     "HardBounce": (EventType.BOUNCED, RejectReason.BOUNCED),
     "Transient": (EventType.DEFERRED, None),
@@ -77,7 +78,7 @@ BOUNCE_TYPES = {
     "Subscribe": (EventType.SUBSCRIBED, None),
     "AutoResponder": (EventType.AUTORESPONDED, None),
     "AddressChange": (EventType.AUTORESPONDED, None),  # an automated "I've moved" reply
-    "DnsError": (EventType.BOUNCED, RejectReason.OTHER),
+    "DnsError": (EventType.DEFERRED, None),
     "SpamNotification": (EventType.BOUNCED, RejectReason.SPAM),
     "OpenRelayTest": (EventType.UNKNOWN, None),  # not about the message at all
     "Unknown": (EventType.BOUNCED, RejectReason.OTHER),  # an NDR Postmark couldn't classify
@@ -85,7 +86,7 @@ BOUNCE_TYPES = {
     "VirusNotification": (EventType.BOUNCED, RejectReason.OTHER),
     "ChallengeVerification": (EventType.AUTORESPONDED, None),  # "prove you're a human"
     "BadEmailAddress": (EventType.REJECTED, RejectReason.INVALID),
-    "SpamComplaint": (EventType.COMPLAINED, None),
+    "SpamComplaint": (EventType.COMPLAINED, RejectReason.SPAM),
     "ManuallyDeactivated": (EventType.REJECTED, RejectReason.BLOCKED),
     "Unconfirmed": (EventType.REJECTED, RejectReason.OTHER),
     "Blocked": (EventType.BOUNCED, RejectReason.BLOCKED),  # "ISP block"
@@ -93,6 +94,14 @@ BOUNCE_TYPES = {
     "InboundError": (EventType.FAILED, None),
     "DMARCPolicy": (EventType.BOUNCED, RejectReason.BLOCKED),
     "TemplateRenderingFailed": (EventType.FAILED, None),
+}
+
+# SubscriptionChange "SuppressionReason" (why Postmark stopped sending to the address) ->
+# reject_reason. A recipient's own unsubscribe is recorded as a "ManualSuppression".
+SUPPRESSION_REASONS = {
+    "HardBounce": RejectReason.BOUNCED,
+    "SpamComplaint": RejectReason.SPAM,
+    "ManualSuppression": RejectReason.UNSUBSCRIBED,
 }
 
 # RecordType -> (event_type, recipient field, timestamp field)
@@ -131,6 +140,8 @@ class PostmarkTrackingWebhookView(PostmarkBaseWebhookView):
             event_type, reject_reason = BOUNCE_TYPES.get(
                 optional_str(esp_event, "Type") or "", (EventType.UNKNOWN, None)
             )
+        if kind == "SpamComplaint":
+            reject_reason = RejectReason.SPAM
         if kind in ("Bounce", "SpamComplaint"):
             description = optional_str(esp_event, "Description")
         if kind == "SubscriptionChange":
@@ -140,6 +151,8 @@ class PostmarkTrackingWebhookView(PostmarkBaseWebhookView):
                 raise ValueError("Postmark SubscriptionChange without a boolean SuppressSending")
             event_type = EventType.UNSUBSCRIBED if suppress else EventType.SUBSCRIBED
             description = optional_str(esp_event, "SuppressionReason")
+            if suppress:
+                reject_reason = SUPPRESSION_REASONS.get(description or "", RejectReason.OTHER)
 
         timestamp = None
         if timestamp_field and esp_event.get(timestamp_field) is not None:
@@ -308,11 +321,48 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
 
 
 def envelope_sender(headers: list[tuple[str, str]]) -> str | None:
-    """The Return-Path header's address ("<>" for a bounce means there is none)."""
-    return_path = _header(headers, "Return-Path")
-    if not return_path:
+    """The SMTP envelope sender, from the Received-SPF header Postmark's inbound server adds.
+
+    Postmark doesn't report MAIL FROM itself, but records its SPF check of it (RFC 7208 9.1):
+    ``Pass (sender SPF authorized) identity=mailfrom; client-ip=...; envelope-from=a@b.com;
+    ...``. Only a single such header is trusted (any others came with the message, from
+    anyone), and only when SPF vouched for the sender ("pass") or had no opinion ("neutral").
+    (The message's Return-Path header isn't used: the sender wrote that.)
+    """
+    spf_headers = [value for name, value in headers if name.lower() == "received-spf"]
+    if len(spf_headers) != 1:
         return None
-    return parseaddr(return_path)[1] or None
+    result, *rest = spf_headers[0].split(None, 1) or [""]
+    if result.lower() not in ("pass", "neutral"):
+        return None
+    sender = received_spf_params(rest[0] if rest else "").get("envelope-from", "")
+    # (a bounce's null sender, "<>", means there is none)
+    return sender.removeprefix("<").removesuffix(">").strip() or None
+
+
+# Received-SPF's "key=value" params: the value a dot-atom-ish token or a quoted-string
+SPF_PARAM_RE = re.compile(r'([A-Za-z][\w.-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s;]*)')
+
+
+def received_spf_params(text: str) -> dict[str, str]:
+    """The key=value params after a Received-SPF result (skipping its "(comment)")."""
+    text = text.strip()
+    if text.startswith("("):
+        # The comment is free text (it might even contain "envelope-from="): skip it
+        depth = 0
+        for index, char in enumerate(text):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0:
+                text = text[index + 1 :]
+                break
+        else:
+            return {}
+    params = {}
+    for key, value in SPF_PARAM_RE.findall(text):
+        if value.startswith('"'):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        params.setdefault(key.lower(), value)
+    return params
 
 
 def spam_score(headers: list[tuple[str, str]]) -> float | None:

@@ -24,7 +24,9 @@ from ..timestamps import timestamp_to_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
 from .fields import optional_str
 
-# SendinBlue's docs: "ts_event, ts_epoch: UTC timezone; date: CET/CEST timezone"
+# SendinBlue's docs say "ts_event, ts_epoch: UTC timezone; date: CET/CEST timezone", but in real
+# payloads only ts_epoch is UTC: ts_event is computed from the (Paris) local time, so it's an
+# hour or two ahead. Both ts_event and date are read as Paris time.
 DATE_TIMEZONE = ZoneInfo("Europe/Paris")
 # ts_epoch is documented in milliseconds, though some of SendinBlue's samples show seconds:
 # anything this large can only be milliseconds (it's the year 5138 in seconds)
@@ -44,7 +46,7 @@ class SendinBlueTrackingWebhookView(AnymailBaseWebhookView):
         "hard_bounce": EventType.BOUNCED,
         "soft_bounce": EventType.BOUNCED,
         "blocked": EventType.REJECTED,  # SendinBlue refused to send (e.g., blocklisted)
-        "invalid_email": EventType.REJECTED,  # SendinBlue refused an invalid address
+        "invalid_email": EventType.BOUNCED,  # (as Anymail 6.1: reject_reason tells it apart)
         "deferred": EventType.DEFERRED,
         "error": EventType.FAILED,  # "an error occurred during the mail transfer"
         "spam": EventType.COMPLAINED,
@@ -66,9 +68,6 @@ class SendinBlueTrackingWebhookView(AnymailBaseWebhookView):
         "blocked": RejectReason.BLOCKED,
         "invalid_email": RejectReason.INVALID,
     }
-
-    # Events whose "reason" is the receiving mail server's response
-    mta_response_events = {"hard_bounce", "soft_bounce", "deferred"}
 
     def parse_events(self, request: HttpRequest) -> list[AnymailTrackingEvent]:
         esp_events = parse_json_body(request, (dict, list))
@@ -96,28 +95,38 @@ class SendinBlueTrackingWebhookView(AnymailBaseWebhookView):
             metadata=event_metadata(esp_event),
             tags=event_tags(esp_event),
             reject_reason=self.reject_reasons.get(esp_type),
+            # SendinBlue has one "reason" field: often an MTA's response, sometimes its own words
             description=reason,
-            mta_response=reason if esp_type in self.mta_response_events else None,
+            mta_response=reason,
             user_agent=optional_str(esp_event, "user_agent"),
             click_url=optional_str(esp_event, "link"),
         )
 
 
 def event_timestamp(esp_event: Mapping[str, Any]) -> datetime | None:
-    """When the event happened: ts_event (UTC seconds), else ts_epoch, else date.
+    """When the event happened: ts_epoch (UTC milliseconds) if present.
 
-    (The older "ts" field isn't used: its time zone isn't documented.)
+    Otherwise ts_event, then date, both of which SendinBlue gives in Paris local time. (The
+    older "ts" field isn't used: its time zone isn't documented.)
     """
-    ts_event = esp_event.get("ts_event")
-    if ts_event is not None and ts_event != "":
-        return timestamp_to_datetime(ts_event)
     ts_epoch = esp_event.get("ts_epoch")
     if ts_epoch is not None and ts_epoch != "":
         return timestamp_to_datetime(epoch_seconds(ts_epoch))
+    ts_event = esp_event.get("ts_event")
+    if ts_event is not None and ts_event != "":
+        return paris_wall_clock_timestamp(ts_event)
     date = optional_str(esp_event, "date")
     if date is not None:
         return parse_paris_date(date)
     return None
+
+
+def paris_wall_clock_timestamp(ts_event: Any) -> datetime:
+    """ts_event: seconds since the epoch, as if Paris local time were UTC.
+
+    (So its UTC reading is the Paris wall clock time, which is then placed in Paris.)
+    """
+    return timestamp_to_datetime(ts_event).replace(tzinfo=DATE_TIMEZONE)
 
 
 def epoch_seconds(ts_epoch: Any) -> float:

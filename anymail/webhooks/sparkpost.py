@@ -66,7 +66,7 @@ class SparkPostTrackingWebhookView(AnymailBaseWebhookView):
         # message_event
         "injection": EventType.QUEUED,
         "delivery": EventType.DELIVERED,
-        "bounce": EventType.BOUNCED,  # (may be re-typed by its bounce_class: see below)
+        "bounce": EventType.BOUNCED,  # (whatever its bounce_class: see reject_reasons)
         "out_of_band": EventType.BOUNCED,  # accepted by the receiving MTA, bounced later
         "delay": EventType.DEFERRED,
         "policy_rejection": EventType.REJECTED,
@@ -88,17 +88,12 @@ class SparkPostTrackingWebhookView(AnymailBaseWebhookView):
     # (Anything else, e.g. relay_event, ab_test_event or sms_status, is "unknown": it must still
     # get a 200, or SparkPost would retry the whole batch for 8 hours.)
 
-    # Bounce classification codes (SparkPost support "Bounce Classification Codes"): some
-    # "bounces" aren't failures, but other kinds of automated replies
-    bounce_class_event_types = {
-        "60": EventType.AUTORESPONDED,  # Auto-Reply
-        "80": EventType.SUBSCRIBED,  # Subscribe (a subscribe request)
-        "90": EventType.UNSUBSCRIBED,  # Unsubscribe (an unsubscribe request)
-        "100": EventType.AUTORESPONDED,  # Challenge-Response
-    }
+    # Bounce classification codes (SparkPost support "Bounce Classification Codes") ->
+    # reject_reason. Every bounce stays event_type "bounced", as in Anymail 6.1, even the
+    # classes that are really automated replies (60, 100) or (un)subscribe requests (80, 90).
     reject_reasons = {
         "1": RejectReason.OTHER,  # Undetermined
-        "10": RejectReason.BOUNCED,  # Invalid Recipient
+        "10": RejectReason.INVALID,  # Invalid Recipient (hard)
         "20": RejectReason.BOUNCED,  # Soft Bounce
         "21": RejectReason.BOUNCED,  # DNS Failure
         "22": RejectReason.BOUNCED,  # Mailbox Full
@@ -106,14 +101,18 @@ class SparkPostTrackingWebhookView(AnymailBaseWebhookView):
         "24": RejectReason.TIMED_OUT,  # Timeout
         "25": RejectReason.BLOCKED,  # Admin Failure (SparkPost policy, incl. suppressions)
         "26": RejectReason.BLOCKED,  # Smart Send Suppression
-        "30": RejectReason.BOUNCED,  # Generic Bounce: No RCPT
+        "30": RejectReason.BOUNCED,  # Generic Bounce: No RCPT (hard)
         "40": RejectReason.BOUNCED,  # Generic Bounce
         "50": RejectReason.BLOCKED,  # Mail Block
         "51": RejectReason.SPAM,  # Spam Block (a known spam source)
         "52": RejectReason.SPAM,  # Spam Content
         "53": RejectReason.BLOCKED,  # Prohibited Attachment
         "54": RejectReason.BLOCKED,  # Relaying Denied
+        "60": RejectReason.OTHER,  # Auto-Reply (a vacation message: not a failure)
         "70": RejectReason.BOUNCED,  # Transient Failure
+        "80": RejectReason.OTHER,  # Subscribe (a subscribe request)
+        "90": RejectReason.UNSUBSCRIBED,  # Unsubscribe (an unsubscribe request; hard)
+        "100": RejectReason.OTHER,  # Challenge-Response (a "prove you're human" probe)
     }
 
     def parse_events(self, request: HttpRequest) -> list[AnymailTrackingEvent]:
@@ -134,8 +133,6 @@ class SparkPostTrackingWebhookView(AnymailBaseWebhookView):
         esp_type = optional_str(esp_event, "type", numbers_ok=True)
         bounce_class = optional_str(esp_event, "bounce_class", numbers_ok=True)
         event_type = self.event_types.get(esp_type or "", EventType.UNKNOWN)
-        if event_type == EventType.BOUNCED and bounce_class in self.bounce_class_event_types:
-            event_type = self.bounce_class_event_types[bounce_class]
         campaign = optional_str(esp_event, "campaign_id", numbers_ok=True)
         return AnymailTrackingEvent(
             event_type=event_type,
@@ -144,7 +141,7 @@ class SparkPostTrackingWebhookView(AnymailBaseWebhookView):
             esp_event=item,  # (the spec: the wrapped {"msys": {...}} event)
             # Anymail's message_id is SparkPost's transmission_id (not its message_id)
             message_id=optional_str(esp_event, "transmission_id", numbers_ok=True),
-            recipient=optional_str(esp_event, "rcpt_to", numbers_ok=True),
+            recipient=event_recipient(esp_event),
             metadata=event_metadata(esp_event),
             tags=[campaign] if campaign else [],
             reject_reason=self.reject_reason(event_type, esp_type, bounce_class),
@@ -165,6 +162,14 @@ class SparkPostTrackingWebhookView(AnymailBaseWebhookView):
         if esp_type in ("policy_rejection", "generation_rejection"):
             return RejectReason.BLOCKED  # by definition, SparkPost's policy
         return RejectReason.OTHER
+
+
+def event_recipient(esp_event: Mapping[str, Any]) -> str | None:
+    """The recipient's address as sent: raw_rcpt_to keeps its case (rcpt_to is lowercased)."""
+    raw_rcpt_to = optional_str(esp_event, "raw_rcpt_to", numbers_ok=True)
+    if raw_rcpt_to is not None:
+        return raw_rcpt_to
+    return optional_str(esp_event, "rcpt_to", numbers_ok=True)
 
 
 def event_timestamp(esp_event: Mapping[str, Any]) -> datetime | None:
