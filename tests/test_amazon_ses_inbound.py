@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import io
 import os
 from datetime import datetime, timezone
 from typing import Any
@@ -18,6 +17,7 @@ from unittest import mock
 from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 
+from anymail import __version__ as ANYMAIL_VERSION
 from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent
 from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
@@ -171,11 +171,10 @@ class AmazonSESInboundTestCase(AmazonSESWebhookTestCase):
     def setUp(self):
         super().setUp()
         if self.fake_boto3:
-            self.mock_client.get_object.side_effect = lambda **kwargs: {
-                "Body": io.BytesIO(RAW_MIME_BYTES),
-                "ContentLength": len(RAW_MIME_BYTES),
-                "ContentType": "application/octet-stream",
-            }
+            # boto3's S3 download_fileobj writes the object into Fileobj (and returns None)
+            self.mock_client.download_fileobj.side_effect = lambda Bucket, Key, Fileobj, **kwargs: (
+                Fileobj.write(RAW_MIME_BYTES) and None
+            )
 
     def post_inbound(self, ses_record: dict[str, Any]) -> AnymailInboundEvent:
         response = self.post_sns(
@@ -319,9 +318,30 @@ class AmazonSESInboundS3ActionTests(AmazonSESInboundTestCase):
         self.assert_received_message(event, RECEIVED_S3)
         self.mock_session_class.assert_called_once_with()
         self.mock_session.client.assert_called_once_with("s3", config=mock.ANY)
-        self.mock_client.get_object.assert_called_once_with(
-            Bucket="my-inbound-bucket", Key=f"inbound/{SES_MESSAGE_ID}"
+        # With boto3's managed download, as Anymail 6.1 did (not get_object)
+        self.mock_client.download_fileobj.assert_called_once_with(
+            Bucket="my-inbound-bucket", Key=f"inbound/{SES_MESSAGE_ID}", Fileobj=mock.ANY
         )
+        self.mock_client.get_object.assert_not_called()
+
+    def test_mocking_the_webhook_modules_boto3(self):
+        # As code written for Anymail 6.1 may: the S3 client comes from the webhook module's
+        # boto3, as boto3.session.Session(**AMAZON_SES_SESSION_PARAMS).client("s3", ...)
+        with mock.patch("anymail.webhooks.amazon_ses.boto3") as mock_boto3:
+            mock_client = mock_boto3.session.Session.return_value.client.return_value
+            mock_client.download_fileobj.side_effect = lambda Bucket, Key, Fileobj: (
+                Fileobj.write(RAW_MIME_BYTES) and None
+            )
+            event = self.post_inbound(RECEIVED_S3)
+        self.assert_received_message(event, RECEIVED_S3)
+        mock_boto3.session.Session.assert_called_once_with()
+        mock_boto3.session.Session.return_value.client.assert_called_once_with(
+            "s3", config=mock.ANY
+        )
+        mock_client.download_fileobj.assert_called_once_with(
+            Bucket="my-inbound-bucket", Key=f"inbound/{SES_MESSAGE_ID}", Fileobj=mock.ANY
+        )
+        self.mock_session_class.assert_not_called()  # (the real boto3 wasn't used)
 
     @override_settings(
         ANYMAIL={
@@ -338,21 +358,31 @@ class AmazonSESInboundS3ActionTests(AmazonSESInboundTestCase):
         )
         config = self.mock_session.client.call_args.kwargs["config"]
         self.assertEqual(config.read_timeout, 5)
-        self.assertTrue(config.user_agent_extra.startswith("django-anymail/"))
+        self.assertEqual(config.user_agent_extra, f"django-anymail/{ANYMAIL_VERSION}-amazon-ses")
 
     def test_s3_error_is_400(self):
         from botocore.exceptions import ClientError
 
-        self.mock_client.get_object.side_effect = ClientError(
-            {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject"
+        # (download_fileobj starts with a HeadObject request, whose errors have no body: just
+        # the HTTP status as the code)
+        self.mock_client.download_fileobj.side_effect = ClientError(
+            {
+                "Error": {"Code": "403", "Message": "Forbidden"},
+                "ResponseMetadata": {"HTTPStatusCode": 403},
+            },
+            "HeadObject",
         )
         with self.assertLogs("anymail.webhooks", "WARNING") as logs:
             response = self.post_sns(sns_notification(RECEIVED_S3), url=INBOUND_PATH)
         self.assertEqual(response.status_code, 400)
         self.inbound_handler.assert_not_called()
         text = logs.records[0].getMessage()
-        self.assertIn("couldn't download the received message from S3 bucket", text)
-        self.assertIn("AccessDenied", text)
+        self.assertIn(
+            "couldn't download the received message from S3 bucket 'my-inbound-bucket', "
+            f"key 'inbound/{SES_MESSAGE_ID}'",
+            text,
+        )
+        self.assertIn("(403) when calling the HeadObject operation: Forbidden", text)
 
 
 @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
@@ -460,7 +490,9 @@ class AmazonSESInboundMotoTests(AmazonSESInboundTestCase):
         with self.assertLogs("anymail.webhooks", "WARNING") as logs:
             response = self.post_sns(sns_notification(record), url=INBOUND_PATH)
         self.assertEqual(response.status_code, 400)
-        self.assertIn("NoSuchKey", logs.records[0].getMessage())
+        text = logs.records[0].getMessage()
+        self.assertIn("key 'inbound/already-deleted'", text)
+        self.assertIn("(404) when calling the HeadObject operation: Not Found", text)
         self.inbound_handler.assert_not_called()
 
 
@@ -502,5 +534,5 @@ class AmazonSESInboundPropertyTests(AmazonSESInboundTestCase):
         self.assertEqual(response.status_code, 401 if auth is None else 400)
         parse_events.assert_not_called()
         self.inbound_handler.assert_not_called()
-        self.mock_client.get_object.assert_not_called()
+        self.mock_client.download_fileobj.assert_not_called()
         self.mock_client.confirm_subscription.assert_not_called()

@@ -29,6 +29,7 @@ from django.urls import path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from anymail import __version__ as ANYMAIL_VERSION
 from anymail.exceptions import AnymailInsecureWebhookWarning
 from anymail.message import AnymailMessage
 from anymail.signals import AnymailTrackingEvent, inbound, tracking
@@ -69,6 +70,11 @@ def utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
+# When SNS published a notification (its envelope's Timestamp), which is the tracking event's
+# timestamp, as in Anymail 6.1; later than (and so distinguishable from) every SES timestamp
+SNS_TIMESTAMP = "2018-03-26T17:58:59.675Z"
+
+
 # ---------------------------------------------------------------------------------------------
 # SNS envelopes (Amazon SNS "HTTP/HTTPS ... JSON Format")
 # ---------------------------------------------------------------------------------------------
@@ -84,7 +90,7 @@ def sns_notification(
         "MessageId": message_id,
         "TopicArn": topic,
         "Message": json.dumps(ses_record),
-        "Timestamp": "2018-03-26T17:58:59.675Z",
+        "Timestamp": SNS_TIMESTAMP,
         "SignatureVersion": "1",
         "Signature": "EXAMPLEw6JRNwm1LFQL4ICB0bnXrdB8ClRMTQFGBqwLpGbM78tJ4etTwC5zU7O3tS6tGpey3e=",
         "SigningCertURL": "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem",
@@ -645,7 +651,7 @@ class AmazonSESNotificationTests(AmazonSESWebhookTestCase):
         self.assert_event(
             event,
             event_type="bounced",
-            timestamp=utc("2016-01-27T14:59:38.237Z"),
+            timestamp=utc(SNS_TIMESTAMP),
             message_id="00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa0680-000000",
             recipient="jane@example.com",
             metadata=ANYMAIL_METADATA,
@@ -665,7 +671,7 @@ class AmazonSESNotificationTests(AmazonSESWebhookTestCase):
             self.assert_event(
                 event,
                 event_type="bounced",
-                timestamp=utc("2016-01-27T14:59:38.237Z"),
+                timestamp=utc(SNS_TIMESTAMP),
                 message_id="00000137860315fd-34208509-5b74-41f3-95c5-22c1edc3c924-000000",
                 recipient=event.recipient,
                 metadata=ANYMAIL_METADATA,
@@ -679,11 +685,12 @@ class AmazonSESNotificationTests(AmazonSESWebhookTestCase):
         self.assert_event(
             event,
             event_type="complained",
-            timestamp=utc("2016-01-27T14:59:39.237Z"),
+            timestamp=utc(SNS_TIMESTAMP),
             message_id="000001378603177f-7a5433e7-8edb-42ae-af10-f0181f34d6ee-000000",
             recipient="richard@example.com",
             metadata=ANYMAIL_METADATA,
             tags=ANYMAIL_TAGS,
+            reject_reason="spam",  # the recipient reported it as spam
             description="abuse",
         )
 
@@ -692,7 +699,7 @@ class AmazonSESNotificationTests(AmazonSESWebhookTestCase):
         self.assert_event(
             event,
             event_type="delivered",
-            timestamp=utc("2016-01-27T14:59:40.237Z"),
+            timestamp=utc(SNS_TIMESTAMP),
             message_id="0000014644fe5ef6-9a483358-9170-4cb4-a269-f5dcdf415321-000000",
             recipient="jane@example.com",
             metadata=ANYMAIL_METADATA,
@@ -719,6 +726,30 @@ class AmazonSESNotificationTests(AmazonSESWebhookTestCase):
         }
         self.assertEqual(self.post_tracking(record), [])
 
+    def test_event_publishing_setup_notification_is_ignored(self):
+        # SES's first post to an SNS topic added as an event publishing destination: a
+        # Notification whose Message is plain text, not an SES record. 200, and no events.
+        notification = dict(
+            sns_notification({}),
+            Message="Successfully validated SNS topic for Amazon SES event publishing.",
+        )
+        for path_ in (TRACKING_PATH, INBOUND_PATH):
+            with self.subTest(path=path_), self.assertLogs("anymail.webhooks", "INFO") as logs:
+                response = self.post_sns(notification, url=path_)
+                self.assertEqual(response.status_code, 200)
+                self.assertIn(TOPIC_ARN, logs.records[0].getMessage())
+        # (and by a subscription with "raw message delivery": just the text)
+        with self.assertLogs("anymail.webhooks", "INFO"):
+            response = self.post_sns(
+                notification["Message"],
+                message_type="Notification",
+                extra_headers={"HTTP_X_AMZ_SNS_RAWDELIVERY": "true"},
+            )
+        self.assertEqual(response.status_code, 200)
+        self.tracking_handler.assert_not_called()
+        self.inbound_handler.assert_not_called()
+        self.mock_session_class.assert_not_called()
+
 
 # ---------------------------------------------------------------------------------------------
 # SES Event Publishing
@@ -739,7 +770,7 @@ class AmazonSESEventPublishingTests(AmazonSESWebhookTestCase):
             event,
             **self.common,
             event_type="bounced",
-            timestamp=utc("2017-08-05T00:41:02.669Z"),
+            timestamp=utc(SNS_TIMESTAMP),
             recipient="recipient@example.com",
             reject_reason="invalid",
             description="Permanent: NoEmail",
@@ -754,8 +785,9 @@ class AmazonSESEventPublishingTests(AmazonSESWebhookTestCase):
             event,
             **self.common,
             event_type="complained",
-            timestamp=utc("2017-08-05T00:41:02.669Z"),
+            timestamp=utc(SNS_TIMESTAMP),
             recipient="recipient@example.com",
+            reject_reason="spam",
             description="abuse",
         )
 
@@ -765,7 +797,7 @@ class AmazonSESEventPublishingTests(AmazonSESWebhookTestCase):
             event,
             **self.common,
             event_type="delivered",
-            timestamp=utc("2016-10-19T23:21:04.133Z"),
+            timestamp=utc(SNS_TIMESTAMP),
             recipient="recipient@example.com",
             mta_response="250 2.6.0 Message received",
         )
@@ -780,7 +812,7 @@ class AmazonSESEventPublishingTests(AmazonSESWebhookTestCase):
                 event,
                 **self.common,
                 event_type="sent",
-                timestamp=utc("2017-08-05T00:40:02.012Z"),  # (the send object is empty)
+                timestamp=utc(SNS_TIMESTAMP),
                 recipient=event.recipient,
             )
 
@@ -790,7 +822,7 @@ class AmazonSESEventPublishingTests(AmazonSESWebhookTestCase):
             event,
             **self.common,
             event_type="rejected",
-            timestamp=utc("2017-08-05T00:40:02.012Z"),
+            timestamp=utc(SNS_TIMESTAMP),
             recipient="recipient@example.com",
             reject_reason="blocked",
             description="Bad content",
@@ -807,7 +839,7 @@ class AmazonSESEventPublishingTests(AmazonSESWebhookTestCase):
                 event,
                 **self.common,
                 event_type="opened",
-                timestamp=utc("2017-08-09T22:00:19.652Z"),
+                timestamp=utc(SNS_TIMESTAMP),
                 recipient=event.recipient,
                 user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 10_3_3 like Mac OS X) "
                 "AppleWebKit/603.3.8 (KHTML, like Gecko) Mobile/14G60",
@@ -819,7 +851,7 @@ class AmazonSESEventPublishingTests(AmazonSESWebhookTestCase):
             event,
             **self.common,
             event_type="clicked",
-            timestamp=utc("2017-08-09T23:51:25.570Z"),
+            timestamp=utc(SNS_TIMESTAMP),
             recipient="recipient@example.com",
             user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
             "(KHTML, like Gecko) Chrome/60.0.3112.90 Safari/537.36",
@@ -831,7 +863,7 @@ class AmazonSESEventPublishingTests(AmazonSESWebhookTestCase):
         self.assert_event(
             event,
             event_type="failed",
-            timestamp=utc("2018-01-22T18:43:06.197Z"),
+            timestamp=utc(SNS_TIMESTAMP),
             message_id=EVENT_MESSAGE_ID,
             recipient="recipient@example.com",
             description="Attribute 'attributeName' is not present in the rendering data.",
@@ -842,7 +874,7 @@ class AmazonSESEventPublishingTests(AmazonSESWebhookTestCase):
         self.assert_event(
             event,
             event_type="deferred",
-            timestamp=utc("2020-06-16T00:25:40.095Z"),
+            timestamp=utc(SNS_TIMESTAMP),
             message_id=EVENT_MESSAGE_ID,
             recipient="recipient@example.com",
             description="TransientCommunicationFailure",
@@ -865,7 +897,7 @@ class AmazonSESEventPublishingTests(AmazonSESWebhookTestCase):
                 event,
                 **self.common,
                 event_type="unknown",
-                timestamp=utc("2017-08-05T00:40:02.012Z"),
+                timestamp=utc(SNS_TIMESTAMP),
                 recipient=event.recipient,
             )
             self.assertEqual(event.esp_event, record)
@@ -926,6 +958,7 @@ class AmazonSESEventPublishingTests(AmazonSESWebhookTestCase):
             **self.common,
             event_id="da41e39f-ea4d-435a-b922-c6aae3915ebe",
             event_type="delivered",
+            # (no SNS envelope, so no SNS Timestamp: when SES says it was delivered)
             timestamp=utc("2016-10-19T23:21:04.133Z"),
             recipient="recipient@example.com",
             mta_response="250 2.6.0 Message received",
@@ -1007,9 +1040,9 @@ class AmazonSESSubscriptionTests(AmazonSESWebhookTestCase):
                 self.mock_session.client.assert_called_once_with(
                     "sns", region_name="us-west-2", config=mock.ANY
                 )
-                self.assertIn(
-                    "django-anymail/",
+                self.assertEqual(
                     self.mock_session.client.call_args.kwargs["config"].user_agent_extra,
+                    f"django-anymail/{ANYMAIL_VERSION}-amazon-ses",
                 )
                 self.mock_client.confirm_subscription.assert_called_once_with(
                     TopicArn=TOPIC_ARN, Token=SNS_TOKEN, AuthenticateOnUnsubscribe="true"
@@ -1115,6 +1148,30 @@ class AmazonSESSubscriptionTests(AmazonSESWebhookTestCase):
         self.mock_session_class.assert_not_called()
         self.tracking_handler.assert_not_called()
 
+    @override_settings(
+        ANYMAIL={
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "AMAZON_SES_SESSION_PARAMS": {"profile_name": "anymail-testing"},
+        }
+    )
+    def test_mocking_the_webhook_modules_boto3(self):
+        # As code written for Anymail 6.1 may: the webhooks make their sessions from their own
+        # module's boto3, as boto3.session.Session(**AMAZON_SES_SESSION_PARAMS)
+        with mock.patch("anymail.webhooks.amazon_ses.boto3") as mock_boto3:
+            response = self.post_sns(sns_subscription_confirmation())
+        self.assertEqual(response.status_code, 200)
+        mock_boto3.session.Session.assert_called_once_with(profile_name="anymail-testing")
+        session = mock_boto3.session.Session.return_value
+        session.client.assert_called_once_with("sns", region_name="us-west-2", config=mock.ANY)
+        self.assertEqual(
+            session.client.call_args.kwargs["config"].user_agent_extra,
+            f"django-anymail/{ANYMAIL_VERSION}-amazon-ses",
+        )
+        session.client.return_value.confirm_subscription.assert_called_once_with(
+            TopicArn=TOPIC_ARN, Token=SNS_TOKEN, AuthenticateOnUnsubscribe="true"
+        )
+        self.mock_session_class.assert_not_called()  # (the real boto3 wasn't used)
+
 
 @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
 class AmazonSESMalformedTests(AmazonSESWebhookTestCase):
@@ -1165,8 +1222,6 @@ class AmazonSESMalformedTests(AmazonSESWebhookTestCase):
             (("mail", "headers"), {"X-Tag": "x"}),
             (("mail", "headers", 0), "From: x"),
             (("delivery",), []),
-            (("delivery", "timestamp"), "yesterday"),
-            (("delivery", "timestamp"), 1475000000),
             (("delivery", "recipients"), [{"emailAddress": "x@example.com"}]),
             (("delivery", "smtpResponse"), 250),
         ]:
@@ -1177,6 +1232,12 @@ class AmazonSESMalformedTests(AmazonSESWebhookTestCase):
                     target = target[key]
                 target[path_[-1]] = value
                 self.assert_400(sns_notification(record))
+
+    def test_wrong_sns_timestamp(self):
+        # The event's timestamp is SNS's Timestamp
+        for value in ("yesterday", 1522087139, ["2018-03-26T17:58:59.675Z"]):
+            with self.subTest(value=value):
+                self.assert_400(dict(sns_notification(EVENT_DELIVERY), Timestamp=value))
 
     def test_wrong_destination_type(self):
         record = copy.deepcopy(EVENT_SEND)

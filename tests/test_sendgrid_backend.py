@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+import warnings
 from datetime import date, datetime, timedelta, timezone
 from email.mime.base import MIMEBase
 from email.mime.image import MIMEImage
@@ -16,7 +17,7 @@ from unittest import mock
 
 import requests
 from django.core import mail
-from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, EmailMessage, EmailMultiAlternatives, get_connection
 from django.test import override_settings
 
 from anymail.backends.sendgrid import EmailBackend, SendGridPayload, deep_merge
@@ -27,6 +28,7 @@ from anymail.exceptions import (
     AnymailRequestsAPIError,
     AnymailSerializationError,
     AnymailUnsupportedFeature,
+    AnymailWarning,
 )
 from anymail.message import AnymailMessage, attach_inline_image
 
@@ -437,10 +439,30 @@ class SendGridStandardEmailTests(SendGridBackendTestCase):
         self.assert_no_api_call()
 
     def test_header_line_break_is_refused(self):
+        # As Django's SMTP backend refuses it
         self.message.extra_headers = {"X-Bad": "value\r\nBcc: victim@example.com"}
-        with self.assertRaisesMessage(AnymailSerializationError, "line break"):
+        with self.assertRaisesMessage(BadHeaderError, "line break"):
             self.message.send()
         self.assert_no_api_call()
+
+    def test_idn_and_non_ascii_names_are_not_encoded(self):
+        # v3 email objects take the name as plain JSON text: an RFC 2047 encoded-word there
+        # would be shown to recipients as is. (SendGrid takes the address as given.)
+        msg = EmailMessage(
+            "Subject",
+            "Body",
+            "Frøm Ünicode <from@exämple.com>",
+            ["Jörg Tø <to@exämple.com>"],
+            reply_to=["Rëply <reply@example.com>"],
+        )
+        msg.send()
+        data = self.sent_json()
+        self.assertEqual(data["from"], {"email": "from@exämple.com", "name": "Frøm Ünicode"})
+        self.assertEqual(
+            data["personalizations"][0]["to"], [{"email": "to@exämple.com", "name": "Jörg Tø"}]
+        )
+        self.assertEqual(data["reply_to"], {"email": "reply@example.com", "name": "Rëply"})
+        self.assertNotIn(b"=?utf-8?", self.api_call_kwargs()["data"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -525,6 +547,13 @@ class SendGridAnymailFeatureTests(SendGridBackendTestCase):
         self.message.send_at = 1772600767.9
         self.message.send()
         self.assertEqual(self.sent_json()["send_at"], 1772600767)
+
+    def test_send_at_str_is_sent_as_given(self):
+        # As in Anymail 6.1: a str is passed through unchanged (SendGrid wants a unix
+        # timestamp; a str is the caller's responsibility)
+        self.message.send_at = "1772600767"
+        self.message.send()
+        self.assertEqual(self.sent_json()["send_at"], "1772600767")
 
     def test_tags_are_categories(self):
         self.message.tags = ["receipt", "Test Variant A"]
@@ -693,11 +722,104 @@ class SendGridAnymailFeatureTests(SendGridBackendTestCase):
     def test_legacy_template_without_format_uses_keys_as_given(self):
         self.message.template_id = "5997fcf6-2b9f-484d-acd5-7e9a99f0dc1f"
         self.message.merge_data = {"to@example.com": {"-name-": "Alice", "-order_no-": 12345}}
-        self.message.send()
+        self.message.merge_global_data = {":site": "ExampleCo", "%year%": 2026, "{{x}}": "y"}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # delimited keys: no warning
+            self.message.send()
         self.assertEqual(
             self.sent_json()["personalizations"][0]["substitutions"],
-            {"-name-": "Alice", "-order_no-": "12345"},
+            {
+                ":site": "ExampleCo",
+                "%year%": "2026",
+                "{{x}}": "y",
+                "-name-": "Alice",
+                "-order_no-": "12345",
+            },
         )
+
+    def test_legacy_merge_fields_without_delimiters_warn(self):
+        # Without a merge_field_format, a bare "name" key would replace every "name" in the
+        # template's text: Anymail sends it as given, but warns
+        self.message.template_id = "5997fcf6-2b9f-484d-acd5-7e9a99f0dc1f"
+        self.message.to = ["alice@example.com", "bob@example.com"]
+        self.message.merge_data = {
+            "alice@example.com": {"name": "Alice"},
+            "bob@example.com": {"name": "Bob"},
+        }
+        self.message.merge_global_data = {"-site-": "ExampleCo"}
+        with self.assertWarnsMessage(AnymailWarning, "'name'") as cm:
+            self.message.send()
+        self.assertIn("SENDGRID_MERGE_FIELD_FORMAT", str(cm.warning))
+        self.assertEqual(
+            [p["substitutions"] for p in self.sent_json()["personalizations"]],
+            [{"-site-": "ExampleCo", "name": "Alice"}, {"-site-": "ExampleCo", "name": "Bob"}],
+        )
+
+    def test_on_the_fly_merge_fields_without_delimiters_warn_once(self):
+        self.message.to = ["alice@example.com", "bob@example.com"]
+        self.message.merge_data = {"alice@example.com": {"x": 1}, "bob@example.com": {"x": 2}}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self.message.send()
+        self.assertEqual([w.category for w in caught], [AnymailWarning])
+        self.assertEqual(
+            [p["substitutions"] for p in self.sent_json()["personalizations"]],
+            [{"x": "1"}, {"x": "2"}],
+        )
+
+    def test_dynamic_template_fields_need_no_delimiters(self):
+        self.message.template_id = "d-5a963add2ec84305813ff860db277d7a"
+        self.message.merge_global_data = {"name": "Alice"}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            self.message.send()
+        personalization = self.sent_json()["personalizations"][0]
+        self.assertEqual(personalization["dynamic_template_data"], {"name": "Alice"})
+
+    def test_esp_extra_use_dynamic_template(self):
+        # Forces the template type, whatever the id looks like; not sent to SendGrid
+        for use_dynamic, template_id, expected in [
+            (
+                True,
+                "5997fcf6-2b9f-484d-acd5-7e9a99f0dc1f",
+                {"dynamic_template_data": {"name": "Alice", "items": [1, 2]}},
+            ),
+            (
+                False,
+                "d-5a963add2ec84305813ff860db277d7a",
+                {"substitutions": {"-name-": "Alice", "-items-": "[1, 2]"}},
+            ),
+        ]:
+            with self.subTest(use_dynamic_template=use_dynamic):
+                self.message.template_id = template_id
+                self.message.merge_global_data = {"name": "Alice", "items": [1, 2]}
+                self.message.esp_extra = {
+                    "use_dynamic_template": use_dynamic,
+                    "merge_field_format": "-{}-",
+                }
+                self.message.send()
+                data = self.sent_json()
+                self.assertEqual(
+                    data["personalizations"],
+                    [
+                        {
+                            "to": [{"email": "to@example.com"}],
+                            "custom_args": {"anymail_id": mock.ANY},
+                            **expected,
+                        }
+                    ],
+                )
+                self.assertEqual(data["template_id"], template_id)
+                self.assertNotIn("use_dynamic_template", data)
+                self.assertNotIn("merge_field_format", data)
+
+    def test_esp_extra_v2_x_smtpapi_is_refused(self):
+        self.message.esp_extra = {"x-smtpapi": {"asm_group_id": 1, "category": ["receipts"]}}
+        with self.assertRaisesMessage(AnymailConfigurationError, "x-smtpapi") as cm:
+            self.message.send()
+        self.assertIn("v3", str(cm.exception))
+        self.assertIn("'asm'", str(cm.exception))
+        self.assert_no_api_call()
 
     def test_invalid_merge_field_format(self):
         self.message.merge_global_data = {"name": "Alice"}
@@ -775,7 +897,7 @@ class SendGridAnymailFeatureTests(SendGridBackendTestCase):
 
     def test_merge_global_data_alone_is_not_a_batch(self):
         self.message.to = ["alice@example.com", "bob@example.com"]
-        self.message.merge_global_data = {"site": "ExampleCo"}
+        self.message.merge_global_data = {"-site-": "ExampleCo"}
         self.message.send()
         personalizations = self.sent_json()["personalizations"]
         self.assertEqual(len(personalizations), 1)
@@ -783,7 +905,7 @@ class SendGridAnymailFeatureTests(SendGridBackendTestCase):
             personalizations[0]["to"],
             [{"email": "alice@example.com"}, {"email": "bob@example.com"}],
         )
-        self.assertEqual(personalizations[0]["substitutions"], {"site": "ExampleCo"})
+        self.assertEqual(personalizations[0]["substitutions"], {"-site-": "ExampleCo"})
         self.assertEqual(self.message.anymail_status.message_id, IDS[0])
 
     def test_merge_data_with_cc_only_is_refused(self):
@@ -877,24 +999,63 @@ class SendGridAnymailFeatureTests(SendGridBackendTestCase):
 
     def test_esp_extra_personalizations_list_replaces_anymails(self):
         self.message.to = ["alice@example.com", "bob@example.com"]
-        self.message.esp_extra = {
-            "personalizations": [
-                {"to": [{"email": "alice@example.com"}], "subject": "For Alice"},
-                {"to": [{"email": "bob@example.com"}], "subject": "For Bob"},
-            ]
-        }
+        self.message.cc = ["cc@example.com"]
+        personalizations = [
+            {"to": [{"email": "alice@example.com"}], "subject": "For Alice"},
+            {
+                "to": [{"email": "bob@example.com", "name": "Bob"}],
+                "cc": [{"email": "cc@example.com"}],
+                "subject": "For Bob",
+                "custom_args": {"order": "B-2"},
+            },
+        ]
+        self.message.esp_extra = {"personalizations": personalizations}
         self.message.send()
         data = self.sent_json()
+        # Each of the caller's personalizations still gets its own anymail_id custom arg,
+        # as Anymail's own do (so their events can be tracked)
         self.assertEqual(
             data["personalizations"],
             [
-                {"to": [{"email": "alice@example.com"}], "subject": "For Alice"},
-                {"to": [{"email": "bob@example.com"}], "subject": "For Bob"},
+                {
+                    "to": [{"email": "alice@example.com"}],
+                    "subject": "For Alice",
+                    "custom_args": {"anymail_id": IDS[0]},
+                },
+                {
+                    "to": [{"email": "bob@example.com", "name": "Bob"}],
+                    "cc": [{"email": "cc@example.com"}],
+                    "subject": "For Bob",
+                    "custom_args": {"order": "B-2", "anymail_id": IDS[1]},
+                },
             ],
         )
-        # The tracking id still goes along, as a root custom arg (which applies to all)
-        self.assertEqual(data["custom_args"], {"anymail_id": IDS[0]})
-        self.assertEqual(self.message.anymail_status.message_id, IDS[0])
+        self.assertNotIn("custom_args", data)
+        status = self.message.anymail_status
+        self.assertEqual(status.message_id, {IDS[0], IDS[1]})
+        self.assertEqual(status.recipients["alice@example.com"].message_id, IDS[0])
+        self.assertEqual(status.recipients["bob@example.com"].message_id, IDS[1])
+        self.assertEqual(status.recipients["cc@example.com"].message_id, IDS[1])
+        self.assertEqual(status.status, {"queued"})
+        # The caller's esp_extra is left as it was
+        self.assertNotIn("custom_args", personalizations[0])
+
+    @override_settings(
+        ANYMAIL={"SENDGRID_API_KEY": "key", "SENDGRID_GENERATE_MESSAGE_ID": False},
+    )
+    def test_esp_extra_personalizations_list_without_generated_ids(self):
+        self.message.esp_extra = {"personalizations": [{"to": [{"email": "to@example.com"}]}]}
+        self.message.send()
+        self.assertEqual(
+            self.sent_json()["personalizations"], [{"to": [{"email": "to@example.com"}]}]
+        )
+        self.assertIsNone(self.message.anymail_status.message_id)
+
+    def test_esp_extra_personalizations_list_of_wrong_items(self):
+        self.message.esp_extra = {"personalizations": ["to@example.com"]}
+        with self.assertRaisesMessage(AnymailSerializationError, "list items must be dicts"):
+            self.message.send()
+        self.assert_no_api_call()
 
     def test_esp_extra_personalizations_of_wrong_type(self):
         self.message.esp_extra = {"personalizations": "nope"}

@@ -355,6 +355,33 @@ class SendGridInboundParsedTests(SendGridInboundTestCase):
         self.assertEqual(attachments[1].get_content_bytes(), b"data")
         self.assertEqual(attachments[1].get_content_type(), "text/plain")
 
+    def test_attachment_content_type_with_charset(self):
+        # SendGrid posts each attachment with its original Content-Type, parameters and all
+        # (Django's parser gives the charset as bytes); the attachment keeps its own charset
+        info = {
+            "attachment1": {
+                "filename": "notes.txt",
+                "name": "notes.txt",
+                "type": "text/plain",
+            }
+        }
+        notes = "Café crème, déjà vu\n".encode("iso-8859-1")
+        response = self.post_inbound(
+            parsed_fields(**{"attachment-info": json.dumps(info).encode(), "attachments": b"1"}),
+            [("attachment1", b"notes.txt", 'text/plain; charset="iso-8859-1"', notes)],
+        )
+        self.assertEqual(response.status_code, 200)
+        event = self.inbound_event()
+        (attachment,) = event.message.attachments
+        self.assertEqual(attachment.get_filename(), "notes.txt")
+        self.assertEqual(attachment.get_content_type(), "text/plain")
+        self.assertEqual(attachment.get_content_charset(), "iso-8859-1")
+        self.assertEqual(attachment.get_content_bytes(), notes)
+        self.assertEqual(attachment.get_content_text(), "Café crème, déjà vu\n")
+        self.assertTrue(attachment.is_attachment())
+        self.assertEqual(event.message.text, "Test body ✓\n")
+        self.assertEqual(event.esp_event.FILES["attachment1"].content_type, "text/plain")
+
     def test_attachments_in_numeric_order(self):
         files = [
             (f"attachment{n}", f"file{n}.txt".encode(), "text/plain", f"content {n}".encode())

@@ -350,7 +350,8 @@ class SendGridTrackingEventTests(SendGridWebhookTestCase):
         self.assertEqual(event.event_type, "bounced")
         self.assertEqual(event.reject_reason, "bounced")
         self.assertEqual(event.description, "500 unknown recipient")
-        self.assertIsNone(event.mta_response)
+        # A bounce's "reason" is the receiving server's SMTP reply: its mta_response, too
+        self.assertEqual(event.mta_response, "500 unknown recipient")
         self.assertEqual(event.metadata, {})
         self.assertEqual(event.tags, ["cat facts"])
         self.assertIsNone(event.user_agent)
@@ -363,7 +364,9 @@ class SendGridTrackingEventTests(SendGridWebhookTestCase):
         self.assertEqual(
             event.description, "550 5.7.1 Message rejected due to sender IP reputation"
         )
-        self.assertIsNone(event.mta_response)
+        self.assertEqual(
+            event.mta_response, "550 5.7.1 Message rejected due to sender IP reputation"
+        )
         self.assertEqual(event.metadata, {})
         self.assertEqual(event.tags, [])
         self.assertIsNone(event.user_agent)

@@ -5,8 +5,9 @@ SendRawEmail call; a ``template_id`` message uses SendBulkTemplatedEmail, which 
 stored template personalized with ``merge_data`` and ``merge_global_data``.
 
 API docs: Amazon SES API Reference (v1, "email" 2010-12-01): SendRawEmail,
-SendBulkTemplatedEmail; and boto3's SES client. boto3 is imported only when this backend (or an
-Amazon SES webhook that needs it) is actually used, so Anymail works without it installed.
+SendBulkTemplatedEmail; and boto3's SES client. This module needs boto3 (the ``amazon_ses``
+extra): importing it without boto3 raises AnymailImproperlyInstalled, as in Anymail 6.1. (The
+Amazon SES webhooks import it only when they need boto3, so ``anymail.urls`` works without it.)
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import re
 from email import quoprimime
 from email.generator import BytesGenerator
 from email.message import Message
-from email.utils import formataddr
 from io import BytesIO
 from typing import Any
 
@@ -37,8 +37,26 @@ from ..message import AnymailRecipientStatus
 from ..serialization import serialize_json
 from .base import AnymailBaseBackend, BasePayload
 
-#: Added to boto3's User-Agent, so IAM policies can match Anymail's requests
-USER_AGENT_EXTRA = f"django-anymail/{__version__}"
+try:
+    # (boto3 first: with boto3 blocked or missing, botocore may still be importable)
+    import boto3
+    import boto3.exceptions
+    from botocore.client import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError as err:
+    raise AnymailImproperlyInstalled(missing_package="boto3", backend="amazon_ses") from err
+
+#: Added to boto3's User-Agent, so IAM policies (and AWS logs) can tell Anymail's requests
+USER_AGENT_EXTRA = f"django-anymail/{__version__}-amazon-ses"
+
+#: What a boto3 call raises: AWS error responses (ClientError), everything else botocore
+#: raises (no credentials, connection errors, invalid parameters...), and boto3's own errors
+#: (e.g. an S3 download's S3TransferFailedError)
+BOTO3_ERRORS: tuple[type[Exception], ...] = (
+    BotoCoreError,
+    ClientError,
+    boto3.exceptions.Boto3Error,
+)
 
 #: EmailMessage attributes a raw send takes from Django's own message(), which knows nothing of
 #: Anymail's SEND_DEFAULTS (so a default for one of these would be silently lost)
@@ -65,32 +83,23 @@ SES_MESSAGE_TAG = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 BULK_STATUSES = {"Success": "queued", "MessageRejected": "rejected"}
 
 
-# boto3, imported only when needed (the webhooks use these too)
-
-
-def import_boto3() -> Any:
-    """The boto3 module, or AnymailImproperlyInstalled if it isn't installed."""
-    try:
-        import boto3
-        import botocore.client  # noqa: F401 (used through boto3 below)
-    except ImportError as err:
-        raise AnymailImproperlyInstalled(
-            missing_package="boto3", install_extra="amazon_ses"
-        ) from err
-    return boto3
+# boto3 clients (the webhooks make theirs here, too)
 
 
 def boto3_client(
-    service_name: str, session_params: dict[str, Any], client_params: dict[str, Any]
+    boto3_module: Any,
+    service_name: str,
+    session_params: dict[str, Any],
+    client_params: dict[str, Any],
 ) -> Any:
     """A new boto3 client for service_name, from AMAZON_SES_SESSION_PARAMS/_CLIENT_PARAMS.
 
-    ``client_params["config"]`` may be a botocore Config or a dict of Config options (as the
-    Anymail docs show); either way Anymail adds its user agent to it.
+    The session is ``boto3_module.session.Session(**session_params)``: callers pass their own
+    module's ``boto3``, so code that mocks ``anymail.backends.amazon_ses.boto3`` (or the
+    webhooks' ``boto3``) sees every call. ``client_params["config"]`` may be a botocore Config
+    or a dict of Config options (as the Anymail docs show); either way Anymail adds its user
+    agent to it.
     """
-    boto3 = import_boto3()
-    from botocore.client import Config
-
     client_params = dict(client_params or {})
     config = Config(user_agent_extra=USER_AGENT_EXTRA)
     try:
@@ -103,20 +112,12 @@ def boto3_client(
                 config = config.merge(
                     Config(user_agent_extra=f"{USER_AGENT_EXTRA} {user_config.user_agent_extra}")
                 )
-        session = boto3.session.Session(**(session_params or {}))
+        session = boto3_module.session.Session(**(session_params or {}))
         return session.client(service_name, config=config, **client_params)
     except TypeError as err:  # an unknown Session, client or Config option
         raise AnymailConfigurationError(
             f"Invalid AMAZON_SES_SESSION_PARAMS or AMAZON_SES_CLIENT_PARAMS for boto3: {err}"
         ) from err
-
-
-def boto3_error_classes() -> tuple[type[Exception], ...]:
-    """The exceptions a boto3 call raises: AWS error responses, and everything else botocore
-    raises (no credentials, connection errors, invalid parameters, ...)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    return (BotoCoreError, ClientError)
 
 
 def boto3_error_status(error: Exception) -> int | None:
@@ -131,7 +132,6 @@ class EmailBackend(AnymailBaseBackend):
     esp_name = "Amazon SES"
 
     def __init__(self, **kwargs: Any) -> None:
-        import_boto3()  # fail now, not at the first send, if boto3 is missing
         esp_name = self.esp_name
         # boto3 Session and client kwargs; by default boto3 finds its own credentials and region
         self.session_params: dict[str, Any] = (
@@ -163,8 +163,8 @@ class EmailBackend(AnymailBaseBackend):
         if self.client is not None:
             return False
         try:
-            self.client = boto3_client("ses", self.session_params, self.client_params)
-        except boto3_error_classes() as err:  # e.g., an unknown profile_name, or no region
+            self.client = boto3_client(boto3, "ses", self.session_params, self.client_params)
+        except BOTO3_ERRORS as err:  # e.g., an unknown profile_name, or no region
             raise AnymailAPIError(
                 f"Amazon SES: couldn't create the boto3 SES client: {err}",
                 backend=self,
@@ -189,7 +189,7 @@ class EmailBackend(AnymailBaseBackend):
             self.open()  # (send_messages() opens it; this is for direct callers)
         try:
             return payload.call_send_api(self.client)
-        except boto3_error_classes() as err:
+        except BOTO3_ERRORS as err:
             # str(ClientError) gives SES's error code and message, e.g. "An error occurred
             # (MessageRejected) when calling the SendRawEmail operation: Email address is not
             # verified."
@@ -351,6 +351,10 @@ class AmazonSESPayload(BasePayload):
             # "If you specify the Source parameter ... bounces and complaints are sent to this
             # email address. This takes precedence over any Return-Path header" (SendRawEmail)
             self.params["Source"] = self.ses_addr_spec(self.envelope_sender)
+        elif len(self.from_emails) > 1:
+            # Without Source, SES takes the sender from the From header, which it can't do
+            # when that lists several addresses: send as the first (the header keeps them all)
+            self.params["Source"] = self.ses_addr_spec(self.from_emails[0])
         self.params["ConfigurationSetName"] = self.backend.configuration_set_name
         self.params["Tags"] = self.ses_message_tags()
 
@@ -479,8 +483,10 @@ class AmazonSESPayload(BasePayload):
 
     def ses_address(self, email: EmailAddress) -> str:
         """The full address for a SES API field: a non-ASCII display name must be RFC 2047
-        encoded ("encode the 'friendly from' name using MIME encoded-word syntax")."""
-        return formataddr((email.display_name, self.ses_addr_spec(email)), charset="utf-8")
+        encoded ("encode the 'friendly from' name using MIME encoded-word syntax"), and the
+        domain Punycode: EmailAddress.address, once the local part is known to be ASCII."""
+        self.ses_addr_spec(email)  # (refuses a non-ASCII local part)
+        return email.address
 
     # The response
 

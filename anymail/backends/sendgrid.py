@@ -9,9 +9,12 @@ Field names and rules come from SendGrid's v3 Mail Send API reference and its
 
 from __future__ import annotations
 
+import copy
 import json
 import mimetypes
+import re
 import uuid
+import warnings
 from typing import Any
 
 import requests
@@ -23,6 +26,7 @@ from ..conf import get_anymail_setting
 from ..exceptions import (
     AnymailConfigurationError,
     AnymailSerializationError,
+    AnymailWarning,
 )
 from ..message import AnymailRecipientStatus
 from .base import deep_merge
@@ -35,6 +39,13 @@ ANYMAIL_ID_ARG = "anymail_id"
 
 #: SendGrid's dynamic transactional template ids all start with this (legacy ids are UUIDs)
 DYNAMIC_TEMPLATE_PREFIX = "d-"
+
+#: A legacy substitution key written with its delimiters: it starts or ends with something
+#: other than a letter, digit or underscore (e.g. "-name-", ":name", "%name%", "{{name}}")
+DELIMITED_MERGE_FIELD = re.compile(r"^\W|\W$")
+
+#: The v2 API's options (SMTP API header JSON), which v3 Mail Send doesn't understand
+V2_SMTPAPI_KEY = "x-smtpapi"
 
 
 class EmailBackend(AnymailRequestsBackend):
@@ -57,6 +68,8 @@ class EmailBackend(AnymailRequestsBackend):
         api_url = get_anymail_setting(
             "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
         )
+        if not api_url.endswith("/"):
+            api_url += "/"  # the endpoint is joined to it: ".../v3" must not lose its "v3"
         super().__init__(api_url, **kwargs)
 
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> SendGridPayload:
@@ -134,13 +147,25 @@ class SendGridPayload(RequestsPayload):
         self.merge_global_data: dict[str, Any] = {}
         self.merge_metadata: dict[str, dict[str, Any]] | None = None
         self.esp_extra: dict[str, Any] = {}
+        self.use_dynamic_template: bool | None = None  # (from esp_extra)
+        self.warned_undelimited = False
 
     # Building the request, after every set_* call
 
     def build_request_data(self) -> dict[str, Any]:
         esp_extra = dict(self.esp_extra)
-        # merge_field_format is Anymail's option, not a SendGrid field
+        if V2_SMTPAPI_KEY in esp_extra:
+            raise AnymailConfigurationError(
+                "SendGrid esp_extra['x-smtpapi'] is an option of SendGrid's old v2 API, which "
+                "Anymail no longer uses. Give the same settings as SendGrid v3 Mail Send "
+                "fields in esp_extra instead (e.g. x-smtpapi 'sub' becomes personalizations "
+                "'substitutions', 'unique_args' becomes 'custom_args', 'category' becomes "
+                "'categories', 'asm_group_id' becomes 'asm', 'filters' become 'mail_settings' "
+                "and 'tracking_settings'); see SendGrid's v3 Mail Send API reference."
+            )
+        # merge_field_format and use_dynamic_template are Anymail's options, not SendGrid fields
         merge_field_format = esp_extra.pop("merge_field_format", self.merge_field_format)
+        self.use_dynamic_template = esp_extra.pop("use_dynamic_template", None)
         extra_personalizations = esp_extra.pop("personalizations", None)
 
         data = dict(self.data)
@@ -149,11 +174,7 @@ class SendGridPayload(RequestsPayload):
             data["content"] = content
         if isinstance(extra_personalizations, list):
             # The documented escape hatch: the caller's personalizations replace Anymail's
-            data["personalizations"] = extra_personalizations
-            if self.generate_message_id:
-                # A root custom arg applies to every personalization (theirs can't carry ours)
-                anymail_id = self.new_message_id(self.all_recipients)
-                data["custom_args"] = {ANYMAIL_ID_ARG: anymail_id}
+            data["personalizations"] = self.with_message_ids(extra_personalizations)
         else:
             if extra_personalizations is not None and not isinstance(extra_personalizations, dict):
                 raise AnymailSerializationError(
@@ -184,6 +205,33 @@ class SendGridPayload(RequestsPayload):
         if self.html_body:
             content.append({"type": "text/html", "value": self.html_body})
         return content + self.alternatives
+
+    def with_message_ids(self, personalizations: list[Any]) -> list[Any]:
+        """The caller's own personalizations, each with an anymail_id custom arg (as Anymail's
+        own get), so their events can still be tracked. (A copy: esp_extra is left as given.)"""
+        personalizations = copy.deepcopy(personalizations)
+        if not self.generate_message_id:
+            return personalizations
+        for personalization in personalizations:
+            if not isinstance(personalization, dict):
+                raise AnymailSerializationError(
+                    "SendGrid esp_extra['personalizations'] list items must be dicts "
+                    f"(personalization objects), not {type(personalization).__name__}",
+                    email_message=self.message,
+                    payload=self,
+                    backend=self.backend,
+                )
+            anymail_id = str(uuid.uuid4())
+            custom_args = personalization.get("custom_args")
+            custom_args = dict(custom_args) if isinstance(custom_args, dict) else {}
+            personalization["custom_args"] = {**custom_args, ANYMAIL_ID_ARG: anymail_id}
+            for recipient_type in ("to", "cc", "bcc"):
+                recipients = personalization.get(recipient_type)
+                for recipient in recipients if isinstance(recipients, list) else []:
+                    email = recipient.get("email") if isinstance(recipient, dict) else None
+                    if isinstance(email, str):
+                        self.message_ids.setdefault(email, anymail_id)
+        return personalizations
 
     @property
     def is_batch(self) -> bool:
@@ -238,6 +286,8 @@ class SendGridPayload(RequestsPayload):
                 # Legacy (and on-the-fly) templates: string substitutions, keys delimited as
                 # the template expects. (merge_global_data goes here too, not in "sections":
                 # those could clash with the template's own section tags.)
+                if merge_field_format is None:
+                    self.warn_if_undelimited(merge_values)
                 personalization["substitutions"] = {
                     format_merge_field(key, merge_field_format): custom_arg_value(value)
                     for key, value in merge_values.items()
@@ -257,8 +307,33 @@ class SendGridPayload(RequestsPayload):
             )
         return data
 
+    def warn_if_undelimited(self, merge_values: dict[str, Any]) -> None:
+        """Warn (once per message) about legacy merge fields sent without any delimiters.
+
+        Legacy substitution is plain text replacement: a bare "name" key would also replace
+        every "name" in the template's text, which is almost never what was meant.
+        """
+        if self.warned_undelimited:
+            return
+        undelimited = [key for key in merge_values if not DELIMITED_MERGE_FIELD.search(str(key))]
+        if undelimited:
+            self.warned_undelimited = True
+            warnings.warn(
+                f"Your SendGrid merge fields {', '.join(map(repr, undelimited))} don't seem to "
+                "have delimiters, so SendGrid would replace that text anywhere in a legacy "
+                "template or message. Set SENDGRID_MERGE_FIELD_FORMAT (or "
+                "esp_extra['merge_field_format']) to how your template writes its fields, e.g. "
+                "'-{}-', or use a dynamic template (see Anymail's SendGrid docs).",
+                AnymailWarning,
+                stacklevel=2,
+            )
+
     @property
     def is_dynamic_template(self) -> bool:
+        """Dynamic (Handlebars) template handling: from esp_extra['use_dynamic_template'] if
+        given, else from the template_id (dynamic template ids start with "d-")."""
+        if self.use_dynamic_template is not None:
+            return bool(self.use_dynamic_template)
         return bool(self.template_id) and self.template_id.startswith(DYNAMIC_TEMPLATE_PREFIX)
 
     def new_message_id(self, recipients: list[EmailAddress]) -> str:
@@ -324,8 +399,13 @@ class SendGridPayload(RequestsPayload):
         self.metadata = metadata
 
     def set_send_at(self, send_at: Any) -> None:
-        # v3 send_at is an integer unix timestamp
-        self.data["send_at"] = int(send_at.timestamp())
+        if isinstance(send_at, str):
+            # As Anymail 6.1 did, a str is sent as given: it's up to the caller to make it
+            # something SendGrid takes (v3 wants an integer unix timestamp)
+            self.data["send_at"] = send_at
+        else:
+            # v3 send_at is an integer unix timestamp
+            self.data["send_at"] = int(send_at.timestamp())
 
     def set_tags(self, tags: list[str]) -> None:
         self.data["categories"] = tags

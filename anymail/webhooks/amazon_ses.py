@@ -5,8 +5,10 @@ SNS posts a JSON envelope (Amazon SNS "HTTP/HTTPS Notification JSON Format") who
 SubscriptionConfirmation, Notification or UnsubscribeConfirmation; a Notification's ``Message``
 is the SES JSON: "SES Notifications" or "SES Event Publishing" records for tracking, "Received"
 notifications for inbound. Anymail relies on the WEBHOOK_SECRET basic auth in the subscribed
-url (it doesn't check SNS signatures). boto3 is imported only to confirm an SNS subscription or
-to download an inbound message from S3, so these views load without it installed.
+url (it doesn't check SNS signatures). boto3 is needed only to confirm an SNS subscription or
+to download an inbound message from S3: ``anymail.urls`` imports this module, which must load
+without boto3 installed, so then its ``boto3`` is a stand-in that raises
+AnymailImproperlyInstalled when used.
 """
 
 from __future__ import annotations
@@ -20,13 +22,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from email.header import decode_header, make_header
 from email.utils import parseaddr
+from io import BytesIO
+from types import ModuleType
 from typing import Any, NoReturn
 
 from django.http import HttpRequest
 
-from ..backends.amazon_ses import boto3_client, boto3_error_classes, import_boto3
 from ..conf import get_anymail_setting
-from ..exceptions import AnymailAPIError, AnymailWebhookValidationFailure
+from ..exceptions import (
+    AnymailAPIError,
+    AnymailImproperlyInstalled,
+    AnymailWebhookValidationFailure,
+    _LazyError,
+)
 from ..inbound import AnymailInboundMessage
 from ..signals import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason
 from ..signals import inbound as inbound_signal
@@ -34,6 +42,13 @@ from ..signals import tracking as tracking_signal
 from ..timestamps import parse_iso_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
 from .fields import list_of, optional_dict, optional_str, required_dict, required_str
+
+try:
+    import boto3
+except ImportError:
+    # anymail.urls imports this module, so it must load without boto3 (the amazon_ses extra);
+    # using boto3 then raises the error
+    boto3 = _LazyError(AnymailImproperlyInstalled(missing_package="boto3", backend="amazon_ses"))
 
 logger = logging.getLogger("anymail.webhooks")
 
@@ -47,6 +62,28 @@ SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:(?P<region>[a-z0-9-]+):\d{12}:[
 SES_TRACKING_NOTIFICATION_TYPES = ("Bounce", "Complaint", "Delivery")
 # Sent once when an SNS topic is first set up to receive SES notifications; no event
 SES_SETUP_NOTIFICATION_TYPE = "AmazonSnsSubscriptionSucceeded"
+# Likewise when an SNS topic is made an SES event publishing destination: its Message is this
+# plain text (not an SES JSON record)
+SES_EVENT_PUBLISHING_SETUP_MESSAGE = (
+    "Successfully validated SNS topic for Amazon SES event publishing."
+)
+
+
+def amazon_ses_backend() -> ModuleType:
+    """The backend module, imported only once a webhook needs boto3 (importing it without
+    boto3 raises AnymailImproperlyInstalled)."""
+    from ..backends import amazon_ses
+
+    return amazon_ses
+
+
+def boto3_client(
+    service_name: str, session_params: dict[str, Any], client_params: dict[str, Any]
+) -> Any:
+    """A boto3 client made as the backend makes its own (same settings and user agent), but
+    from this module's boto3."""
+    backend = amazon_ses_backend()
+    return backend.boto3_client(boto3, service_name, session_params, client_params)
 
 
 class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
@@ -93,6 +130,14 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
                 sns_message.get("TopicArn"),
             )
             return []
+        if is_event_publishing_setup(sns_message):
+            logger.info(
+                "Amazon SES validated SNS topic %s as an event publishing destination, "
+                "through Anymail's Amazon SES %s webhook",
+                sns_message.get("TopicArn"),
+                self.webhook_kind,
+            )
+            return []
         return self.esp_to_anymail_events(ses_message(sns_message), sns_message)
 
     def esp_to_anymail_events(
@@ -123,14 +168,14 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
             )
         # ConfirmSubscription must go to the topic's own region
         client_params = {**self.client_params, "region_name": match["region"]}
-        import_boto3()  # (AnymailImproperlyInstalled, before catching botocore's errors)
+        boto3_errors = amazon_ses_backend().BOTO3_ERRORS
         try:
             client = boto3_client("sns", self.session_params, client_params)
             # AuthenticateOnUnsubscribe: only the topic owner can unsubscribe this webhook
             client.confirm_subscription(
                 TopicArn=topic_arn, Token=token, AuthenticateOnUnsubscribe="true"
             )
-        except boto3_error_classes() as err:
+        except boto3_errors as err:
             self.refuse_subscription(sns_message, f"confirming it failed: {err}")
         logger.info(
             "Anymail confirmed Amazon SNS subscription of its Amazon SES %s webhook to topic %s",
@@ -151,13 +196,20 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
 
 def parse_sns_message(request: HttpRequest) -> dict[str, Any]:
     """The SNS JSON envelope, checked to be an SNS message of the type its header says."""
-    body = parse_json_body(request, dict)
     header_type = request.headers.get("x-amz-sns-message-type")
-    if (
-        "Type" not in body
-        and header_type == "Notification"
-        and request.headers.get("x-amz-sns-rawdelivery", "").lower() == "true"
-    ):
+    is_raw_delivery = request.headers.get("x-amz-sns-rawdelivery", "").lower() == "true"
+    if is_raw_delivery and header_type == "Notification":
+        # "Raw message delivery" posts the Message itself, here the one that isn't JSON
+        text = request.body.decode("utf-8", errors="replace")
+        if text.strip() == SES_EVENT_PUBLISHING_SETUP_MESSAGE:
+            return {
+                "Type": "Notification",
+                "MessageId": request.headers.get("x-amz-sns-message-id"),
+                "TopicArn": request.headers.get("x-amz-sns-topic-arn"),
+                "Message": text,
+            }
+    body = parse_json_body(request, dict)
+    if "Type" not in body and header_type == "Notification" and is_raw_delivery:
         # A subscription with "raw message delivery" posts the SES JSON without an envelope
         return {
             "Type": "Notification",
@@ -176,6 +228,12 @@ def parse_sns_message(request: HttpRequest) -> dict[str, Any]:
             f"SNS x-amz-sns-message-type header {header_type!r} doesn't match Type {sns_type!r}"
         )
     return body
+
+
+def is_event_publishing_setup(sns_message: dict[str, Any]) -> bool:
+    """Whether this is SES's (plain text) note that it can publish events to the topic."""
+    message = sns_message.get("Message")
+    return isinstance(message, str) and message.strip() == SES_EVENT_PUBLISHING_SETUP_MESSAGE
 
 
 def ses_message(sns_message: dict[str, Any]) -> dict[str, Any]:
@@ -258,10 +316,12 @@ class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView):
         headers = mail_headers(mail)
         common = {
             "event_type": self.event_types.get(kind, EventType.UNKNOWN),
+            # When SNS published the notification, as in Anymail 6.1. (A raw delivery
+            # subscription has no SNS envelope: then when SES says the event happened.)
             "timestamp": (
-                optional_timestamp(details, "timestamp")
+                optional_timestamp(sns_message, "Timestamp")
+                or optional_timestamp(details, "timestamp")
                 or optional_timestamp(mail, "timestamp")
-                or optional_timestamp(sns_message, "Timestamp")
             ),
             # Unique per SNS notification (one SES record, maybe several recipients)
             "event_id": optional_str(sns_message, "MessageId"),
@@ -289,7 +349,11 @@ class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView):
                 "description": ": ".join(filter(None, [bounce_type, bounce_subtype])) or None,
             }
         if kind == "Complaint":
-            return {"description": optional_str(details, "complaintFeedbackType")}
+            # The recipient reported it as spam (complaintFeedbackType, e.g. "abuse", says more)
+            return {
+                "reject_reason": RejectReason.SPAM,
+                "description": optional_str(details, "complaintFeedbackType"),
+            }
         if kind == "Delivery":
             return {"mta_response": optional_str(details, "smtpResponse")}
         if kind == "Reject":
@@ -420,16 +484,19 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView):
         )
 
     def download_s3_object(self, bucket: str, key: str) -> bytes:
-        import_boto3()
+        content = BytesIO()
+        boto3_errors = amazon_ses_backend().BOTO3_ERRORS
         try:
             client = boto3_client("s3", self.session_params, self.client_params)
-            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except boto3_error_classes() as err:
+            # (boto3's managed transfer: large messages come down in parallel parts)
+            client.download_fileobj(Bucket=bucket, Key=key, Fileobj=content)
+        except boto3_errors as err:
             raise AnymailAPIError(
                 f"Anymail's Amazon SES inbound webhook couldn't download the received message "
                 f"from S3 bucket {bucket!r}, key {key!r}: {err}",
                 esp_name=self.esp_name,
             ) from err
+        return content.getvalue()
 
 
 def spam_detected(receipt: dict[str, Any]) -> bool | None:

@@ -105,7 +105,7 @@ class SendGridTrackingWebhookView(AnymailBaseWebhookView):
             tags=event_tags(esp_event),
             reject_reason=self.reject_reason(esp_type, esp_event),
             description=optional_str(esp_event, "reason"),
-            mta_response=optional_str(esp_event, "response"),
+            mta_response=mta_response(esp_type, esp_event),
             user_agent=optional_str(esp_event, "useragent"),
             click_url=optional_str(esp_event, "url"),
         )
@@ -174,6 +174,18 @@ def event_timestamp(esp_event: dict[str, Any]) -> datetime | None:
     # "timestamp": unix seconds (UTC)
     timestamp = esp_event.get("timestamp")
     return timestamp_to_datetime(timestamp) if timestamp is not None else None
+
+
+def mta_response(esp_type: str, esp_event: dict[str, Any]) -> str | None:
+    """The receiving server's reply: "response" (delivered, deferred), or a bounce's "reason".
+
+    A bounce event has no "response": its "reason" is the bouncing server's SMTP reply (e.g.
+    "550 5.1.1 The email account that you tried to reach does not exist").
+    """
+    response = optional_str(esp_event, "response")
+    if response is None and esp_type == "bounce":
+        response = optional_str(esp_event, "reason")
+    return response
 
 
 def message_id(esp_event: dict[str, Any]) -> str | None:
@@ -281,12 +293,23 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
                     content_type=uploaded.content_type
                     or str(details.get("type") or "application/octet-stream"),
                     content=uploaded.read(),
-                    charset=uploaded.charset,
+                    charset=upload_charset(uploaded.charset),
                     filename=str(filename) if filename else None,
                     content_id=str(content_id) if content_id else None,
                 )
             )
         return attachments
+
+
+def upload_charset(charset: str | bytes | None) -> str | None:
+    """An attachment's charset parameter, as text.
+
+    SendGrid posts each attachment with its original Content-Type, e.g. ``text/plain;
+    charset="iso-8859-1"``, and Django's multipart parser gives that charset as bytes.
+    """
+    if isinstance(charset, bytes):
+        charset = charset.decode("ascii", errors="replace")
+    return charset or None
 
 
 def attachment_order(field_name: str) -> tuple[int, str]:
