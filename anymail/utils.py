@@ -23,6 +23,7 @@ from .conf import UNSET, get_anymail_setting
 from .lazy import force_non_lazy, force_non_lazy_dict, force_non_lazy_list, is_lazy
 from .timestamps import parse_rfc2822_datetime
 from .webhooks.base import collect_all_methods, request_basic_auth
+from .webhooks.base import request_uri as get_request_uri
 
 __all__ = [
     "BASIC_NUMERIC_TYPES",
@@ -114,19 +115,6 @@ def querydict_getfirst(qdict: Any, field: str, default: Any = UNSET) -> Any:
 def get_request_basic_auth(request: HttpRequest) -> str | None:
     """The "username:password" of a request's HTTP basic auth, or None."""
     return request_basic_auth(request)
-
-
-def get_request_uri(request: HttpRequest) -> str:
-    """The request's absolute URI, with any basic auth credentials put back into it.
-
-    Some ESPs sign the exact URL they posted to, credentials included.
-    """
-    url = request.build_absolute_uri()
-    credentials = get_request_basic_auth(request)
-    if credentials:
-        scheme, separator, rest = url.partition("://")
-        url = f"{scheme}{separator}{credentials}@{rest}"
-    return url
 
 
 def parse_rfc2822date(value: str) -> datetime | None:

@@ -83,6 +83,20 @@ def request_basic_auth(request: HttpRequest) -> str | None:
         return None
 
 
+def request_uri(request: HttpRequest) -> str:
+    """The request's absolute URI, with any basic auth credentials put back into it.
+
+    Some ESPs (Mandrill) sign the exact url they posted to, "user:pass@" included, which
+    Django never sees in the url.
+    """
+    url = request.build_absolute_uri()
+    credentials = request_basic_auth(request)
+    if credentials:
+        scheme, separator, rest = url.partition("://")
+        url = f"{scheme}{separator}{credentials}@{rest}"
+    return url
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
     """Base for tracking and inbound webhooks: authenticate, parse, send one signal per event.

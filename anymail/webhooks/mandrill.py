@@ -33,7 +33,7 @@ from ..signals import (
     tracking,
 )
 from ..timestamps import timestamp_to_datetime
-from .base import AnymailBaseWebhookView, request_basic_auth
+from .base import AnymailBaseWebhookView, request_uri
 
 # Message events (Mandrill's "event" field) -> Anymail event_type.
 # soft_bounce is 'bounced' (changelog v0.9): Mandrill reports it only after it stops retrying.
@@ -119,14 +119,7 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
         Mandrill signs the url exactly as it was entered, so with basic auth that includes the
         "user:pass@" Django never sees in the url (changelog v0.8); put it back.
         """
-        if self.webhook_url:
-            return self.webhook_url
-        url = request.build_absolute_uri()
-        credentials = request_basic_auth(request)
-        if credentials:
-            scheme, _, rest = url.partition("://")
-            url = f"{scheme}://{credentials}@{rest}"
-        return url
+        return self.webhook_url or request_uri(request)
 
     # Parsing
 
