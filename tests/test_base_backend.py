@@ -387,6 +387,13 @@ class HeaderTests(SimpleTestCase):
             message.send()
         self.assertEqual(mail.outbox, [])
 
+    def test_header_name_with_newline_or_colon_is_refused(self):
+        for name in ["X-Evil\r\nBcc", "X-Evil: x\nBcc", "Bcc: a@example.com\nX"]:
+            with self.subTest(name=name):
+                message = EmailMessage("S", "B", to=["to@example.com"], headers={name: "v"})
+                with self.assertRaisesMessage(BadHeaderError, "Invalid header name"):
+                    message.send()
+
     def test_subject_with_newline_is_refused(self):
         with self.assertRaisesMessage(BadHeaderError, "'Subject'"):
             EmailMessage("Hi\nBcc: x@example.com", "B", to=["to@example.com"]).send()

@@ -310,6 +310,8 @@ class BasePayload:
     def header_value(self, name: str, value: Any) -> str:
         """A header value as str; refuses line breaks (header injection), as Django's SMTP does."""
         text = force_str(value)
+        if any(char in force_str(name) for char in "\r\n:"):
+            raise BadHeaderError(f"Invalid header name {force_str(name)!r}")
         if "\n" in text or "\r" in text:
             raise BadHeaderError(
                 f"Header {name!r} contains a line break, which would let it inject other headers: "
