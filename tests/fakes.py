@@ -291,6 +291,14 @@ def basic_auth_header(credentials: str | bytes) -> str:
     return "Basic " + base64.b64encode(credentials).decode("ascii")
 
 
+def mock_receiver(name: str = "receiver") -> mock.Mock:
+    """A Mock to connect to a signal; named, as Django's send_robust() logs a failing
+    receiver's __qualname__."""
+    receiver = mock.Mock(return_value=None)
+    receiver.__qualname__ = receiver.__name__ = name
+    return receiver
+
+
 def quiet_webhook_logs(test_case: SimpleTestCase) -> None:
     """Silence the logging of expected 400s for one test (assertLogs still sees the records)."""
     for name in ("django.request", "django.security", "anymail.webhooks"):
@@ -343,8 +351,8 @@ class JsonWebhookTestCase(SimpleTestCase):
         from anymail.signals import inbound, tracking
 
         super().setUp()
-        self.tracking_handler = mock.Mock()
-        self.inbound_handler = mock.Mock()
+        self.tracking_handler = mock_receiver("tracking_handler")
+        self.inbound_handler = mock_receiver("inbound_handler")
         for signal, handler in ((tracking, self.tracking_handler), (inbound, self.inbound_handler)):
             signal.connect(handler, weak=False)
             self.addCleanup(signal.disconnect, handler)

@@ -46,7 +46,7 @@ from anymail.signals import (
 from anymail.timestamps import parse_iso_datetime, parse_rfc2822_datetime, timestamp_to_datetime
 from anymail.webhooks.base import AnymailBaseWebhookView, parse_json_body, request_basic_auth
 
-from .fakes import basic_auth_header, quiet_webhook_logs
+from .fakes import basic_auth_header, mock_receiver, quiet_webhook_logs
 
 # ---------------------------------------------------------------------------------------------
 # The sample ESP
@@ -100,7 +100,8 @@ class SampleTrackingWebhookView(AnymailBaseWebhookView):
         if not isinstance(esp_events, list):
             raise ValueError("SampleESP tracking payload must be a JSON list")
         for esp_event in esp_events:
-            yield self.esp_to_anymail_event(esp_event)
+            # One odd event becomes an "unknown" event, rather than failing the batch
+            yield self.normalize_event(self.esp_to_anymail_event, esp_event)
 
     def esp_to_anymail_event(self, esp_event):
         if not isinstance(esp_event, dict):
@@ -273,8 +274,8 @@ class SampleESPWebhookTestCase(SimpleTestCase):
         self.addCleanup(urlconf.disable)
 
         self.client = Client()
-        self.tracking_handler = mock.Mock(return_value=None)
-        self.inbound_handler = mock.Mock(return_value=None)
+        self.tracking_handler = mock_receiver("tracking_handler")
+        self.inbound_handler = mock_receiver("inbound_handler")
         tracking.connect(self.tracking_handler, weak=False)
         inbound.connect(self.inbound_handler, weak=False)
         self.addCleanup(tracking.disconnect, self.tracking_handler)
@@ -790,7 +791,7 @@ class WebhookSignalTests(SampleESPWebhookTestCase):
         self.inbound_handler.assert_not_called()
 
     def test_every_connected_receiver_gets_every_event(self):
-        second_handler = mock.Mock(return_value=None)
+        second_handler = mock_receiver("second_handler")
         tracking.connect(second_handler, weak=False)
         self.addCleanup(tracking.disconnect, second_handler)
         self.post_webhook(sample_events())
@@ -803,7 +804,9 @@ class WebhookSignalTests(SampleESPWebhookTestCase):
 
 @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
 class ReceiverErrorTests(SampleESPWebhookTestCase):
-    def test_receiver_exception_is_400_logged_and_stops_the_batch(self):
+    def test_receiver_exception_is_503_logged_and_the_rest_still_delivered(self):
+        # 503 makes every ESP retry (several drop events after a 4xx); the ESP resends the
+        # whole batch, and receivers can tell the repeats by event_id
         error = RuntimeError("database is down")
 
         def fail_on_second_event(sender, event, esp_name, **kwargs):
@@ -811,14 +814,20 @@ class ReceiverErrorTests(SampleESPWebhookTestCase):
                 raise error
 
         self.tracking_handler.side_effect = fail_on_second_event
+        second_receiver = mock_receiver("second_receiver")
+        tracking.connect(second_receiver, weak=False)
+        self.addCleanup(tracking.disconnect, second_receiver)
         client = Client(raise_request_exception=False)
         with self.assertLogs("anymail.webhooks", level="ERROR") as logs:
             response = self.post_webhook(sample_events(), client=client)
 
-        self.assertEqual(response.status_code, 400)
-        # the first event was delivered, the failing one attempted, the third never sent
+        self.assertEqual(response.status_code, 503)
+        self.assertEqual(response["Retry-After"], "60")
+        all_ids = ["evt-0001", "evt-0002", "evt-0003"]
+        self.assertEqual([event.event_id for event in self.received_events()], all_ids)
+        # the other receiver of the failing event ran too
         self.assertEqual(
-            [event.event_id for event in self.received_events()], ["evt-0001", "evt-0002"]
+            [c.kwargs["event"].event_id for c in second_receiver.call_args_list], all_ids
         )
         self.assertEqual(len(logs.records), 1)
         record = logs.records[0]
@@ -827,14 +836,14 @@ class ReceiverErrorTests(SampleESPWebhookTestCase):
         self.assertIs(record.exc_info[1], error)
         self.assertIn("SampleESP", record.getMessage())
 
-    def test_inbound_receiver_exception_is_400_and_logged(self):
+    def test_inbound_receiver_exception_is_503_and_logged(self):
         self.inbound_handler.side_effect = ValueError("cannot store attachment")
         client = Client(raise_request_exception=False)
         with self.assertLogs("anymail.webhooks", level="ERROR") as logs:
             response = self.post_webhook(
                 sample_inbound_payload(), url=INBOUND_PATH, signature=None, client=client
             )
-        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.status_code, 503)
         self.assertEqual(self.inbound_handler.call_count, 1)
         self.assertIsInstance(logs.records[0].exc_info[1], ValueError)
 
@@ -867,6 +876,7 @@ def _with(**changes: Any) -> list[dict[str, Any]]:
     return events
 
 
+#: Bodies that can't even be split into events: the whole request is a 400
 MALFORMED_TRACKING_BODIES: dict[str, bytes] = {
     "invalid JSON": b'[{"event": "delivered", ',
     "not JSON at all": b"event=delivered&recipient=alice%40example.com",
@@ -874,6 +884,13 @@ MALFORMED_TRACKING_BODIES: dict[str, bytes] = {
     "JSON object instead of list": encode_json(sample_events()[0]),
     "JSON string": b'"delivered"',
     "JSON null": b"null",
+    "non-UTF-8 bytes": b"\xff\xfe[\x00]\x00",
+    "UTF-8 JSON with a stray latin-1 byte": encode_json(sample_events())[:-3] + b"\xe9}]",
+    "deeply nested JSON": b"[" * 100000 + b"]" * 100000,
+}
+
+#: Batches in which the first event can't be normalized (the others are fine)
+ODD_EVENT_BATCHES: dict[str, bytes] = {
     "list of non-objects": b"[1, 2, 3]",
     "nested list": encode_json([sample_events()]),
     "missing event": encode_json(_without("event")),
@@ -892,9 +909,6 @@ MALFORMED_TRACKING_BODIES: dict[str, bytes] = {
     "event is a list": encode_json(_with(event=["delivered"])),
     "metadata is a list": encode_json(_with(metadata=["order_id"])),
     "tags is a string": encode_json(_with(tags="receipt")),
-    "non-UTF-8 bytes": b"\xff\xfe[\x00]\x00",
-    "UTF-8 JSON with a stray latin-1 byte": encode_json(sample_events())[:-3] + b"\xe9}]",
-    "deeply nested JSON": b"[" * 100000 + b"]" * 100000,
 }
 
 
@@ -921,12 +935,37 @@ class MalformedPayloadTests(SampleESPWebhookTestCase):
         self.assertEqual([r.levelno for r in logs.records], [logging.WARNING])
         self.assertIn("SampleESP", logs.records[0].getMessage())
 
-    def test_batch_with_one_bad_event_delivers_none_of_them(self):
-        events = sample_events()
-        events[2]["timestamp"] = "not a time"
-        response = self.post_webhook(events)
-        self.assertEqual(response.status_code, 400)
-        self.tracking_handler.assert_not_called()
+    def test_odd_events_are_delivered_as_unknown_with_their_raw_data(self):
+        for description, body in ODD_EVENT_BATCHES.items():
+            with self.subTest(description):
+                self.tracking_handler.reset_mock()
+                response = self.post_webhook(body)
+                self.assertEqual(response.status_code, 200)
+                batch = json.loads(body)
+                received = self.received_events()
+                self.assertEqual(len(received), len(batch))
+                odd = received[0]
+                self.assertEqual(odd.event_type, "unknown")
+                self.assertEqual(odd.esp_event, batch[0])
+                self.assertIsNone(odd.timestamp)
+                self.assertTrue(odd.event_id.startswith("anymail-"))
+
+    def test_batch_with_one_bad_event_delivers_all_the_others(self):
+        # 99 good events and one odd one: a 200, so nothing loops, and nothing is lost
+        events = [dict(sample_events()[0], event_id=f"evt-{n:03}") for n in range(100)]
+        events[41]["timestamp"] = "not a time"
+        with self.assertLogs("anymail.webhooks", level="WARNING") as logs:
+            response = self.post_webhook(events)
+        self.assertEqual(response.status_code, 200)
+        received = self.received_events()
+        ids = [e["event_id"] for e in events]
+        self.assertEqual([e.event_id for e in received[:41] + received[42:]], ids[:41] + ids[42:])
+        self.assertTrue(received[41].event_id.startswith("anymail-"))  # a digest of its data
+        self.assertEqual([e.event_type for e in received].count("unknown"), 1)
+        self.assertEqual(received[41].event_type, "unknown")
+        self.assertEqual(received[41].esp_event, events[41])
+        self.assertEqual({e.event_type for e in received[:41] + received[42:]}, {"delivered"})
+        self.assertIn("not a time", logs.output[0])  # the raw data is in the log, too
 
     def test_malformed_inbound_bodies_are_400_without_calling_receivers(self):
         bodies = {
@@ -1241,16 +1280,21 @@ class WebhookPropertyTests(SampleESPWebhookTestCase):
         self.reset()
         response = self.post_webhook(body, content_type=content_type)
         self.assertIn(response.status_code, (200, 400), f"body={body!r}")
-        self.parse_spy.assert_called_once()
         if response.status_code == 200:
-            # Only a well-formed batch succeeds, and then every event is delivered, aware
+            # Only a JSON list succeeds, and then every item is delivered: a normalized event
+            # with an aware timestamp, or an "unknown" one holding the raw item
+            self.parse_spy.assert_called_once()
             events = json.loads(body.decode("utf-8"))
             self.assertIsInstance(events, list)
             delivered = self.received_events()
             self.assertEqual(len(delivered), len(events))
-            for event in delivered:
+            for event, raw in zip(delivered, events, strict=True):
                 self.assertIsInstance(event, AnymailTrackingEvent)
-                self.assertIsNotNone(event.timestamp.utcoffset())
+                if event.event_type == "unknown" and event.timestamp is None:
+                    self.assertEqual(event.esp_event, raw)
+                else:
+                    self.assertIsNotNone(event.timestamp.utcoffset())
+                self.assertTrue(event.event_id)
         else:
             self.tracking_handler.assert_not_called()
 

@@ -1,22 +1,27 @@
 """What every Anymail webhook view does before and after the ESP-specific parsing.
 
-Order matters for security: authenticate (basic auth, then the ESP's signature) before reading
-the body at all; parse the whole body before calling any receiver; answer 400, never 500, to
-anything malformed, so a hostile caller cannot learn about (or crash) the app.
+Order matters for security: basic auth before reading any of the body; the body read within a
+size cap; the ESP's signature checked before parsing; parse the whole body before calling any
+receiver. The answer is chosen for what the ESP does with it: 400 for what can never succeed
+(bad auth, a malformed body), 503 for what may succeed on a retry, never an unhandled 500.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
 import logging
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from email.errors import MessageError
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http.multipartparser import MultiPartParserError
+from django.utils.datastructures import MultiValueDict
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
@@ -27,7 +32,9 @@ from ..exceptions import (
     AnymailInsecureWebhookWarning,
     AnymailWebhookValidationFailure,
 )
-from ..signals import AnymailEvent
+from ..signals import AnymailEvent, AnymailTrackingEvent, EventType, inbound
+from . import dedup
+from .limits import INBOUND_MAX_BODY_SIZE, TRACKING_MAX_BODY_SIZE, BodyTooLarge, read_body
 
 logger = logging.getLogger("anymail.webhooks")
 
@@ -102,18 +109,55 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
     """Base for tracking and inbound webhooks: authenticate, parse, send one signal per event.
 
     An ESP view sets ``esp_name`` and ``signal``, implements ``parse_events(request)``, and
-    overrides ``validate_request(request)`` if the ESP signs its webhooks.
+    overrides ``validate_request(request)`` if the ESP signs its webhooks (setting
+    ``signature_configured`` when a signing key is set). Its answer tells the ESP what to do:
+
+    - 400 for a request that failed authentication or can never be parsed (retrying is useless);
+    - 413 for a body over the size limit;
+    - 503 (with Retry-After) for anything that may work later: a receiver raised, or a
+      dependency failed while parsing. ESPs retry 5xx answers; several drop an event on a 4xx.
     """
 
     esp_name = "ESP"
     signal: Any = None  # anymail.signals.tracking or .inbound
     http_method_names = ["post", "head", "options"]
+    #: Whether the ESP's own signature authenticates requests (set by views that check one)
+    signature_configured = False
+    #: Whether requests carry whole messages, so get INBOUND_MAX_BODY_SIZE rather than
+    #: TRACKING_MAX_BODY_SIZE (None: when ``signal`` is the inbound signal)
+    carries_inbound_mail: bool | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        carries_inbound_mail = self.carries_inbound_mail
+        if carries_inbound_mail is None:
+            carries_inbound_mail = self.signal is inbound
+        if carries_inbound_mail:
+            self.max_body_size = get_anymail_setting(
+                "inbound_max_body_size", default=INBOUND_MAX_BODY_SIZE
+            )
+        else:
+            self.max_body_size = get_anymail_setting(
+                "tracking_max_body_size", default=TRACKING_MAX_BODY_SIZE
+            )
+        self.require_authentication = get_anymail_setting(
+            "webhook_require_authentication", default=False
+        )
+        self.deduplicate = get_anymail_setting("deduplicate_webhook_events", default=False)
 
     def head(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Some ESPs check the url with a HEAD request before they start posting to it
         return HttpResponse()
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if self.require_authentication and not (self.basic_auth or self.signature_configured):
+            # Fail closed, but with a 5xx: the ESP keeps the events until this is fixed
+            logger.error(
+                "%s webhook refused: WEBHOOK_REQUIRE_AUTHENTICATION is set, but neither "
+                "WEBHOOK_SECRET nor the ESP's webhook signing key is configured",
+                self.esp_name,
+            )
+            return retry_later("Webhook authentication is not configured")
         if (
             self.basic_auth_challenge
             and self.basic_auth
@@ -122,6 +166,15 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
             response = HttpResponse("Unauthorized", status=401)
             response["WWW-Authenticate"] = 'Basic realm="Anymail WEBHOOK_SECRET"'
             return response
+        self.validate_basic_auth(request)  # from the headers alone: no body byte read yet
+        try:
+            read_body(request, self.max_body_size)
+        except BodyTooLarge as err:
+            logger.warning("%s webhook refused: %s", self.esp_name, err)
+            return HttpResponse(str(err), status=413)
+        except (ValueError, MultiPartParserError) as err:
+            logger.warning("Malformed %s webhook body: %s", self.esp_name, err)
+            return HttpResponseBadRequest(f"Malformed {self.esp_name} webhook payload")
         self.run_validators(request)
         try:
             events = list(self.parse_events(request))
@@ -132,31 +185,74 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
             # response, so say what's wrong there too (these messages hold no secrets)
             logger.warning("%s webhook misconfigured: %s", self.esp_name, err)
             return HttpResponseBadRequest(str(err))
-        except Exception as err:  # whatever the body, never a 500
+        except MALFORMED_PAYLOAD_ERRORS as err:  # can never parse: retrying won't help
             logger.warning("Malformed %s webhook payload: %s", self.esp_name, err, exc_info=True)
             return HttpResponseBadRequest(f"Malformed {self.esp_name} webhook payload")
-        for event in events:
-            try:
-                self.signal_for_event(event).send(
-                    sender=self.__class__, event=event, esp_name=self.esp_name
-                )
-            except Exception:  # the documented answer is a 400, so the ESP retries
-                logger.exception(
-                    "Error in a receiver of a %s event from %s; answering 400 so the ESP retries",
-                    event.event_type,
-                    self.esp_name,
-                )
-                return HttpResponseBadRequest("Error processing webhook event")
+        except Exception:  # a dependency failed (storage, network, memory): may work later
+            logger.exception("Error handling a %s webhook; answering 503", self.esp_name)
+            return retry_later(f"Error processing {self.esp_name} webhook")
+        if not self.deliver_events(events):
+            return retry_later("Error processing webhook event")
         return HttpResponse()
 
+    def deliver_events(self, events: list[AnymailEvent]) -> bool:
+        """Send each event to every receiver; False if any receiver raised.
+
+        Every event reaches every receiver even when some raise (the ESP will retry the whole
+        batch: receivers recognize events they've handled by ``event_id``).
+        """
+        all_ok = True
+        for event in events:
+            if not event.event_id:
+                event.event_id = stable_event_id(event, self.esp_name)
+            if self.deduplicate and dedup.already_delivered(event):
+                continue
+            results = self.signal_for_event(event).send_robust(
+                sender=self.__class__, event=event, esp_name=self.esp_name
+            )
+            errors = [result for _, result in results if isinstance(result, Exception)]
+            for error in errors:
+                logger.error(
+                    "Error in a receiver of a %s event (event_id %s) from %s; answering 503 "
+                    "so the ESP retries",
+                    event.event_type,
+                    event.event_id,
+                    self.esp_name,
+                    exc_info=(type(error), error, error.__traceback__),
+                )
+            if errors:
+                all_ok = False
+            elif self.deduplicate:
+                dedup.remember_delivered(event)
+        return all_ok
+
+    def normalize_event(
+        self, convert: Callable[[Any], AnymailEvent], esp_event: Any
+    ) -> AnymailEvent:
+        """convert(esp_event), or an "unknown" event holding esp_event if it can't be read.
+
+        For ESPs that post batches: one odd event must not cost the others (the whole batch
+        would fail on every retry). Its raw data reaches receivers, and the logs.
+        """
+        try:
+            return convert(esp_event)
+        except MALFORMED_PAYLOAD_ERRORS as err:
+            logger.warning(
+                "Could not normalize a %s event (delivered as event_type 'unknown'): %s; "
+                "event data: %.2000r",
+                self.esp_name,
+                err,
+                esp_event,
+            )
+            return AnymailTrackingEvent(event_type=EventType.UNKNOWN, esp_event=esp_event)
+
     def run_validators(self, request: HttpRequest) -> None:
-        """Basic auth, then the ESP's own check; any failure is a 400 before parsing.
+        """The ESP's own checks (e.g., a signature); any failure is a 400 before parsing.
 
         Every ``validate_request`` in the class hierarchy runs (base classes first), so a
         subclass that adds a check of its own can't accidentally skip its parent's signature
         check by not calling super().
         """
-        self.validate_basic_auth(request)
         try:
             for validate_request in reversed(collect_all_methods(type(self), "validate_request")):
                 validate_request(self, request)
@@ -177,6 +273,48 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
     def parse_events(self, request: HttpRequest) -> Iterable[AnymailEvent]:
         """Return the normalized events in request; raise anything for a malformed payload."""
         raise NotImplementedError(f"{self.__class__.__name__} must implement parse_events")
+
+
+#: What parse_events raises for a payload that can never be parsed (so a 400, not a 503)
+MALFORMED_PAYLOAD_ERRORS = (
+    ValueError,  # including JSON, base64 and Unicode decoding errors
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    RecursionError,  # absurdly deep JSON
+    MessageError,
+)
+
+
+def retry_later(reason: str, retry_after: int = 60) -> HttpResponse:
+    """A 503 asking the ESP to try again (the ones that read Retry-After wait that long)."""
+    response = HttpResponse(reason, status=503)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def stable_event_id(event: AnymailEvent, esp_name: str) -> str | None:
+    """An id for an event the ESP gave none, the same each time the ESP posts that event.
+
+    A digest of the ESP's own event data (or, for inbound mail, of the message).
+    """
+    source = event.esp_event
+    if isinstance(source, MultiValueDict):
+        source = {key: source.getlist(key) for key in sorted(source)}
+    try:
+        if isinstance(source, bytes):
+            data = source
+        elif getattr(event, "message", None) is not None:
+            data = event.message.as_bytes()
+        elif source is None or isinstance(source, (dict, list, str, int, float, bool)):
+            data = json.dumps(source, sort_keys=True, default=str).encode("utf-8", "replace")
+        else:
+            return None
+    except Exception:  # an unusual esp_event or message: go without an id rather than fail
+        return None
+    digest = hashlib.sha256(esp_name.encode("utf-8") + b"\0" + data).hexdigest()
+    return f"anymail-{digest[:40]}"
 
 
 def collect_all_methods(cls: type, method_name: str) -> list[Any]:
