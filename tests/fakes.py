@@ -301,7 +301,7 @@ def mock_receiver(name: str = "receiver") -> mock.Mock:
 
 def quiet_webhook_logs(test_case: SimpleTestCase) -> None:
     """Silence the logging of expected 400s for one test (assertLogs still sees the records)."""
-    for name in ("django.request", "django.security", "anymail.webhooks"):
+    for name in ("django.request", "django.security", "django.dispatch", "anymail.webhooks"):
         logger = logging.getLogger(name)
         test_case.addCleanup(setattr, logger, "handlers", logger.handlers)
         test_case.addCleanup(setattr, logger, "propagate", logger.propagate)
