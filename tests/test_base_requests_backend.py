@@ -359,3 +359,45 @@ class RealHTTPServerTests(SimpleTestCase):
             connection = get_connection(SAMPLE_BACKEND, api_url=server.url)
             with self.assertRaisesMessage(AnymailRequestsAPIError, "401 (Unauthorized)"):
                 connection.send_messages([EmailMessage("S", "B", to=["to@example.com"])])
+
+
+@override_settings(
+    EMAIL_BACKEND=SAMPLE_BACKEND, ANYMAIL={"SAMPLE_ESP_API_KEY": "SECRET-API-KEY-123"}
+)
+class ErrorReportRedactionTests(RequestsFakeTestCase):
+    """Django's error reports (emailed to ADMINS, shown with DEBUG) must not show API keys."""
+
+    def report_for_send_error(self) -> tuple[str, str]:
+        import sys
+
+        from django.views.debug import ExceptionReporter
+
+        message = EmailMessage("S", "B", to=["to@example.com"])
+        try:
+            message.send()
+        except Exception:
+            reporter = ExceptionReporter(None, *sys.exc_info())
+            return reporter.get_traceback_text(), reporter.get_traceback_html()
+        self.fail("send() didn't raise")
+
+    def test_network_error_report_hides_the_api_key(self):
+        self.set_error(requests.ConnectionError("Connection refused"))
+        text, html = self.report_for_send_error()
+        self.assertIn("Connection refused", text)
+        self.assertIn("post_to_esp", text)  # the frame is there, its params hidden
+        for report in (text, html):
+            self.assertNotIn("SECRET-API-KEY-123", report)
+
+    def test_unexpected_error_report_hides_the_api_key(self):
+        self.set_error(RuntimeError("unexpected failure inside requests"))
+        text, html = self.report_for_send_error()
+        self.assertIn("unexpected failure inside requests", text)
+        for report in (text, html):
+            self.assertNotIn("SECRET-API-KEY-123", report)
+
+    def test_api_error_report_hides_the_api_key(self):
+        self.set_response(401, json_data={"error": "Invalid API key"})
+        text, html = self.report_for_send_error()
+        self.assertIn("Invalid API key", text)
+        for report in (text, html):
+            self.assertNotIn("SECRET-API-KEY-123", report)

@@ -8,6 +8,7 @@ address and header rules, unsupported-feature refusal, recipient status and erro
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,6 +34,8 @@ from ..signals import post_send, pre_send
 from ..timestamps import aware_send_at
 
 REFUSED_STATUSES = {"invalid", "rejected"}
+
+logger = logging.getLogger("anymail.backends")
 
 
 class AnymailBaseBackend(BaseEmailBackend):
@@ -120,13 +123,23 @@ class AnymailBaseBackend(BaseEmailBackend):
         return True
 
     def run_post_send(self, message: Any) -> None:
-        """Send post_send to every receiver, then re-raise the first receiver error, if any."""
+        """Send post_send to every receiver; log (don't raise) a receiver's error.
+
+        The message has already been sent: raising would make the caller think it wasn't (and
+        perhaps send it again), and would defeat fail_silently.
+        """
         results = post_send.send_robust(
             self.__class__, message=message, status=message.anymail_status, esp_name=self.esp_name
         )
-        for _receiver, result in results:
+        for receiver, result in results:
             if isinstance(result, Exception):
-                raise result
+                logger.error(
+                    "Error in post_send receiver %s, after %s sent the message (message_id %s)",
+                    getattr(receiver, "__qualname__", receiver),
+                    self.esp_name,
+                    message.anymail_status.message_id,
+                    exc_info=(type(result), result, result.__traceback__),
+                )
 
     def raise_for_recipient_status(
         self, status: AnymailStatus, response: Any, payload: Any, message: Any

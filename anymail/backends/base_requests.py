@@ -8,6 +8,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 
 from .._version import __version__
 from ..conf import get_anymail_setting
@@ -45,8 +47,14 @@ class AnymailRequestsBackend(AnymailBaseBackend):
             self.session.close()
             self.session = None
 
+    @method_decorator(sensitive_variables("params"))
     def post_to_esp(self, payload: RequestsPayload, message: Any) -> requests.Response:
-        """Make the payload's API request; AnymailRequestsAPIError for any failure."""
+        """Make the payload's API request; AnymailRequestsAPIError for any failure.
+
+        ``params`` holds the API key (in headers, auth or the url), so Django's error reports
+        hide it; frames below this one (Requests' internals, whose locals hold the same
+        headers) are dropped from any error's traceback for the same reason.
+        """
         params = payload.get_request_params(self.api_url)
         params.setdefault("timeout", self.timeout)
         session = self.session
@@ -57,6 +65,7 @@ class AnymailRequestsBackend(AnymailBaseBackend):
         try:
             response = session.request(**params)
         except requests.RequestException as err:
+            err.with_traceback(None)  # its frames' locals include the request's auth headers
             raise network_error_class(type(err))(
                 f"Error calling {self.esp_name} API at {params.get('url')}: {err}",
                 email_message=message,
@@ -64,6 +73,12 @@ class AnymailRequestsBackend(AnymailBaseBackend):
                 backend=self,
                 raised_from=err,
             ) from err
+        except Exception as err:
+            # Not a network error (e.g., an invalid header value): raise it as it is, but
+            # without the frames below this one, whose locals hold the API key
+            if err.__traceback__ is not None:
+                err.__traceback__.tb_next = None
+            raise
         finally:
             if created_session:
                 self.close()
