@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 from django.core import checks
 
-from .checks import check_deprecated_settings
+from .checks import check_deprecated_settings, check_webhook_security
 
 
 class AnymailBaseConfig(AppConfig):
@@ -11,3 +11,4 @@ class AnymailBaseConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_deprecated_settings)
+        checks.register(check_webhook_security, checks.Tags.security, checks.Tags.urls)

@@ -33,3 +33,50 @@ def check_deprecated_settings(app_configs: Any = None, **kwargs: Any) -> list[ch
             )
         )
     return errors
+
+
+def check_webhook_security(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn about routed Anymail webhooks that anyone on the web could post to."""
+    from .conf import get_anymail_setting
+
+    views = routed_webhook_views()
+    if not views or get_anymail_setting("webhook_secret", default=None):
+        return []
+    # Without basic auth, only an ESP signature (Mailgun's, Mandrill's) authenticates calls
+    unauthenticated = sorted(
+        {view.esp_name for view in views if not view.signature_key_is_configured()}
+    )
+    if not unauthenticated:
+        return []
+    return [
+        checks.Warning(
+            f"Anymail webhooks for {', '.join(unauthenticated)} are routed, but WEBHOOK_SECRET "
+            "is not set, so anyone who finds their urls can post fake events and mail to them.",
+            hint="Set ANYMAIL['WEBHOOK_SECRET'] (a random 'user:password') and give it to your "
+            "ESP in the webhook url; set WEBHOOK_REQUIRE_AUTHENTICATION = True to refuse "
+            "unauthenticated calls. See 'Securing webhooks' in the Anymail docs.",
+            id="anymail.W002",
+        )
+    ]
+
+
+def routed_webhook_views() -> list[type]:
+    """The Anymail webhook view classes in the project's URLconf."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    from .webhooks.base import AnymailBaseWebhookView
+
+    found: list[type] = []
+    pending = [get_resolver()]
+    while pending:  # iterative: include() nesting can't exhaust the stack
+        resolver = pending.pop()
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLResolver):
+                pending.append(pattern)
+            elif isinstance(pattern, URLPattern):
+                view_class = getattr(pattern.callback, "view_class", None)
+                if isinstance(view_class, type) and issubclass(
+                    view_class, AnymailBaseWebhookView
+                ):
+                    found.append(view_class)
+    return found

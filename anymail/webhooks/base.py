@@ -145,6 +145,11 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
         )
         self.deduplicate = get_anymail_setting("deduplicate_webhook_events", default=False)
 
+    @classmethod
+    def signature_key_is_configured(cls) -> bool:
+        """Whether settings give this ESP a webhook signing key (for the system check)."""
+        return False
+
     def head(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Some ESPs check the url with a HEAD request before they start posting to it
         return HttpResponse()
