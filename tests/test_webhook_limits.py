@@ -393,3 +393,24 @@ class LargeBatchPropertyTests(WebhookTestCase):
         unknown = {n for n, event in enumerate(received) if event.event_type == "unknown"}
         self.assertEqual(unknown, odd)
         self.assertEqual(json.loads(encode_json(received[0].esp_event)), events[0])
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class BodySizePropertyTests(WebhookTestCase):
+    @settings(max_examples=30, deadline=2000, database=None)
+    @given(limit=st.integers(min_value=200, max_value=300_000), offset=st.integers(-3, 3))
+    def test_bodies_at_the_limit_pass_and_one_byte_over_is_413(self, limit, offset):
+        self.tracking_handler.reset_mock()
+        compact = encode_json(sample_events())
+        size = max(len(compact), limit + offset)
+        body = compact[:-1] + b" " * (size - len(compact)) + b"]"  # JSON padded to size
+        with override_settings(
+            ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET, "TRACKING_MAX_BODY_SIZE": limit}
+        ):
+            response = self.post_webhook(body)
+        if len(body) <= limit:
+            self.assertEqual(response.status_code, 200)
+            self.assertEqual(self.tracking_handler.call_count, 3)
+        else:
+            self.assertEqual(response.status_code, 413)
+            self.tracking_handler.assert_not_called()
