@@ -6,6 +6,7 @@ Mailgun is faked at requests.Session.request (tests/fakes.py); no test reaches t
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date, datetime, timedelta, timezone
 from email.header import decode_header, make_header
 from email.mime.base import MIMEBase
@@ -21,6 +22,7 @@ from django.core.files.uploadhandler import MemoryFileUploadHandler
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.http.multipartparser import MultiPartParser
 from django.test import override_settings
+from django.views.debug import ExceptionReporter
 
 from anymail.backends.mailgun import EmailBackend, MailgunPayload
 from anymail.exceptions import (
@@ -970,6 +972,35 @@ class MailgunBackendResponseTests(MailgunBackendTestCase):
         sessions = {call.args[0] for call in self.api_calls()}
         self.assertEqual(len(sessions), 1)
         self.assertEqual([m.anymail_status.status for m in messages], [{"queued"}, {"queued"}])
+
+
+class MailgunBackendErrorReportTests(MailgunBackendTestCase):
+    """Django's error reports (e.g., mailed to ADMINS) must not show the API key."""
+
+    def assert_error_report_hides_api_key(self, message: Any) -> None:
+        try:
+            message.send()
+        except AnymailError:
+            reporter = ExceptionReporter(None, *sys.exc_info())
+            reports = [reporter.get_traceback_text(), reporter.get_traceback_html()]
+        else:
+            self.fail("send() didn't raise")
+        for report in reports:
+            self.assertIn("send_messages", report)  # (the report has the frames)
+            self.assertFalse(API_KEY in report, "API key in error report")
+
+    def test_error_building_the_payload(self):
+        message = AnymailMessage(to=["to@example.com"], subject="s", body="b")
+        message.metadata = {"order": object()}  # can't be sent
+        self.assert_error_report_hides_api_key(message)
+        message = AnymailMessage(to=["to@example.com"], subject="s", body="b")
+        message.template_id = "unsupported"
+        self.assert_error_report_hides_api_key(message)
+
+    def test_error_calling_the_api(self):
+        self.set_error(requests.ConnectionError("unreachable"))
+        message = AnymailMessage(to=["to@example.com"], subject="s", body="b")
+        self.assert_error_report_hides_api_key(message)
 
 
 class MailgunBackendSettingsTests(RequestsFakeTestCase):

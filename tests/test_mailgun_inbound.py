@@ -15,9 +15,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from unittest import mock
 
+from django.core.cache import caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest
 from django.test import Client, SimpleTestCase, override_settings
+from django.test.client import encode_multipart
 from django.urls import path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -56,6 +58,9 @@ TIMESTAMP = "1461261330"
 TIMESTAMP_DT = datetime(2016, 4, 21, 17, 55, 30, tzinfo=timezone.utc)
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR fake image \xff\xfe\x00"
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\nfake pdf"
+# These tests post fixed (2016) payloads, often with the same token: they turn off the replay
+# checks, which test_mailgun_webhooks.MailgunReplayTests test (inbound calls included)
+NO_REPLAY_CHECKS = {"MAILGUN_WEBHOOK_MAX_AGE": None}
 
 
 def mailgun_signature(timestamp: str, token: str, key: str = SIGNING_KEY) -> str:
@@ -162,7 +167,10 @@ Content-Transfer-Encoding: base64
 """
 
 
-@override_settings(ROOT_URLCONF=__name__, ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY})
+@override_settings(
+    ROOT_URLCONF=__name__,
+    ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY, **NO_REPLAY_CHECKS},
+)
 class MailgunInboundTestCase(SimpleTestCase):
     def setUp(self):
         super().setUp()
@@ -453,7 +461,7 @@ class MailgunInboundSecurityTests(MailgunInboundTestCase):
         self.assertEqual(self.client.post(INBOUND_URL, fields).status_code, 400)
         self.inbound_handler.assert_not_called()
 
-    @override_settings(ANYMAIL={"MAILGUN_API_KEY": SIGNING_KEY})
+    @override_settings(ANYMAIL={"MAILGUN_API_KEY": SIGNING_KEY, **NO_REPLAY_CHECKS})
     def test_api_key_fallback(self):
         self.assertEqual(self.client.post(INBOUND_URL, fully_parsed_fields()).status_code, 200)
 
@@ -479,6 +487,97 @@ class MailgunInboundSecurityTests(MailgunInboundTestCase):
                 self.assertIn("anymail/mailgun/tracking/", logs.output[0])
         self.inbound_handler.assert_not_called()
         self.tracking_handler.assert_not_called()
+
+
+NOW = 1_700_000_000  # the replay tests' clock
+
+
+def fresh_fields(token: str, timestamp: int = NOW, **overrides: Any) -> dict[str, Any]:
+    """fully_parsed_fields() (new uploaded files each time), signed at timestamp."""
+    return fully_parsed_fields(
+        timestamp=str(timestamp),
+        token=token,
+        signature=mailgun_signature(str(timestamp), token),
+        **overrides,
+    )
+
+
+@override_settings(ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY})  # default replay checks
+class MailgunInboundReplayTests(MailgunInboundTestCase):
+    def setUp(self):
+        super().setUp()
+        caches["default"].clear()
+        self.addCleanup(caches["default"].clear)
+        self.now = NOW
+        clock = mock.patch("anymail.webhooks.mailgun.current_time", side_effect=lambda: self.now)
+        clock.start()
+        self.addCleanup(clock.stop)
+        self.inbound_handler.__qualname__ = "inbound_handler"  # (send_robust logs it)
+
+    def post_multipart(self, fields: dict[str, Any], boundary: str = "BoUnDaRyStRiNg"):
+        return self.client.generic(
+            "POST",
+            INBOUND_URL,
+            encode_multipart(boundary, fields),
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
+
+    def test_inbound_token_is_refused_again(self):
+        self.assertEqual(self.post_multipart(fresh_fields("inbound-1")).status_code, 200)
+        self.assertEqual(self.post_multipart(fresh_fields("inbound-1")).status_code, 400)
+        self.assertEqual(self.inbound_handler.call_count, 1)
+
+    def test_stale_inbound_call_is_refused(self):
+        response = self.post_multipart(fresh_fields("inbound-old", timestamp=NOW - 3600))
+        self.assertEqual(response.status_code, 400)
+        self.inbound_handler.assert_not_called()
+
+    def test_receiver_error_is_503_and_mailguns_retry_is_accepted(self):
+        self.inbound_handler.side_effect = RuntimeError("storage down")
+        response = self.post_multipart(fresh_fields("inbound-retried"))
+        self.assertEqual(response.status_code, 503)
+        self.assertIn("Retry-After", response)
+        # Mailgun retries routes after 10 and 15 minutes, ... with the same signature; a
+        # retry's multipart encoding may differ, and another sender's content may not
+        self.inbound_handler.side_effect = None
+        self.now = NOW + 25 * 60
+        tampered = fresh_fields(
+            "inbound-retried",
+            **{
+                "attachment-1": SimpleUploadedFile(
+                    "Résumé 東京.pdf", b"%PDF evil", "application/pdf"
+                )
+            },
+        )
+        self.assertEqual(self.post_multipart(tampered, boundary="other").status_code, 400)
+        self.assertEqual(self.inbound_handler.call_count, 1)
+        response = self.post_multipart(fresh_fields("inbound-retried"), boundary="retry-boundary")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(self.inbound_handler.call_count, 2)
+        event = self.the_last_event()
+        self.assertEqual(event.event_id, "inbound-retried")
+        # (the replay check's look at the attachments left them whole for the receivers)
+        self.assertEqual(event.message.attachments[0].get_content_bytes(), PDF)
+        inline = event.message.inline_attachments["ii_139db99fdb3c4a3b"]
+        self.assertEqual(inline.get_content_bytes(), PNG)
+        self.assertEqual(self.post_multipart(fresh_fields("inbound-retried")).status_code, 400)
+
+    def test_receiver_error_runs_the_other_receivers(self):
+        other_receiver = mock.Mock(return_value=None)
+        other_receiver.__qualname__ = "other_receiver"
+        inbound.connect(other_receiver, weak=False)
+        self.addCleanup(inbound.disconnect, other_receiver)
+        self.inbound_handler.side_effect = RuntimeError("storage down")
+        with self.assertLogs("anymail.webhooks", "ERROR"):
+            response = self.post_multipart(fresh_fields("inbound-two-receivers"))
+        self.assertEqual(response.status_code, 503)
+        self.assertEqual(other_receiver.call_count, 1)
+        self.assertEqual(
+            other_receiver.call_args.kwargs["event"].message.subject, "Re: Sample email ✓"
+        )
+
+    def the_last_event(self) -> AnymailInboundEvent:
+        return self.inbound_handler.call_args.kwargs["event"]
 
 
 property_settings = settings(

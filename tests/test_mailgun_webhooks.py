@@ -16,7 +16,10 @@ from typing import Any
 from unittest import mock
 from urllib.parse import urlencode
 
+from django.core.cache import caches
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, SimpleTestCase, override_settings
+from django.test.client import MULTIPART_CONTENT, encode_multipart
 from django.urls import path
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -29,10 +32,14 @@ from anymail.webhooks.mailgun import (
     legacy_message_headers,
 )
 
-from .fakes import quiet_webhook_logs
+from .fakes import mock_receiver, quiet_webhook_logs
+from .test_webhook_limits import ReadCountingInput
 
 SIGNING_KEY = "whsec-mailgun-signing-key-0123456789"
 TRACKING_URL = "/anymail/mailgun/tracking/"
+# Most tests post fixed (2018) payloads, often the same token several times: they turn off the
+# replay checks, which MailgunReplayTests test (with the default settings)
+NO_REPLAY_CHECKS = {"MAILGUN_WEBHOOK_MAX_AGE": None}
 
 urlpatterns = [
     path(
@@ -406,13 +413,16 @@ def legacy_body(fields: list[tuple[str, str]], key: str = SIGNING_KEY) -> str:
     return urlencode([*fields, ("signature", mailgun_signature(timestamp, token, key))])
 
 
-@override_settings(ROOT_URLCONF=__name__, ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY})
+@override_settings(
+    ROOT_URLCONF=__name__,
+    ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY, **NO_REPLAY_CHECKS},
+)
 class MailgunWebhookTestCase(SimpleTestCase):
     def setUp(self):
         super().setUp()
         self.client = Client()
-        self.tracking_handler = mock.Mock(return_value=None)
-        self.inbound_handler = mock.Mock(return_value=None)
+        self.tracking_handler = mock_receiver("tracking_handler")
+        self.inbound_handler = mock_receiver("inbound_handler")
         tracking.connect(self.tracking_handler, weak=False)
         inbound.connect(self.inbound_handler, weak=False)
         self.addCleanup(tracking.disconnect, self.tracking_handler)
@@ -681,7 +691,9 @@ class MailgunTrackingCurrentWebhookTests(MailgunWebhookTestCase):
             self.the_event(), event_type="delivered", timestamp=None, event_id=self.TOKEN
         )
 
-    def test_malformed_payloads_are_400(self):
+    def test_odd_event_data_is_delivered_as_an_unknown_event(self):
+        # Mailgun retries anything but a 200 (or 406) for 8 hours, then drops the event: an
+        # authentic event Anymail can't read is delivered as "unknown", with its raw data
         bad_event_data = [
             "not an object",
             {**DELIVERED, "timestamp": "yesterday"},
@@ -692,16 +704,31 @@ class MailgunTrackingCurrentWebhookTests(MailgunWebhookTestCase):
             {**DELIVERED, "message": "x"},
             {**DELIVERED, "event": ["delivered"]},
             {**DELIVERED, "recipient": {"email": "x"}},
+            {k: v for k, v in DELIVERED.items() if k != "event"},
         ]
+        event_ids = set()
         for event_data in bad_event_data:
             with self.subTest(event_data=str(event_data)[:60]):
-                response = self.post_json(signed_json_payload(event_data))
-                self.assertEqual(response.status_code, 400)
+                self.tracking_handler.reset_mock()
+                payload = signed_json_payload(event_data)
+                response = self.post_json(payload)
+                self.assertEqual(response.status_code, 200)
+                event = self.the_event()
+                self.assertEqual(event.event_type, "unknown")
+                self.assertEqual(event.esp_event, payload)
+                self.assertTrue(event.event_id.startswith("anymail-"))
+                event_ids.add(event.event_id)
+                # the same payload again (Mailgun's retry) has the same id
+                self.tracking_handler.reset_mock()
+                self.assertEqual(self.post_json(payload).status_code, 200)
+                self.assertEqual(self.the_event().event_id, event.event_id)
+        self.assertEqual(len(event_ids), len(bad_event_data))  # a different id for each
+
+    def test_malformed_payloads_are_400(self):
         payload = signed_json_payload(DELIVERED)
         del payload["event-data"]
         self.assertEqual(self.post_json(payload).status_code, 400)
-        payload = signed_json_payload({k: v for k, v in DELIVERED.items() if k != "event"})
-        self.assertEqual(self.post_json(payload).status_code, 400)
+        self.assertEqual(self.post_json(b'{"signature": ').status_code, 400)
         self.tracking_handler.assert_not_called()
 
 
@@ -941,7 +968,7 @@ class MailgunTrackingLegacyWebhookTests(MailgunWebhookTestCase):
         self.assertEqual(self.post_form(legacy_body(fields)).status_code, 200)
         self.assertEqual(self.the_event().event_type, "unknown")
 
-    def test_legacy_malformed_is_400(self):
+    def test_legacy_odd_fields_are_delivered_as_an_unknown_event(self):
         cases = [
             [(k, "not json" if k == "message-headers" else v) for k, v in LEGACY_DELIVERED],
             [(k, '{"To": "x"}' if k == "message-headers" else v) for k, v in LEGACY_DELIVERED],
@@ -950,8 +977,13 @@ class MailgunTrackingLegacyWebhookTests(MailgunWebhookTestCase):
         ]
         for fields in cases:
             with self.subTest(fields=fields[3]):
-                self.assertEqual(self.post_form(legacy_body(fields)).status_code, 400)
-        self.tracking_handler.assert_not_called()
+                self.tracking_handler.reset_mock()
+                self.assertEqual(self.post_form(legacy_body(fields)).status_code, 200)
+                event = self.the_event()
+                self.assertEqual(event.event_type, "unknown")
+                self.assertEqual(event.esp_event.getlist("token"), [dict(fields)["token"]])
+                self.assertEqual(event.esp_event.get("recipient"), "alice@example.com")
+                self.assertTrue(event.event_id.startswith("anymail-"))
 
     def test_inbound_payload_at_tracking_url_says_so(self):
         # Changelog v5.0: a route forwarding to the tracking url gets a helpful error
@@ -1009,16 +1041,20 @@ class MailgunWebhookSecurityTests(MailgunWebhookTestCase):
         payload["signature"]["timestamp"] = 1534109600
         self.assertEqual(self.post_json(payload).status_code, 200)
 
-    @override_settings(ANYMAIL={"MAILGUN_API_KEY": SIGNING_KEY})
+    @override_settings(ANYMAIL={"MAILGUN_API_KEY": SIGNING_KEY, **NO_REPLAY_CHECKS})
     def test_falls_back_to_api_key(self):
         self.assertEqual(self.post_json(signed_json_payload(DELIVERED)).status_code, 200)
 
-    @override_settings(ANYMAIL={}, MAILGUN_API_KEY=SIGNING_KEY)
+    @override_settings(ANYMAIL=NO_REPLAY_CHECKS, MAILGUN_API_KEY=SIGNING_KEY)
     def test_falls_back_to_bare_api_key(self):
         self.assertEqual(self.post_json(signed_json_payload(DELIVERED)).status_code, 200)
 
     @override_settings(
-        ANYMAIL={"MAILGUN_API_KEY": "rotated-api-key", "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+        ANYMAIL={
+            "MAILGUN_API_KEY": "rotated-api-key",
+            "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY,
+            **NO_REPLAY_CHECKS,
+        }
     )
     def test_signing_key_is_preferred_over_api_key(self):
         self.assertEqual(self.post_json(signed_json_payload(DELIVERED)).status_code, 200)
@@ -1026,7 +1062,11 @@ class MailgunWebhookSecurityTests(MailgunWebhookTestCase):
             self.post_json(signed_json_payload(DELIVERED, key="rotated-api-key")).status_code, 400
         )
 
-    @override_settings(ANYMAIL=None, ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY=SIGNING_KEY)
+    @override_settings(
+        ANYMAIL=None,
+        ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY=SIGNING_KEY,
+        ANYMAIL_MAILGUN_WEBHOOK_MAX_AGE=None,
+    )
     def test_prefixed_signing_key_setting(self):
         self.assertEqual(self.post_json(signed_json_payload(DELIVERED)).status_code, 200)
 
@@ -1066,7 +1106,11 @@ class MailgunWebhookSecurityTests(MailgunWebhookTestCase):
         )
 
     @override_settings(
-        ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY, "WEBHOOK_SECRET": "user:pass"}
+        ANYMAIL={
+            "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY,
+            "WEBHOOK_SECRET": "user:pass",
+            **NO_REPLAY_CHECKS,
+        }
     )
     def test_webhook_secret_checked_too(self):
         payload = signed_json_payload(DELIVERED)
@@ -1075,6 +1119,311 @@ class MailgunWebhookSecurityTests(MailgunWebhookTestCase):
             parse_events.assert_not_called()
         response = self.post_json(payload, HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
         self.assertEqual(response.status_code, 200)
+        self.assertEqual(self.tracking_handler.call_count, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Replay protection, retries, and requests that aren't authenticated
+# ---------------------------------------------------------------------------------------------
+
+NOW = 1_700_000_000  # the tests' clock
+
+
+def fresh_payload(event_data: dict[str, Any], token: str, timestamp: int = NOW) -> dict[str, Any]:
+    return signed_json_payload(event_data, timestamp=str(timestamp), token=token)
+
+
+@override_settings(ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY})  # default replay checks
+class MailgunReplayTests(MailgunWebhookTestCase):
+    def setUp(self):
+        super().setUp()
+        caches["default"].clear()  # (where Anymail remembers tokens: WEBHOOK_CACHE's default)
+        self.addCleanup(caches["default"].clear)
+        self.now = NOW
+        clock = mock.patch("anymail.webhooks.mailgun.current_time", side_effect=lambda: self.now)
+        clock.start()
+        self.addCleanup(clock.stop)
+
+    def test_signature_timestamp_must_be_within_five_minutes_of_now(self):
+        cases = [
+            (NOW - 299, 200),
+            (NOW + 299, 200),  # (a little clock difference either way)
+            (NOW - 301, 400),
+            (NOW + 301, 400),
+            (NOW - 86400, 400),
+        ]
+        for index, (timestamp, status) in enumerate(cases):
+            with self.subTest(seconds_from_now=timestamp - NOW):
+                self.tracking_handler.reset_mock()
+                payload = fresh_payload(DELIVERED, f"token-{index:02d}", timestamp=timestamp)
+                self.assertEqual(self.post_json(payload).status_code, status)
+                self.assertEqual(self.tracking_handler.call_count, 1 if status == 200 else 0)
+
+    def test_unreadable_signed_timestamps_are_400(self):
+        for index, timestamp in enumerate(["soon", "NaN", "inf", "1e400", ""]):
+            with self.subTest(timestamp=timestamp):
+                payload = signed_json_payload(DELIVERED, timestamp=timestamp, token=f"t-{index}")
+                self.assertEqual(self.post_json(payload).status_code, 400)
+        self.tracking_handler.assert_not_called()
+
+    def test_a_handled_token_is_refused_again(self):
+        payload = fresh_payload(DELIVERED, "token-replayed")
+        self.assertEqual(self.post_json(payload).status_code, 200)
+        self.now += 10
+        self.assertEqual(self.post_json(payload).status_code, 400)  # replayed as it was
+        grafted = copy.deepcopy(payload)
+        grafted["event-data"] = {**OPENED, "recipient": "mallory@example.com"}
+        self.assertEqual(self.post_json(grafted).status_code, 400)  # or with other content
+        self.assertEqual(self.tracking_handler.call_count, 1)
+        # ... and once the timestamp is too old, the age check refuses it
+        self.now += 3600
+        self.assertEqual(self.post_json(payload).status_code, 400)
+        self.assertEqual(self.tracking_handler.call_count, 1)
+
+    def test_legacy_form_token_is_refused_again(self):
+        fields = [(k, str(NOW) if k == "timestamp" else v) for k, v in LEGACY_CLICKED]
+        self.assertEqual(self.post_form(legacy_body(fields)).status_code, 200)
+        self.assertEqual(self.post_form(legacy_body(fields)).status_code, 400)
+        grafted = [(k, "mallory@example.com" if k == "recipient" else v) for k, v in fields]
+        self.assertEqual(self.post_form(legacy_body(grafted)).status_code, 400)
+        self.assertEqual(self.tracking_handler.call_count, 1)
+
+    def test_bad_signature_does_not_use_up_the_token(self):
+        # Else anyone who saw a token could get Mailgun's own call with it refused
+        payload = fresh_payload(DELIVERED, "token-guarded")
+        forged = copy.deepcopy(payload)
+        forged["signature"]["signature"] = mailgun_signature(NOW, "token-guarded", "wrong-key")
+        self.assertEqual(self.post_json(forged).status_code, 400)
+        self.assertEqual(self.post_json(payload).status_code, 200)
+        self.assertEqual(self.tracking_handler.call_count, 1)
+
+    def test_receiver_error_is_503_and_mailguns_retries_are_accepted(self):
+        # Mailgun retries (with the first attempt's signature) after 5, 10, 15 minutes, 1, 2
+        # and 4 hours: each retry of a call that failed must get through the replay checks
+        payload = fresh_payload(PERMANENT_FAILURE, "token-retried")
+        self.tracking_handler.side_effect = RuntimeError("database down")
+        response = self.post_json(payload)
+        self.assertEqual(response.status_code, 503)
+        self.assertIn("Retry-After", response)
+        for minutes in (5, 15, 30, 90, 210):
+            self.now = NOW + minutes * 60
+            self.assertEqual(self.post_json(payload).status_code, 503, minutes)
+        self.tracking_handler.side_effect = None
+        self.now = NOW + 450 * 60
+        self.assertEqual(self.post_json(payload).status_code, 200)
+        event_ids = {call.kwargs["event"].event_id for call in self.tracking_handler.mock_calls}
+        self.assertEqual(event_ids, {"token-retried"})  # the same event_id every time
+        self.assertEqual(self.tracking_handler.call_count, 7)
+        # Handled now: no more
+        self.assertEqual(self.post_json(payload).status_code, 400)
+        self.assertEqual(self.tracking_handler.call_count, 7)
+
+    def test_retry_may_be_encoded_differently_but_not_say_something_else(self):
+        payload = fresh_payload(DELIVERED, "token-pending")
+        self.tracking_handler.side_effect = RuntimeError("database down")
+        self.assertEqual(self.post_json(payload).status_code, 503)
+        self.tracking_handler.side_effect = None
+        self.now += 600
+        grafted = copy.deepcopy(payload)
+        grafted["event-data"]["recipient"] = "mallory@example.com"
+        self.assertEqual(self.post_json(grafted).status_code, 400)
+        self.assertEqual(self.tracking_handler.call_count, 1)  # (the failed first attempt)
+        reencoded = json.dumps(payload, indent=2, sort_keys=True).encode()
+        self.assertEqual(self.post_json(reencoded).status_code, 200)
+        self.assertEqual(self.tracking_handler.call_count, 2)
+        self.assertEqual(self.the_event_from(-1).recipient, "alice@example.com")
+
+    def the_event_from(self, index: int) -> AnymailTrackingEvent:
+        return self.tracking_handler.call_args_list[index].kwargs["event"]
+
+    def test_a_stale_call_never_seen_before_is_refused(self):
+        # (A retry is accepted only if Anymail saw the first attempt, which was fresh)
+        self.now = NOW + 600
+        self.assertEqual(self.post_json(fresh_payload(DELIVERED, "token-late")).status_code, 400)
+        self.tracking_handler.assert_not_called()
+
+    def test_receiver_error_runs_the_other_receivers(self):
+        other_receiver = mock_receiver("other_receiver")
+        tracking.connect(other_receiver, weak=False)
+        self.addCleanup(tracking.disconnect, other_receiver)
+        self.tracking_handler.side_effect = RuntimeError("database down")
+        with self.assertLogs("anymail.webhooks", "ERROR"):
+            response = self.post_json(fresh_payload(DELIVERED, "token-two-receivers"))
+        self.assertEqual(response.status_code, 503)
+        self.assertEqual(response["Retry-After"], "60")
+        self.assertEqual(other_receiver.call_count, 1)
+        self.assertEqual(other_receiver.call_args.kwargs["event"].event_type, "delivered")
+
+    @override_settings(
+        ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY, "MAILGUN_WEBHOOK_MAX_AGE": 3600}
+    )
+    def test_max_age_setting(self):
+        payload = fresh_payload(DELIVERED, "token-hour", timestamp=NOW - 3500)
+        self.assertEqual(self.post_json(payload).status_code, 200)
+        self.assertEqual(self.post_json(payload).status_code, 400)
+        payload = fresh_payload(DELIVERED, "token-too-old", timestamp=NOW - 3700)
+        self.assertEqual(self.post_json(payload).status_code, 400)
+
+    @override_settings(ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY, **NO_REPLAY_CHECKS})
+    def test_max_age_none_turns_the_checks_off(self):
+        payload = fresh_payload(DELIVERED, "token-any", timestamp=NOW - 10**6)
+        self.assertEqual(self.post_json(payload).status_code, 200)
+        self.assertEqual(self.post_json(payload).status_code, 200)
+        self.assertEqual(self.tracking_handler.call_count, 2)
+
+    def test_invalid_max_age_is_a_configuration_error(self):
+        for value in ("300", 0, -5, True):
+            with (
+                self.subTest(value=value),
+                self.assertRaisesRegex(AnymailConfigurationError, "MAILGUN_WEBHOOK_MAX_AGE"),
+            ):
+                MailgunTrackingWebhookView(webhook_max_age=value)
+
+    @override_settings(
+        ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY},
+        CACHES={
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+            "webhooks": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": "mailgun-replay-tests",
+            },
+        },
+    )
+    def test_tokens_are_remembered_in_the_webhook_cache(self):
+        payload = fresh_payload(DELIVERED, "token-cached")
+        with override_settings(
+            ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY, "WEBHOOK_CACHE": "webhooks"}
+        ):
+            self.assertEqual(self.post_json(payload).status_code, 200)
+            self.assertEqual(self.post_json(payload).status_code, 400)
+            caches["webhooks"].clear()  # a cache that lost its entries (or isn't shared)...
+            self.assertEqual(self.post_json(payload).status_code, 200)  # ... can't protect
+
+
+@override_settings(ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY})
+class MailgunReplayPropertyTests(MailgunWebhookTestCase):
+    """A retry must say exactly what the first attempt said, however large."""
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(caches["default"].clear)
+        self.now = NOW
+        clock = mock.patch("anymail.webhooks.mailgun.current_time", side_effect=lambda: self.now)
+        clock.start()
+        self.addCleanup(clock.stop)
+
+    field_names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-_", min_size=1, max_size=12).filter(
+        lambda name: name not in {"timestamp", "token", "signature", "event"}
+    )
+
+    @settings(
+        max_examples=25,
+        deadline=3000,  # (ms) a slow path over big bodies fails the test
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(
+        extra=st.lists(st.tuples(field_names, st.text(max_size=200)), max_size=100),
+        padding=st.sampled_from([0, 1000, 500_000, 3_000_000]),
+        change=st.data(),
+    )
+    def test_retry_accepted_only_with_the_same_content(self, extra, padding, change):
+        caches["default"].clear()
+        self.tracking_handler.reset_mock()
+        self.now = NOW
+        fields = [(k, str(NOW) if k == "timestamp" else v) for k, v in LEGACY_CLICKED[:-2]]
+        fields += [*extra, ("padding", "x" * padding)]
+        fields += [("timestamp", str(NOW)), ("token", "token-property")]
+        self.tracking_handler.side_effect = RuntimeError("database down")
+        with override_settings(
+            ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY, "TRACKING_MAX_BODY_SIZE": 10**8}
+        ):
+            self.assertEqual(self.post_form(legacy_body(fields)).status_code, 503)
+            self.tracking_handler.side_effect = None
+            self.now = NOW + 3600
+            # any one value changed: refused
+            index = change.draw(st.integers(min_value=0, max_value=len(fields) - 3))
+            name, value = fields[index]
+            changed = list(fields)
+            changed[index] = (name, value + change.draw(st.text(min_size=1, max_size=3)))
+            self.assertEqual(self.post_form(legacy_body(changed)).status_code, 400)
+            # the same fields (different names in any order): Mailgun's retry, accepted
+            names = sorted({name for name, _ in fields[:-2]})
+            order = change.draw(st.permutations(names))
+            retry = [field for name in order for field in fields[:-2] if field[0] == name]
+            retry += fields[-2:]
+            self.assertEqual(self.post_form(legacy_body(retry)).status_code, 200)
+        self.assertEqual(self.tracking_handler.call_count, 2)
+
+
+@override_settings(
+    ANYMAIL={"MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY, "TRACKING_MAX_BODY_SIZE": 20_000}
+)
+class MailgunUnauthenticatedRequestTests(MailgunWebhookTestCase):
+    """Without basic auth, the signature is all there is: the body is read (capped) first."""
+
+    def post_counting_reads(self, body: bytes, content_type: str) -> tuple[int, int]:
+        wsgi_input = ReadCountingInput(body)
+        response = Client(raise_request_exception=False).generic(
+            "POST", TRACKING_URL, data=body, content_type=content_type, **{"wsgi.input": wsgi_input}
+        )
+        return response.status_code, wsgi_input.bytes_read
+
+    def multipart_body(self, file_size: int) -> tuple[bytes, str]:
+        fields = dict(LEGACY_OPENED, signature="0" * 64)  # a bad signature
+        fields["attachment-1"] = SimpleUploadedFile("big.bin", b"x" * file_size)
+        return encode_multipart("BoUnDaRy", fields), MULTIPART_CONTENT.replace(
+            "BoUnDaRyStRiNg", "BoUnDaRy"
+        )
+
+    def test_over_the_tracking_limit_is_413_before_reading_anything(self):
+        body, content_type = self.multipart_body(50_000)
+        with mock.patch(
+            "django.core.files.uploadhandler.TemporaryFileUploadHandler.new_file"
+        ) as spool:
+            status, bytes_read = self.post_counting_reads(body, content_type)
+        self.assertEqual(status, 413)
+        self.assertEqual(bytes_read, 0)
+        spool.assert_not_called()
+        self.tracking_handler.assert_not_called()
+
+    def test_under_the_limit_bad_signature_is_400_and_receivers_never_run(self):
+        body, content_type = self.multipart_body(5_000)
+        with self.spy_parse_events() as parse_events:
+            status, bytes_read = self.post_counting_reads(body, content_type)
+        self.assertEqual(status, 400)
+        self.assertEqual(bytes_read, len(body))
+        parse_events.assert_not_called()
+        self.tracking_handler.assert_not_called()
+
+    def spy_parse_events(self) -> Any:
+        return mock.patch.object(MailgunTrackingWebhookView, "parse_events")
+
+    @override_settings(
+        ANYMAIL={
+            "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY,
+            "WEBHOOK_REQUIRE_AUTHENTICATION": True,
+            **NO_REPLAY_CHECKS,
+        }
+    )
+    def test_signing_key_satisfies_require_authentication(self):
+        # Mailgun's signature authenticates every call: no WEBHOOK_SECRET needed to fail closed
+        self.assertEqual(self.post_json(signed_json_payload(DELIVERED)).status_code, 200)
+        self.assertEqual(self.the_event().event_type, "delivered")
+        inbound_body = legacy_body(INBOUND_FIELDS)
+        response = self.post_form(inbound_body, url="/anymail/mailgun/inbound/")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(self.inbound_handler.call_count, 1)
+
+    @override_settings(
+        ANYMAIL={
+            "MAILGUN_API_KEY": SIGNING_KEY,
+            "WEBHOOK_REQUIRE_AUTHENTICATION": True,
+            **NO_REPLAY_CHECKS,
+        }
+    )
+    def test_api_key_fallback_satisfies_require_authentication(self):
+        self.assertEqual(self.post_json(signed_json_payload(DELIVERED)).status_code, 200)
         self.assertEqual(self.tracking_handler.call_count, 1)
 
 

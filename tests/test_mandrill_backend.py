@@ -7,6 +7,7 @@ options; a response listing each recipient's status, or HTTP 500 with an error o
 
 from __future__ import annotations
 
+import sys
 import warnings
 from base64 import b64encode
 from datetime import date, datetime, timedelta, timezone
@@ -20,12 +21,14 @@ from django.core import mail
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.test import override_settings
 from django.utils.translation import gettext_lazy
+from django.views.debug import ExceptionReporter
 
 from anymail.backends.mandrill import EmailBackend, MandrillPayload
 from anymail.exceptions import (
     AnymailAPIError,
     AnymailConfigurationError,
     AnymailDeprecationWarning,
+    AnymailError,
     AnymailRecipientsRefused,
     AnymailRequestsAPIError,
     AnymailSerializationError,
@@ -1230,6 +1233,29 @@ class MandrillErrorTests(MandrillBackendTestCase):
         self.assertEqual(sent, 2)
         sessions = {call.args[0] for call in self.api_calls()}
         self.assertEqual(len(sessions), 1)
+
+
+class MandrillErrorReportTests(MandrillBackendTestCase):
+    """Mandrill's API key travels in the JSON body: Django's error reports mustn't show it."""
+
+    def error_reports(self, message: Any) -> list[str]:
+        try:
+            message.send()
+        except AnymailError:
+            reporter = ExceptionReporter(None, *sys.exc_info())
+            return [reporter.get_traceback_text(), reporter.get_traceback_html()]
+        self.fail("send() didn't raise")
+
+    def test_errors_building_the_payload_and_calling_the_api(self):
+        unserializable = AnymailMessage(to=["to@example.com"], subject="s", body="b")
+        unserializable.metadata = {"order": object()}
+        unreachable = AnymailMessage(to=["to@example.com"], subject="s", body="b")
+        for message, error in ((unserializable, None), (unreachable, requests.Timeout("slow"))):
+            if error is not None:
+                self.set_error(error)
+            for report in self.error_reports(message):
+                self.assertIn("send_messages", report)  # (the report has the frames)
+                self.assertFalse(API_KEY in report, "API key in error report")
 
 
 class MandrillEmailMultiAlternativesTests(MandrillBackendTestCase):

@@ -164,7 +164,7 @@ class MandrillInboundTests(MandrillWebhookTestCase):
         self.assertIsInstance(event, AnymailInboundEvent)
         self.assertEqual(event.event_type, "inbound")
         self.assertEqual(event.timestamp, datetime(2016, 4, 1, 18, 5, 33, tzinfo=timezone.utc))
-        self.assertIsNone(event.event_id)
+        self.assertRegex(event.event_id, r"^anymail-[0-9a-f]+$")  # (see test_inbound_event_ids)
         self.assertEqual(event.esp_event, esp_event)
 
         message = event.message
@@ -235,7 +235,33 @@ class MandrillInboundTests(MandrillWebhookTestCase):
         self.post_events([esp_event])
         self.assertIsNone(self.only_inbound_event().message.envelope_recipient)
 
-    def test_malformed_inbound_events_are_400(self):
+    def test_inbound_event_ids(self):
+        # Mandrill's inbound events have no _id: each gets a stable one, the same whenever
+        # Mandrill posts that event (in whatever batch), different for another message
+        first, second = inbound_event(), inbound_event()
+        second["msg"]["raw_msg"] = second["msg"]["raw_msg"].replace("CAEPk3R+4Zr@", "other@")
+        self.assertEqual(self.post_events([first]).status_code, 200)
+        self.assertEqual(self.post_events([send_event(), first, second]).status_code, 200)
+        ids = [call.kwargs["event"].event_id for call in self.inbound_handler.call_args_list]
+        self.assertEqual(len(ids), 3)
+        self.assertRegex(ids[0], r"^anymail-[0-9a-f]+$")
+        self.assertEqual(ids[1], ids[0])
+        self.assertNotEqual(ids[2], ids[0])
+
+    def test_receiver_error_is_503_and_mandrills_retry_is_handled(self):
+        self.inbound_handler.side_effect = RuntimeError("storage down")
+        with self.assertLogs("anymail.webhooks", "ERROR"):
+            response = self.post_events([inbound_event(), send_event()])
+        self.assertEqual(response.status_code, 503)
+        self.assertIn("Retry-After", response)
+        self.assertEqual(self.tracking_handler.call_count, 1)  # the rest of the batch, too
+        # Mandrill retries the same call (same signature): not refused as a replay
+        self.inbound_handler.side_effect = None
+        self.assertEqual(self.post_events([inbound_event(), send_event()]).status_code, 200)
+        self.assertEqual(self.inbound_handler.call_count, 2)
+
+    def test_unreadable_inbound_event_is_delivered_as_unknown(self):
+        # (To tracking receivers, as an "unknown" event with Mandrill's raw data, and logged)
         mutations = [
             ("msg", None),
             ("msg", "raw"),
@@ -249,6 +275,7 @@ class MandrillInboundTests(MandrillWebhookTestCase):
         ]
         for key, value in mutations:
             with self.subTest(key=key, value=value):
+                self.tracking_handler.reset_mock()
                 esp_event = inbound_event()
                 if key in ("msg", "ts"):
                     esp_event[key] = value
@@ -256,9 +283,36 @@ class MandrillInboundTests(MandrillWebhookTestCase):
                     esp_event["msg"]["spam_report"]["score"] = value
                 else:
                     esp_event["msg"][key] = value
-                response = self.post_events([esp_event])
-                self.assertEqual(response.status_code, 400)
-                self.inbound_handler.assert_not_called()
+                with self.assertLogs("anymail.webhooks", "WARNING") as logs:
+                    response = self.post_events([esp_event, inbound_event()])
+                self.assertEqual(response.status_code, 200)
+                unknown = self.tracking_handler.call_args.kwargs["event"]
+                self.assertEqual(unknown.event_type, "unknown")
+                self.assertEqual(unknown.esp_event, esp_event)
+                self.assertIn("inbound", logs.output[0])
+                # the good one in the same batch is delivered
+                inbound_event_ = self.inbound_handler.call_args.kwargs["event"]
+                self.assertEqual(inbound_event_.message.subject, "Test inbound ✓")
+
+    @override_settings(
+        ANYMAIL={
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "MANDRILL_WEBHOOK_KEY": WEBHOOK_KEY,
+            "TRACKING_MAX_BODY_SIZE": 50_000,
+            "INBOUND_MAX_BODY_SIZE": 500_000,
+        }
+    )
+    def test_inbound_mail_gets_the_inbound_size_limit(self):
+        # Mandrill's one url takes inbound mail too: a message over the tracking limit is mail
+        # to accept (and over the inbound limit, a 413)
+        big = inbound_event()
+        big["msg"]["raw_msg"] = RAW_MSG.replace("It's a body", "A long body. " * 8_000)
+        self.assertEqual(self.post_events([big]).status_code, 200)
+        self.assertGreater(len(self.only_inbound_event().message.text), 100_000)
+        huge = inbound_event()
+        huge["msg"]["raw_msg"] = RAW_MSG.replace("It's a body", "A long body. " * 80_000)
+        self.assertEqual(self.post_events([huge]).status_code, 413)
+        self.assertEqual(self.inbound_handler.call_count, 1)
 
     def test_inbound_needs_the_signature_too(self):
         response = self.post_events([inbound_event()], key="wrong-key")
@@ -291,6 +345,7 @@ class MandrillInboundTests(MandrillWebhookTestCase):
             else:
                 parent[target[-1]] = data.draw(json_values)
         self.inbound_handler.reset_mock()
+        self.forget_handled_calls()  # (examples may repeat a payload)
         response = self.post_events([esp_event])
         self.assertIn(response.status_code, (200, 400))
         if response.status_code == 400:

@@ -81,7 +81,11 @@ class MailgunPayload(RequestsPayload):
     """Builds the form fields (and files) for POST <api_url>/<sender_domain>/messages."""
 
     def __init__(self, message: Any, defaults: dict[str, Any], backend: EmailBackend) -> None:
-        super().__init__(message, defaults, backend, auth=("api", backend.api_key))
+        super().__init__(message, defaults, backend)
+        # Set afterwards, not passed in: building the payload (in the base __init__) may raise
+        # (an unsupported feature, unserializable metadata), and Django's error reports would
+        # show the API key as that frame's ``auth`` variable
+        self.auth = ("api", backend.api_key)
 
     def init_payload(self) -> None:
         # Form fields, in order; a list value becomes a repeated field (e.g., several "to")

@@ -4,6 +4,12 @@ Mailgun docs: webhooks and their payloads,
 https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhook-payloads ; securing
 webhooks (the timestamp/token/signature scheme); and receiving messages through a route's
 forward() action, https://documentation.mailgun.com/docs/mailgun/user-manual/receive-forward-store/receive-http
+
+Mailgun retries a call that gets any answer but 200 or 406 for 8 hours (webhooks: after 5, 10
+and 15 minutes, then 1, 2 and 4 hours; except "delivered" events, which aren't retried; routes:
+10, 15 and 30 minutes, then 1, 2 and 4 hours). As far as anyone outside Mailgun can tell, a
+retry carries the first attempt's signature (timestamp and token), which shapes the replay
+protection below.
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ import hmac
 import json
 import math
 import re
+import time
 from email.utils import getaddresses
 from typing import Any
 
-from django.http import HttpRequest, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 
 from ..conf import get_anymail_setting
 from ..exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
@@ -32,9 +39,21 @@ from ..signals import (
 from ..timestamps import timestamp_to_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
 from .fields import optional_dict, optional_str
+from .replay import cache_key, remember_once, webhook_cache
 
 TRACKING_URL = "anymail/mailgun/tracking/"
 INBOUND_URL = "anymail/mailgun/inbound/ (or anymail/mailgun/inbound_mime/)"
+
+#: MAILGUN_WEBHOOK_MAX_AGE's default: how far (in seconds) a signature's timestamp may be from now
+DEFAULT_MAX_AGE = 300
+#: How long a call Anymail didn't complete is remembered, so Mailgun's retries of it (which
+#: carry its original, older timestamp) are accepted: Mailgun retries for 8 hours
+RETRY_WINDOW = 9 * 60 * 60
+
+
+def current_time() -> float:
+    """The time now, as a Unix timestamp (a function of its own, so tests can set the clock)."""
+    return time.time()
 
 
 class MailgunBaseWebhookView(AnymailBaseWebhookView):
@@ -53,6 +72,7 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
     # webhook_signing_key is the key in use, as bytes (whichever setting it came from).
     webhook_signing_key: str | bytes | None = None
     api_key: str | None = None
+    webhook_max_age: int | None = None  # allows as_view(webhook_max_age=...)
 
     def __init__(self, **kwargs: Any) -> None:
         signing_key = get_anymail_setting(
@@ -72,6 +92,21 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
         if not isinstance(signing_key, bytes):
             signing_key = str(signing_key).encode("utf-8")
         self.webhook_signing_key: bytes = signing_key
+        self.signature_configured = True  # (for WEBHOOK_REQUIRE_AUTHENTICATION)
+        self.max_age = get_anymail_setting(
+            "webhook_max_age", esp_name=self.esp_name, kwargs=kwargs, default=DEFAULT_MAX_AGE
+        )
+        if self.max_age is not None and (
+            isinstance(self.max_age, bool)
+            or not isinstance(self.max_age, (int, float))
+            or not self.max_age > 0
+        ):
+            raise AnymailConfigurationError(
+                "MAILGUN_WEBHOOK_MAX_AGE must be a number of seconds (or None to turn off "
+                f"Anymail's replay protection for Mailgun), not {self.max_age!r}"
+            )
+        #: The verified token of this call, once it has passed the replay checks
+        self.replay_token: str | None = None
         super().__init__(**kwargs)
 
     def validate_request(self, request: HttpRequest) -> None:
@@ -106,10 +141,86 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
                 "Mailgun webhook called with incorrect signature (check your "
                 "MAILGUN_WEBHOOK_SIGNING_KEY setting)"
             )
+        # Only now (the signature is Mailgun's) may the token be recorded: otherwise anyone
+        # could "use up" tokens they've seen, to get Mailgun's own calls refused
+        if self.max_age is not None:
+            self.check_replay(request, timestamp, token)
+
+    # Replay protection. Mailgun signs only a timestamp and a token, not the content, so a
+    # captured signature could be replayed, or sent with other content. Anymail accepts a
+    # signature only while its timestamp is within MAILGUN_WEBHOOK_MAX_AGE of now, and each
+    # token only until a call with it has been handled (2xx): a retry of a call that failed
+    # (Mailgun retries with the same signature, for hours) is accepted as long as its content
+    # is the same as the first attempt's.
+
+    def check_replay(self, request: HttpRequest, timestamp: str | int, token: str) -> None:
+        """Refuse a token already handled, or reused with other content, or too old a call."""
+        age = seconds_from_now(timestamp)
+        if webhook_cache().get(cache_key("mailgun-token", token)) is not None:
+            raise AnymailWebhookValidationFailure(
+                "Mailgun webhook token was already used (a replayed request?)"
+            )
+        digest = content_digest(request)
+        pending_key = cache_key("mailgun-pending", token)
+        pending_digest = webhook_cache().get(pending_key)
+        if pending_digest is not None and pending_digest != digest:
+            raise AnymailWebhookValidationFailure(
+                "Mailgun webhook token was already used with different content"
+            )
+        if pending_digest is None:
+            if age is None or age > self.max_age:
+                raise AnymailWebhookValidationFailure(
+                    f"Mailgun webhook signature timestamp {str(timestamp)[:20]!r} is more than "
+                    f"{self.max_age} seconds from now (a replayed request, or a server clock "
+                    "that's off? See MAILGUN_WEBHOOK_MAX_AGE)"
+                )
+            webhook_cache().set(pending_key, digest, timeout=max(RETRY_WINDOW, 2 * self.max_age))
+        self.replay_token = token
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        if self.replay_token is not None and 200 <= response.status_code < 300:
+            # Handled: from now on the token is refused. (Until the timestamp is too old,
+            # when the age check refuses it: no retry is pending any more.)
+            remember_once("mailgun-token", self.replay_token, timeout=math.ceil(2 * self.max_age))
+            webhook_cache().delete(cache_key("mailgun-pending", self.replay_token))
+        return response
 
 
 def is_json_request(request: HttpRequest) -> bool:
     return request.content_type == "application/json"
+
+
+def seconds_from_now(timestamp: str | int) -> float | None:
+    """How far (in seconds, either way) a Unix timestamp is from now; None if it isn't one."""
+    try:
+        value = float(timestamp)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return abs(current_time() - value) if math.isfinite(value) else None
+
+
+def content_digest(request: HttpRequest) -> str:
+    """A digest of what a Mailgun call says (its JSON, or its form fields and files).
+
+    The same for a retry of the call, whose encoding (multipart boundaries, JSON spacing) may
+    differ; different if anything in it differs.
+    """
+    digest = hashlib.sha256()
+    if is_json_request(request):
+        data = json.loads(request.body.decode("utf-8"))
+        digest.update(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        return digest.hexdigest()
+    for name, values in sorted(request.POST.lists()):
+        digest.update(json.dumps(["field", name, values], ensure_ascii=False).encode("utf-8"))
+    for name, files in sorted(request.FILES.lists()):
+        for upload in files:
+            header = ["file", name, upload.name, upload.content_type, upload.size]
+            digest.update(json.dumps(header, ensure_ascii=False).encode("utf-8"))
+            for chunk in upload.chunks():
+                digest.update(chunk)
+            upload.seek(0)  # (for the parser, which reads it next)
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,13 +238,15 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
             esp_event = parse_json_body(request, dict)
             if "event-data" not in esp_event:
                 raise ValueError("Mailgun tracking webhook payload has no 'event-data'")
-            return [self.esp_to_anymail_event(esp_event)]
+            # An event with a field of an odd type is delivered as an "unknown" event (its
+            # raw data in esp_event) rather than refused: Mailgun would retry a 400 for hours
+            return [self.normalize_event(self.esp_to_anymail_event, esp_event)]
         if "event" not in request.POST and is_inbound_form(request.POST):
             raise AnymailConfigurationError(
                 "You seem to have set a Mailgun *inbound* route to Anymail's Mailgun *tracking* "
                 f"webhook url. Forward inbound messages to {INBOUND_URL} instead."
             )
-        return [self.legacy_to_anymail_event(request.POST)]
+        return [self.normalize_event(self.legacy_to_anymail_event, request.POST)]
 
     # Current webhooks (June 2018 and later): {"signature": {...}, "event-data": {...}}
 

@@ -8,7 +8,9 @@ Webhook Format" and "Authenticating Webhook Requests".
 
 Mandrill posts a form-encoded ``mandrill_events`` field: a JSON array of up to 1000 events.
 Each call is signed (X-Mandrill-Signature) over the exact url Mandrill was given plus the post
-fields, so the view must know that url, including any basic-auth credentials in it.
+fields, so the view must know that url, including any basic-auth credentials in it. Mandrill
+retries a batch that fails (any answer but a 2xx, or a timeout) with increasing delays, posting
+the same fields to the same url: so the same signature.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import base64
 import hashlib
 import hmac
 import json
+import warnings
 from typing import Any
 
-from django.http import HttpRequest, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.views.decorators.debug import sensitive_variables
 
 from ..conf import get_anymail_setting
-from ..exceptions import AnymailWebhookValidationFailure
+from ..exceptions import AnymailConfigurationError, AnymailWarning, AnymailWebhookValidationFailure
 from ..inbound import AnymailInboundMessage
 from ..signals import (
     AnymailEvent,
@@ -33,7 +37,12 @@ from ..signals import (
     tracking,
 )
 from ..timestamps import timestamp_to_datetime
-from .base import AnymailBaseWebhookView, request_uri
+from .base import AnymailBaseWebhookView, logger, request_basic_auth, request_uri
+from .replay import cache_key, remember_once, webhook_cache
+
+#: MANDRILL_WEBHOOK_REPLAY_WINDOW's default: how long (seconds) a handled call's signature is
+#: remembered, so the same call can't be made again
+DEFAULT_REPLAY_WINDOW = 24 * 60 * 60
 
 # Message events (Mandrill's "event" field) -> Anymail event_type.
 # soft_bounce is 'bounced' (changelog v0.9): Mandrill reports it only after it stops retrying.
@@ -52,6 +61,7 @@ EVENT_TYPES = {
 }
 
 
+@sensitive_variables()  # (all: they, and what hmac's code does with them, hold secrets)
 def mandrill_signature(key: str, url: str, post: QueryDict) -> str:
     """Mandrill's X-Mandrill-Signature for a post to url.
 
@@ -73,8 +83,12 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
     signal = tracking  # inbound events go to the inbound signal (see signal_for_event)
     # Every call is signed with MANDRILL_WEBHOOK_KEY, so basic auth is optional here (as in 6.1)
     warn_if_no_basic_auth = False
+    # The one url takes inbound mail too (a whole message, plus Mandrill's parsed copy of it,
+    # JSON- and form-encoded), so it gets INBOUND_MAX_BODY_SIZE, not the tracking limit
+    carries_inbound_mail = True
     webhook_key: str | None = None  # allows as_view(webhook_key=...)
     webhook_url: str | None = None  # allows as_view(webhook_url=...)
+    webhook_replay_window: int | None = None  # allows as_view(webhook_replay_window=...)
 
     def __init__(self, **kwargs: Any) -> None:
         # Not required at startup: Mandrill only issues the key after it has checked (with a
@@ -85,10 +99,41 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
         self.webhook_url = get_anymail_setting(
             "webhook_url", default=None, esp_name=self.esp_name, kwargs=kwargs
         )
+        if self.webhook_url and url_credentials(self.webhook_url):
+            warnings.warn(
+                "MANDRILL_WEBHOOK_URL has credentials in it, and Django's error reports show "
+                "that setting. Remove the 'user:password@' part: Anymail adds the WEBHOOK_SECRET "
+                "basic auth credentials Mandrill sends to the url it checks the signature with.",
+                AnymailWarning,
+                stacklevel=2,
+            )
+        self.replay_window = get_anymail_setting(
+            "webhook_replay_window",
+            default=DEFAULT_REPLAY_WINDOW,
+            esp_name=self.esp_name,
+            kwargs=kwargs,
+        )
+        if self.replay_window is not None and (
+            isinstance(self.replay_window, bool)
+            or not isinstance(self.replay_window, int)
+            or self.replay_window <= 0
+        ):
+            raise AnymailConfigurationError(
+                "MANDRILL_WEBHOOK_REPLAY_WINDOW must be a whole number of seconds (or None to "
+                f"turn off Anymail's replay protection for Mandrill), not {self.replay_window!r}"
+            )
+        self.signature_configured = bool(self.webhook_key)  # (WEBHOOK_REQUIRE_AUTHENTICATION)
+        #: The verified signature of this call, remembered once the call has been handled
+        self.replay_signature: str | None = None
+        #: Whether this (verified) call was handled before, so its events aren't delivered
+        self.already_handled = False
         super().__init__(**kwargs)
 
     # Authentication
 
+    # Django's error reports (e.g., for a refused signature) hide these frames' variables, and
+    # those of everything they call: the signed url holds the basic auth password
+    @sensitive_variables()
     def validate_request(self, request: HttpRequest) -> None:
         if not self.webhook_key:
             raise AnymailWebhookValidationFailure(
@@ -112,14 +157,41 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
                 f"(for url {redact_credentials(url)}). If that isn't the exact url you gave "
                 "Mandrill, set MANDRILL_WEBHOOK_URL to it (or fix your proxy settings)."
             )
+        if self.replay_window is not None:
+            # Mandrill's signature covers the url and every field, so the same signature means
+            # the same call. One that wasn't handled is Mandrill's retry (after a 5xx), to
+            # handle. One that was is a replay, or Mandrill's retry after it timed out waiting
+            # for the first attempt: answered 200 (a refusal would have Mandrill retry it
+            # again and again), but its events aren't delivered again.
+            if webhook_cache().get(cache_key("mandrill-signature", expected)) is not None:
+                self.already_handled = True
+            else:
+                self.replay_signature = expected
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        if self.replay_signature is not None and 200 <= response.status_code < 300:
+            remember_once("mandrill-signature", self.replay_signature, self.replay_window)
+        return response
+
+    @sensitive_variables()
     def signed_url(self, request: HttpRequest) -> str:
         """The url Mandrill signed: MANDRILL_WEBHOOK_URL, else the url it called.
 
         Mandrill signs the url exactly as it was entered, so with basic auth that includes the
-        "user:pass@" Django never sees in the url (changelog v0.8); put it back.
+        "user:pass@" Django never sees in the url (changelog v0.8); put it back. The same goes
+        for MANDRILL_WEBHOOK_URL, which shouldn't hold credentials itself (Django's error
+        reports would show them).
         """
-        return self.webhook_url or request_uri(request)
+        if not self.webhook_url:
+            return request_uri(request)
+        url = self.webhook_url
+        credentials = request_basic_auth(request)
+        if credentials and not url_credentials(url):
+            scheme, separator, rest = url.partition("://")
+            if separator:
+                url = f"{scheme}{separator}{credentials}@{rest}"
+        return url
 
     # Parsing
 
@@ -127,10 +199,24 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
         return inbound if isinstance(event, AnymailInboundEvent) else tracking
 
     def parse_events(self, request: HttpRequest) -> list[AnymailEvent]:
+        if self.already_handled:
+            logger.warning(
+                "Mandrill webhook call was already handled (a retry after a timeout, or a "
+                "replayed request): its events are not delivered again"
+            )
+            return []
         esp_events = json.loads(request.POST["mandrill_events"])
         if not isinstance(esp_events, list):
             raise ValueError("Mandrill mandrill_events must be a JSON array")
-        return [self.esp_to_anymail_event(esp_event) for esp_event in esp_events]
+        if not esp_events:
+            # Mandrill posts an empty batch when it checks a url (again, each time the webhook
+            # is edited): harmless to repeat, so not remembered
+            self.replay_signature = None
+        # One event that can't be read is delivered as an "unknown" event with its raw data,
+        # rather than costing the other events of the batch
+        return [
+            self.normalize_event(self.esp_to_anymail_event, esp_event) for esp_event in esp_events
+        ]
 
     def esp_to_anymail_event(self, esp_event: Any) -> AnymailEvent:
         if not isinstance(esp_event, dict):
@@ -239,10 +325,19 @@ def mta_response(msg: dict[str, Any]) -> str | None:
     return None
 
 
+def url_credentials(url: str) -> str | None:
+    """The "user:pass" (or "user") in url, if it has any."""
+    _, sep, rest = url.partition("://")
+    userinfo, at, _ = rest.partition("@")
+    if not sep or not at or any(char in userinfo for char in "/?#"):
+        return None
+    return userinfo
+
+
 def redact_credentials(url: str) -> str:
     """url without any basic-auth password, safe for error messages and logs."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.partition("@")
-    if not sep or not at or any(char in userinfo for char in "/?#"):
+    userinfo = url_credentials(url)
+    if userinfo is None:
         return url
-    return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}"
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{userinfo.partition(':')[0]}:***@{rest.partition('@')[2]}"
