@@ -1239,6 +1239,88 @@ class AmazonSESResponseTests(AmazonSESBackendTestCase):
         ):
             self.message.send()
 
+    def test_unexpected_bulk_response_entries(self):
+        self.mock_client.send_bulk_templated_email.return_value = {"Status": ["Success"]}
+        message = AnymailMessage(template_id="welcome", to=["to@example.com"])
+        with self.assertRaisesMessage(AnymailAPIError, "Unexpected Amazon SES"):
+            message.send()
+
+    def test_other_botocore_errors_are_api_errors(self):
+        # botocore raises more than BotoCoreError and ClientError, e.g. for a 200 answer that
+        # isn't SES's XML (a captive portal's or proxy's HTML page)
+        from botocore.parsers import ResponseParserError
+
+        for error in [
+            ResponseParserError("Unable to parse response (mismatched tag), invalid XML"),
+            KeyError("SendRawEmailResult"),
+            AttributeError("'NoneType' object has no attribute 'get'"),
+        ]:
+            with self.subTest(error=type(error).__name__):
+                self.mock_client.send_raw_email.side_effect = error
+                with self.assertRaises(AnymailAPIError) as cm:
+                    self.message.send()
+                self.assertIn("Amazon SES SendRawEmail failed", str(cm.exception))
+                self.assertIn(type(error).__name__, str(cm.exception))
+                self.assertIs(cm.exception.__cause__, error)
+                # ... so fail_silently works
+                sent = mail.send_mail(
+                    "Subject", "Body", "from@example.com", ["to@example.com"], fail_silently=True
+                )
+                self.assertEqual(sent, 0)
+
+
+class RawBody:
+    """A botocore AWSResponse raw body."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def stream(self, **kwargs: Any):
+        yield self.content
+
+
+@needs_boto3
+@override_settings(
+    EMAIL_BACKEND=SES_BACKEND,
+    ANYMAIL={
+        "AMAZON_SES_CLIENT_PARAMS": {
+            "region_name": "us-east-1",
+            "aws_access_key_id": "AKIDEXAMPLE",
+            "aws_secret_access_key": "example-secret",
+        }
+    },
+)
+class AmazonSESNotSESResponseTests(SimpleTestCase):
+    """The real boto3 client, answered (at botocore's before-send hook, no network) with a 200
+    that isn't SES's: what a proxy or captive portal might send."""
+
+    def send(self, content: bytes, fail_silently: bool = False) -> int:
+        connection = get_connection(fail_silently=fail_silently)
+        connection.open()
+        from botocore.awsrequest import AWSResponse
+
+        def answer(request: Any, **kwargs: Any) -> AWSResponse:
+            return AWSResponse(request.url, 200, {"Content-Type": "text/html"}, RawBody(content))
+
+        connection.client.meta.events.register_first("before-send.ses", answer)
+        message = EmailMessage("Subject", "Body", "from@example.com", ["to@example.com"])
+        message.connection = connection
+        try:
+            return message.send()
+        finally:
+            connection.close()
+
+    def test_html_page_is_api_error(self):
+        for content in (
+            b"<html><body>Please log in to the proxy</body></html>",  # (botocore: KeyError)
+            b"<!DOCTYPE html><html><body><p>Gateway</body></html>",  # (ResponseParserError)
+            b"",
+        ):
+            with self.subTest(content=content):
+                with self.assertRaisesMessage(AnymailAPIError, "SendRawEmail failed"):
+                    self.send(content)
+                self.assertEqual(self.send(content, fail_silently=True), 0)
+
 
 # ---------------------------------------------------------------------------------------------
 # Without boto3 installed
@@ -1301,7 +1383,10 @@ class AmazonSESWithoutBoto3Tests(SimpleTestCase):
             webhooks.boto3.session.Session()
         self.assert_improperly_installed(cm.exception)
 
-    @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+    # (not about SNS signatures: these messages are unsigned)
+    @override_settings(
+        ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET, "AMAZON_SES_VERIFY_SNS_SIGNATURES": False}
+    )
     def test_webhooks_need_boto3_only_to_call_aws(self):
         from anymail.signals import tracking
 
@@ -1355,11 +1440,13 @@ class AmazonSESWithoutBoto3Tests(SimpleTestCase):
                 self.assertIn(b"pip install django-anymail[amazon_ses]", response.content)
 
     def test_import_anymail_urls_without_boto3(self):
-        # tox's noextras env in miniature: a fresh interpreter with boto3 hidden
+        # tox's noextras env in miniature: a fresh interpreter with boto3 (and cryptography,
+        # for SNS signatures) hidden
         script = textwrap.dedent(
             """
             import sys
-            sys.modules["boto3"] = sys.modules["botocore"] = None  # as if not installed
+            for name in ("boto3", "botocore", "cryptography"):
+                sys.modules[name] = None  # as if not installed
             import django
             from django.conf import settings
             settings.configure(INSTALLED_APPS=["anymail"])
@@ -1384,6 +1471,33 @@ class AmazonSESWithoutBoto3Tests(SimpleTestCase):
             result.stdout.splitlines(),
             ["anymail.urls: True", "backend: AnymailImproperlyInstalled"],
         )
+
+
+class AmazonSESWithoutCryptographyTests(SimpleTestCase):
+    """As if cryptography (for SNS signatures, in the amazon_ses extra) weren't installed."""
+
+    def setUp(self):
+        super().setUp()
+        modules = mock.patch.dict(sys.modules, {"cryptography": None})
+        modules.start()
+        self.addCleanup(modules.stop)
+
+    @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+    def test_webhooks_need_cryptography_to_verify_signatures(self):
+        from anymail.webhooks.amazon_ses import (
+            AmazonSESInboundWebhookView,
+            AmazonSESTrackingWebhookView,
+        )
+
+        for view_class in (AmazonSESTrackingWebhookView, AmazonSESInboundWebhookView):
+            with (
+                self.subTest(view=view_class.__name__),
+                self.assertRaises(AnymailImproperlyInstalled) as cm,
+            ):
+                view_class()
+            self.assertIn("cryptography", str(cm.exception))
+            self.assertIn("pip install django-anymail[amazon_ses]", str(cm.exception))
+            view_class(verify_sns_signatures=False)  # (without verification, no need)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 
 from anymail import __version__ as ANYMAIL_VERSION
+from anymail.exceptions import AnymailAPIError, AnymailConfigurationError
 from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent
 from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
@@ -36,6 +37,7 @@ from .test_amazon_ses_webhooks import (
 
 INBOUND_TOPIC_ARN = "arn:aws:sns:us-east-1:012345678912:SES_Inbound_Events"
 SES_MESSAGE_ID = "d6iitobk75ur44p8kdnnp7g2n800"
+MiB = 1024 * 1024
 
 # A received message, as the sender's MTA delivered it to SES
 RAW_MIME = (
@@ -360,29 +362,226 @@ class AmazonSESInboundS3ActionTests(AmazonSESInboundTestCase):
         self.assertEqual(config.read_timeout, 5)
         self.assertEqual(config.user_agent_extra, f"django-anymail/{ANYMAIL_VERSION}-amazon-ses")
 
-    def test_s3_error_is_400(self):
-        from botocore.exceptions import ClientError
+    def assert_503(self, record: dict[str, Any] = RECEIVED_S3) -> BaseException:
+        """SNS retries a 5xx (never a 4xx): the message isn't lost."""
+        with self.assertLogs("anymail.webhooks", "ERROR") as logs:
+            response = self.post_sns(
+                sns_notification(record, topic=INBOUND_TOPIC_ARN), url=INBOUND_PATH
+            )
+        self.assertEqual(response.status_code, 503)
+        self.assertTrue(response.has_header("Retry-After"))
+        self.inbound_handler.assert_not_called()
+        [error] = [record.exc_info[1] for record in logs.records if record.exc_info]
+        return error
 
-        # (download_fileobj starts with a HeadObject request, whose errors have no body: just
-        # the HTTP status as the code)
-        self.mock_client.download_fileobj.side_effect = ClientError(
-            {
-                "Error": {"Code": "403", "Message": "Forbidden"},
-                "ResponseMetadata": {"HTTPStatusCode": 403},
-            },
-            "HeadObject",
+    def test_s3_errors_that_may_pass_are_503(self):
+        from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+        for error in [
+            s3_client_error("InternalError", "We encountered an internal error.", 500),
+            s3_client_error("SlowDown", "Please reduce your request rate.", 503),
+            s3_client_error("503", "Service Unavailable", 503, "HeadObject"),
+            # with only s3:GetObject, a missing permission (or expired credentials) and a
+            # missing object look alike: a permission can be fixed while SNS retries
+            s3_client_error("403", "Forbidden", 403, "HeadObject"),
+            EndpointConnectionError(endpoint_url="https://my-inbound-bucket.s3.amazonaws.com/"),
+            ReadTimeoutError(endpoint_url="https://my-inbound-bucket.s3.amazonaws.com/"),
+        ]:
+            with self.subTest(error=error):
+                self.mock_client.download_fileobj.side_effect = error
+                raised = self.assert_503()
+                self.assertIsInstance(raised, AnymailAPIError)
+                self.assertIn(
+                    "couldn't download the received message from S3 bucket "
+                    f"'my-inbound-bucket', key 'inbound/{SES_MESSAGE_ID}'",
+                    str(raised),
+                )
+                self.assertIs(raised.__cause__, error)
+
+    def test_missing_s3_object_is_400(self):
+        # (a retry can't bring it back; download_fileobj's HeadObject has no error body)
+        self.mock_client.download_fileobj.side_effect = s3_client_error(
+            "404", "Not Found", 404, "HeadObject"
         )
         with self.assertLogs("anymail.webhooks", "WARNING") as logs:
             response = self.post_sns(sns_notification(RECEIVED_S3), url=INBOUND_PATH)
         self.assertEqual(response.status_code, 400)
         self.inbound_handler.assert_not_called()
         text = logs.records[0].getMessage()
+        self.assertEqual(logs.records[0].levelname, "ERROR")
         self.assertIn(
-            "couldn't download the received message from S3 bucket 'my-inbound-bucket', "
-            f"key 'inbound/{SES_MESSAGE_ID}'",
+            f"couldn't find the received message in S3 bucket 'my-inbound-bucket', key "
+            f"'inbound/{SES_MESSAGE_ID}'",
             text,
         )
-        self.assertIn("(403) when calling the HeadObject operation: Forbidden", text)
+        self.assertIn("(404) when calling the HeadObject operation: Not Found", text)
+
+
+def s3_client_error(code: str, message: str, status: int, operation: str = "GetObject"):
+    from botocore.exceptions import ClientError
+
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        operation,
+    )
+
+
+def s3_record(bucket: str = "my-inbound-bucket", key: str = f"inbound/{SES_MESSAGE_ID}"):
+    return received_notification({**S3_ACTION, "bucketName": bucket, "objectKey": key})
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class AmazonSESInboundS3LimitsTests(AmazonSESInboundTestCase):
+    """Which S3 objects the webhook may read, and how much of them."""
+
+    def assert_refused_without_download(self, record: dict[str, Any], *text: str) -> None:
+        with self.assertLogs("django.security.AnymailWebhookValidationFailure") as logs:
+            response = self.post_sns(
+                sns_notification(record, topic=INBOUND_TOPIC_ARN), url=INBOUND_PATH
+            )
+        self.assertEqual(response.status_code, 400)
+        self.inbound_handler.assert_not_called()
+        self.mock_session_class.assert_not_called()  # no S3 client, so no S3 call
+        self.mock_client.download_fileobj.assert_not_called()
+        for part in text:
+            self.assertIn(part, logs.records[0].getMessage())
+
+    @override_settings(
+        ANYMAIL={
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "AMAZON_SES_INBOUND_S3_BUCKETS": ["other-bucket", "my-inbound-bucket/inbound/"],
+        }
+    )
+    def test_allowed_bucket_and_prefix(self):
+        self.assert_received_message(self.post_inbound(RECEIVED_S3), RECEIVED_S3)
+        self.inbound_handler.reset_mock()
+        record = s3_record("other-bucket", "anything/at/all")
+        self.post_inbound(record)
+        self.mock_client.download_fileobj.assert_called_with(
+            Bucket="other-bucket", Key="anything/at/all", Fileobj=mock.ANY
+        )
+
+    @override_settings(
+        ANYMAIL={
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "AMAZON_SES_INBOUND_S3_BUCKETS": ["my-inbound-bucket/inbound/"],
+        }
+    )
+    def test_other_bucket_or_prefix_is_refused(self):
+        for bucket, key in [
+            ("someone-elses-bucket", f"inbound/{SES_MESSAGE_ID}"),
+            ("my-inbound-bucket", "secrets/database-backup.sql"),
+            ("my-inbound-bucket", "inboundx/message"),
+            ("my-inbound-bucket", "Inbound/message"),
+            ("my-inbound-bucket-2", f"inbound/{SES_MESSAGE_ID}"),
+            ("my-inbound-bucket", "inbound/../secrets/database-backup.sql"),
+            ("my-inbound-bucket", "inbound/./x/../../secrets"),
+        ]:
+            with self.subTest(bucket=bucket, key=key):
+                self.assert_refused_without_download(s3_record(bucket, key), repr(key))
+
+    def test_dot_segments_are_refused_even_without_allow_list(self):
+        # (SES's keys never have them)
+        for key in ("inbound/../x", "../x", "./x", "inbound/.", ".."):
+            with self.subTest(key=key):
+                self.assert_refused_without_download(s3_record(key=key), "'.' or '..'")
+
+    def test_any_bucket_without_allow_list(self):
+        record = s3_record("any-bucket", "any/key")
+        self.post_inbound(record)
+        self.mock_client.download_fileobj.assert_called_once_with(
+            Bucket="any-bucket", Key="any/key", Fileobj=mock.ANY
+        )
+
+    def test_invalid_bucket_settings(self):
+        for value in ([""], ["/prefix"], [42], [None]):
+            with (
+                self.subTest(value=value),
+                override_settings(
+                    ANYMAIL={
+                        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+                        "AMAZON_SES_INBOUND_S3_BUCKETS": value,
+                    }
+                ),
+                self.assertRaisesMessage(
+                    AnymailConfigurationError, "AMAZON_SES_INBOUND_S3_BUCKETS"
+                ),
+            ):
+                AmazonSESInboundWebhookView()
+        for value in (0, -1, "40MB", 1.5, True):
+            with (
+                self.subTest(value=value),
+                override_settings(
+                    ANYMAIL={
+                        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+                        "AMAZON_SES_INBOUND_S3_MAX_SIZE": value,
+                    }
+                ),
+                self.assertRaisesMessage(
+                    AnymailConfigurationError, "AMAZON_SES_INBOUND_S3_MAX_SIZE"
+                ),
+            ):
+                AmazonSESInboundWebhookView()
+
+    def fake_download(self, chunk: bytes, count: int) -> list[int]:
+        """download_fileobj writing count chunks (as boto3 does, at each part's offset);
+        returns the list of writes that got through."""
+        written: list[int] = []
+
+        def download_fileobj(Bucket, Key, Fileobj, **kwargs):
+            for index in range(count):
+                Fileobj.seek(index * len(chunk))
+                Fileobj.write(chunk)
+                written.append(index)
+
+        self.mock_client.download_fileobj.side_effect = download_fileobj
+        return written
+
+    @override_settings(
+        ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET, "AMAZON_SES_INBOUND_S3_MAX_SIZE": 3 * MiB}
+    )
+    def test_download_stops_at_max_size(self):
+        written = self.fake_download(b"x" * MiB, count=100)
+        with self.assertLogs("anymail.webhooks", "WARNING") as logs:
+            response = self.post_sns(sns_notification(RECEIVED_S3), url=INBOUND_PATH)
+        # Refused for good (a retry won't make it smaller): 400, so SNS doesn't retry
+        self.assertEqual(response.status_code, 400)
+        self.inbound_handler.assert_not_called()
+        self.assertEqual(written, [0, 1, 2])  # the 4th MiB was refused: the download stopped
+        self.assertEqual(logs.records[0].levelname, "ERROR")
+        self.assertIn(
+            "refused the received message in S3 bucket 'my-inbound-bucket', key "
+            f"'inbound/{SES_MESSAGE_ID}': it's over AMAZON_SES_INBOUND_S3_MAX_SIZE (3145728 bytes)",
+            logs.records[0].getMessage(),
+        )
+
+    @override_settings(
+        ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET, "AMAZON_SES_INBOUND_S3_MAX_SIZE": 3 * MiB}
+    )
+    def test_message_up_to_max_size_is_received(self):
+        # A message of exactly the limit, spooled to disk (over FILE_UPLOAD_MAX_MEMORY_SIZE)
+        padding_size = 3 * MiB - len(RAW_MIME_BYTES)
+        big_mime = RAW_MIME_BYTES.replace(
+            b"YSxiCjEsMgo=\r\n", b"YSxiCjEsMgo=\r\n" + b"\r\n" * (padding_size // 2)
+        )
+        big_mime += b" " * (3 * MiB - len(big_mime))
+        self.assertEqual(len(big_mime), 3 * MiB)
+
+        def download_fileobj(Bucket, Key, Fileobj, **kwargs):
+            for offset in range(0, len(big_mime), 256 * 1024):
+                Fileobj.seek(offset)
+                Fileobj.write(big_mime[offset : offset + 256 * 1024])
+
+        self.mock_client.download_fileobj.side_effect = download_fileobj
+        message = self.post_inbound(RECEIVED_S3).message
+        self.assertEqual(message.subject, "Example subjëct")
+        self.assertEqual(message.attachments[0].get_content_bytes(), b"a,b\n1,2\n")
+
+    def test_default_max_size_is_ses_limit(self):
+        self.assertEqual(AmazonSESInboundWebhookView().inbound_s3_max_size, 40 * MiB)
 
 
 @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
@@ -474,9 +673,9 @@ class AmazonSESInboundMotoTests(AmazonSESInboundTestCase):
         aws = mock_aws()
         aws.start()
         self.addCleanup(aws.stop)
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="my-inbound-bucket")
-        s3.put_object(
+        self.s3 = boto3.client("s3", region_name="us-east-1")
+        self.s3.create_bucket(Bucket="my-inbound-bucket")
+        self.s3.put_object(
             Bucket="my-inbound-bucket", Key=f"inbound/{SES_MESSAGE_ID}", Body=RAW_MIME_BYTES
         )
 
@@ -494,6 +693,42 @@ class AmazonSESInboundMotoTests(AmazonSESInboundTestCase):
         self.assertIn("key 'inbound/already-deleted'", text)
         self.assertIn("(404) when calling the HeadObject operation: Not Found", text)
         self.inbound_handler.assert_not_called()
+
+    def big_message(self, attachment_size: int) -> tuple[bytes, bytes]:
+        attachment = bytes(range(256)) * (attachment_size // 256)
+        mime = (
+            b"From: sender@example.com\r\nTo: recipient@example.com\r\nSubject: Big\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+            b"--b\r\nContent-Type: text/plain\r\n\r\nSee attached\r\n"
+            b"--b\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Disposition: attachment; filename=big.bin\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(attachment).replace(b"\n", b"\r\n")
+            + b"--b--\r\n"
+        )
+        return mime, attachment
+
+    def test_large_message_downloaded_in_parts(self):
+        # Over boto3's multipart threshold (8 MiB): parts come down in parallel, each written
+        # at its own offset
+        mime, attachment = self.big_message(9 * MiB)
+        self.assertGreater(len(mime), 12 * MiB)
+        self.s3.put_object(Bucket="my-inbound-bucket", Key=f"inbound/{SES_MESSAGE_ID}", Body=mime)
+        message = self.post_inbound(RECEIVED_S3).message
+        self.assertEqual(message.subject, "Big")
+        self.assertEqual(message.attachments[0].get_content_bytes(), attachment)
+
+    @override_settings(
+        ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET, "AMAZON_SES_INBOUND_S3_MAX_SIZE": 10 * MiB}
+    )
+    def test_object_over_max_size_is_refused(self):
+        mime, _ = self.big_message(9 * MiB)
+        self.s3.put_object(Bucket="my-inbound-bucket", Key=f"inbound/{SES_MESSAGE_ID}", Body=mime)
+        with self.assertLogs("anymail.webhooks", "WARNING") as logs:
+            response = self.post_sns(sns_notification(RECEIVED_S3), url=INBOUND_PATH)
+        self.assertEqual(response.status_code, 400)
+        self.inbound_handler.assert_not_called()
+        self.assertIn("over AMAZON_SES_INBOUND_S3_MAX_SIZE", logs.records[0].getMessage())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,7 +30,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from anymail import __version__ as ANYMAIL_VERSION
-from anymail.exceptions import AnymailInsecureWebhookWarning
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailConfigurationError,
+    AnymailInsecureWebhookWarning,
+)
 from anymail.message import AnymailMessage
 from anymail.signals import AnymailTrackingEvent, inbound, tracking
 from anymail.webhooks.amazon_ses import (
@@ -38,15 +42,27 @@ from anymail.webhooks.amazon_ses import (
     AmazonSESTrackingWebhookView,
 )
 
+from .test_sns import (  # (skips this module too, without cryptography)
+    OTHER_CERT_URL,
+    TEST_CERT_URL,
+    serve_test_certificates,
+    sign_sns_message,
+)
+
 TRACKING_PATH = "/anymail/amazon_ses/tracking/"
 INBOUND_PATH = "/anymail/amazon_ses/inbound/"
 WEBHOOK_SECRET = "sns-user:sns-pass"
 TOPIC_ARN = "arn:aws:sns:us-west-2:123456789012:SES_Tracking_Events"
 SUBSCRIPTION_ARN = f"{TOPIC_ARN}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55"
+OTHER_TOPIC_ARN = "arn:aws:sns:us-west-2:999999999999:Someone_Elses_Topic"
 SNS_TOKEN = (
     "2336412f37fb687f5d51e6e241d09c805a5a57b30d712f794cc5f6a988666d92768dd60a747ba6f3beb71854"
     "e285d6ad02428b09ceece29417f1f02d609c582afbacc99c583a916b9981dd2728f4ae6fdb82efd087cc3b78"
 )
+
+#: Settings for tests about parsing, not SNS signatures: e.g., for payloads SNS could never have
+#: signed (a non-string Message), or raw message delivery (which SNS doesn't sign)
+UNVERIFIED = {"WEBHOOK_SECRET": WEBHOOK_SECRET, "AMAZON_SES_VERIFY_SNS_SIGNATURES": False}
 
 urlpatterns = [
     path(
@@ -69,6 +85,8 @@ urlpatterns = [
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
+
+SNS_TYPES = ("Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation")
 
 # When SNS published a notification (its envelope's Timestamp), which is the tracking event's
 # timestamp, as in Anymail 6.1; later than (and so distinguishable from) every SES timestamp
@@ -93,7 +111,7 @@ def sns_notification(
         "Timestamp": SNS_TIMESTAMP,
         "SignatureVersion": "1",
         "Signature": "EXAMPLEw6JRNwm1LFQL4ICB0bnXrdB8ClRMTQFGBqwLpGbM78tJ4etTwC5zU7O3tS6tGpey3e=",
-        "SigningCertURL": "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem",
+        "SigningCertURL": TEST_CERT_URL,
         "UnsubscribeURL": f"https://sns.us-west-2.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={SUBSCRIPTION_ARN}",
     }
 
@@ -117,7 +135,7 @@ def sns_subscription_confirmation(topic: str = TOPIC_ARN) -> dict[str, Any]:
         "Signature": "EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2"
         "egU3N858fiTDN6bkkOxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+g"
         "LPoBc1Q=",
-        "SigningCertURL": "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem",
+        "SigningCertURL": TEST_CERT_URL,
     }
 
 
@@ -141,7 +159,7 @@ def sns_unsubscribe_confirmation() -> dict[str, Any]:
         "Signature": "EXAMPLEHXgJmXqnqsHTlqOCk7TIZsnk8zpJJoQbr8leD+8kAHcke3ClC4VPOvdpZo9s/vR9GOznK"
         "ab6sjGxE8uwqDI9HwpDm8lGxSlFGuwCruWeecnt7MdJCNh0XK4XQCbtGoXB762ePJfaSWi9tYwzW65zAFU04WkNBk"
         "NsIf60=",
-        "SigningCertURL": "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem",
+        "SigningCertURL": TEST_CERT_URL,
     }
 
 
@@ -488,7 +506,8 @@ RECEIVED_NOTIFICATION = {
 
 
 class AmazonSESWebhookTestCase(SimpleTestCase):
-    """Routes to the Amazon SES views, records signals, fakes boto3, and keeps logs quiet."""
+    """Routes to the Amazon SES views, records signals, fakes boto3, serves a local SNS signing
+    certificate, and keeps logs quiet. post_sns() signs SNS messages as SNS would."""
 
     fake_boto3 = True  # False: the real boto3 (with moto)
 
@@ -503,6 +522,7 @@ class AmazonSESWebhookTestCase(SimpleTestCase):
         urlconf = override_settings(ROOT_URLCONF=__name__)
         urlconf.enable()
         self.addCleanup(urlconf.disable)
+        self.certificates = serve_test_certificates(self)
         if self.fake_boto3:
             # boto3, faked: any SNS or S3 client the views create
             patcher = mock.patch("boto3.session.Session", autospec=True)
@@ -523,8 +543,15 @@ class AmazonSESWebhookTestCase(SimpleTestCase):
         auth: str | None = WEBHOOK_SECRET,
         message_type: str | None = "auto",
         extra_headers: dict[str, str] | None = None,
+        sign: bool | str = True,
     ):
-        """POST as Amazon SNS does: text/plain JSON, with its x-amz-sns-* headers."""
+        """POST as Amazon SNS does: text/plain JSON, with its x-amz-sns-* headers.
+
+        An SNS message given as a dict is signed (sign: True or "1" for SignatureVersion 1,
+        "2" for 2; False to post it as it is).
+        """
+        if sign and isinstance(body, dict) and body.get("Type") in SNS_TYPES:
+            body = sign_sns_message(body, version="2" if sign == "2" else "1")
         if message_type == "auto":  # the header SNS would send with this body
             try:
                 parsed = json.loads(body) if isinstance(body, (bytes, str)) else body
@@ -640,6 +667,219 @@ class AmazonSESWebhookNoSecretTests(AmazonSESWebhookTestCase):
 
 
 # ---------------------------------------------------------------------------------------------
+# SNS signatures and topics: checked before anything is done with a message
+# ---------------------------------------------------------------------------------------------
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class AmazonSESSignatureTests(AmazonSESWebhookTestCase):
+    def assert_refused(self, body: Any, url: str = TRACKING_PATH, **kwargs: Any) -> str:
+        """400, and nothing done: no signal, no boto3 (so no confirmation, no S3 download)."""
+        with self.assertLogs("django.security.AnymailWebhookValidationFailure") as logs:
+            response = self.post_sns(body, url=url, **kwargs)
+        self.assertEqual(response.status_code, 400)
+        self.tracking_handler.assert_not_called()
+        self.inbound_handler.assert_not_called()
+        self.mock_session_class.assert_not_called()
+        self.mock_client.confirm_subscription.assert_not_called()
+        self.mock_client.download_fileobj.assert_not_called()
+        return logs.records[0].getMessage()
+
+    def test_signed_messages_are_accepted(self):
+        for version in ("1", "2"):
+            with self.subTest(version=version):
+                self.tracking_handler.reset_mock()
+                self.mock_client.reset_mock()
+                response = self.post_sns(sns_notification(EVENT_DELIVERY), sign=version)
+                self.assertEqual(response.status_code, 200)
+                self.assertEqual(self.tracking_handler.call_count, 1)
+                response = self.post_sns(sns_subscription_confirmation(), sign=version)
+                self.assertEqual(response.status_code, 200)
+                self.mock_client.confirm_subscription.assert_called_once()
+        self.assertEqual(self.certificates.fetched, [TEST_CERT_URL])  # (then cached)
+
+    def test_unsigned_messages_are_refused(self):
+        for body, url in [
+            (sns_notification(EVENT_DELIVERY), TRACKING_PATH),
+            (sns_notification(RECEIVED_NOTIFICATION), INBOUND_PATH),
+            (sns_subscription_confirmation(), TRACKING_PATH),
+            (sns_subscription_confirmation(), INBOUND_PATH),
+            (sns_unsubscribe_confirmation(), TRACKING_PATH),
+        ]:
+            unsigned = {k: v for k, v in body.items() if k != "Signature"}
+            for message in (body, unsigned):  # (the AWS example's signature; none at all)
+                with self.subTest(type=body["Type"], url=url, signature="Signature" in message):
+                    self.assert_refused(message, url=url, sign=False)
+        self.assertEqual(self.certificates.fetched, [TEST_CERT_URL])  # (for the example's)
+
+    def test_tampered_messages_are_refused(self):
+        signed = sign_sns_message(sns_notification(EVENT_DELIVERY))
+        other_record = dict(EVENT_DELIVERY, eventType="Bounce")
+        for field, value in [
+            ("Message", json.dumps(other_record)),
+            ("MessageId", "replayed-with-a-new-id"),
+            ("Timestamp", "2030-01-01T00:00:00.000Z"),
+            ("TopicArn", OTHER_TOPIC_ARN),
+        ]:
+            with self.subTest(field=field):
+                text = self.assert_refused({**signed, field: value}, sign=False)
+                self.assertIn("invalid signature", text)
+        # A subscription confirmation whose Token or SubscribeURL was swapped isn't confirmed
+        signed = sign_sns_message(sns_subscription_confirmation())
+        for field in ("Token", "SubscribeURL", "TopicArn"):
+            with self.subTest(field=field):
+                tampered = {**signed, field: signed[field].replace("us-west-2", "us-east-1") + "0"}
+                self.assert_refused(tampered, sign=False)
+        # An S3 action pointed elsewhere is never downloaded
+        received = sign_sns_message(sns_notification(RECEIVED_NOTIFICATION))
+        message = json.loads(received["Message"])
+        message["receipt"]["action"] = {
+            "type": "S3",
+            "bucketName": "private-bucket",
+            "objectKey": "secrets.txt",
+        }
+        tampered = {**received, "Message": json.dumps(message)}
+        self.assert_refused(tampered, url=INBOUND_PATH, sign=False)
+
+    def test_bad_signing_cert_url_is_refused_without_fetching(self):
+        for url in [
+            "https://sns.us-west-2.amazonaws.com.evil.com/SimpleNotificationService-1.pem",
+            "http://sns.us-west-2.amazonaws.com/SimpleNotificationService-1.pem",
+            "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-1.txt",
+            "https://evil.com/SimpleNotificationService-1.pem",
+            "https://evil.com#@sns.us-west-2.amazonaws.com/SimpleNotificationService-1.pem",
+            "https://sns.us-west-2.amazonaws.com:444/SimpleNotificationService-1.pem",
+        ]:
+            with self.subTest(url=url):
+                self.certificates.certificates[url] = self.certificates.certificates[TEST_CERT_URL]
+                body = sign_sns_message(sns_notification(EVENT_DELIVERY), cert_url=url)
+                self.assertIn("SigningCertURL", self.assert_refused(body, sign=False))
+        self.assertEqual(self.certificates.fetched, [])
+
+    def test_signed_with_another_certificate_is_refused(self):
+        body = sign_sns_message(sns_subscription_confirmation(), key="other")
+        self.assertIn("invalid signature", self.assert_refused(body, sign=False))
+        # (it's the key of the certificate *at SigningCertURL* that counts)
+        body = sign_sns_message(
+            sns_subscription_confirmation(), key="other", cert_url=OTHER_CERT_URL
+        )
+        self.assertEqual(self.post_sns(body, sign=False).status_code, 200)
+
+    def test_unknown_signature_version_is_refused(self):
+        signed = sign_sns_message(sns_notification(EVENT_DELIVERY))
+        for version in ("3", None, 1):
+            with self.subTest(version=version):
+                body = {**signed, "SignatureVersion": version}
+                self.assertIn("SignatureVersion", self.assert_refused(body, sign=False))
+
+    def test_raw_message_delivery_is_refused(self):
+        # SNS doesn't sign raw message delivery: say how to fix it
+        text = self.assert_refused(
+            EVENT_DELIVERY,
+            message_type="Notification",
+            extra_headers={"HTTP_X_AMZ_SNS_RAWDELIVERY": "true"},
+        )
+        self.assertIn("raw message delivery", text)
+        self.assertIn("AMAZON_SES_VERIFY_SNS_SIGNATURES", text)
+
+    def test_certificate_fetch_failure_is_503(self):
+        # e.g. SNS's certificate server timed out: SNS retries a 5xx, and it may work then
+        self.certificates.error = AnymailAPIError("Couldn't fetch the certificate: timed out")
+        for body in (sns_notification(EVENT_DELIVERY), sns_subscription_confirmation()):
+            with self.subTest(type=body["Type"]), self.assertLogs("anymail.webhooks", "ERROR"):
+                response = self.post_sns(body)
+            self.assertEqual(response.status_code, 503)
+            self.assertTrue(response.has_header("Retry-After"))
+        self.tracking_handler.assert_not_called()
+        self.mock_client.confirm_subscription.assert_not_called()
+
+    @override_settings(ANYMAIL=UNVERIFIED)
+    def test_verification_can_be_turned_off(self):
+        unsigned = {k: v for k, v in sns_notification(EVENT_DELIVERY).items() if k != "Signature"}
+        self.assertEqual(self.post_sns(unsigned, sign=False).status_code, 200)
+        self.assertEqual(self.tracking_handler.call_count, 1)
+        self.assertEqual(self.certificates.fetched, [])
+
+    def test_verification_can_be_turned_off_per_view(self):
+        view = AmazonSESTrackingWebhookView(verify_sns_signatures=False)
+        self.assertFalse(view.verify_sns_signatures)
+        self.assertTrue(AmazonSESTrackingWebhookView().verify_sns_signatures)  # the default
+
+
+@override_settings(
+    ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET, "AMAZON_SES_SNS_TOPIC_ARNS": [TOPIC_ARN]}
+)
+class AmazonSESTopicAllowListTests(AmazonSESWebhookTestCase):
+    def test_listed_topic_is_accepted(self):
+        self.assertEqual(self.post_sns(sns_notification(EVENT_DELIVERY)).status_code, 200)
+        self.assertEqual(self.tracking_handler.call_count, 1)
+        self.assertEqual(self.post_sns(sns_subscription_confirmation()).status_code, 200)
+        self.mock_client.confirm_subscription.assert_called_once_with(
+            TopicArn=TOPIC_ARN, Token=SNS_TOKEN, AuthenticateOnUnsubscribe="true"
+        )
+
+    def test_other_topic_is_refused(self):
+        for body, url in [
+            (sns_notification(EVENT_DELIVERY, topic=OTHER_TOPIC_ARN), TRACKING_PATH),
+            (sns_notification(RECEIVED_NOTIFICATION, topic=OTHER_TOPIC_ARN), INBOUND_PATH),
+            (sns_subscription_confirmation(OTHER_TOPIC_ARN), TRACKING_PATH),
+            (sns_subscription_confirmation(OTHER_TOPIC_ARN), INBOUND_PATH),
+        ]:
+            with (
+                self.subTest(type=body["Type"], url=url),
+                self.assertLogs("django.security.AnymailWebhookValidationFailure") as logs,
+            ):
+                response = self.post_sns(body, url=url)  # (signed by SNS)
+            self.assertEqual(response.status_code, 400)
+            self.assertIn(OTHER_TOPIC_ARN, logs.records[0].getMessage())
+            self.assertIn("AMAZON_SES_SNS_TOPIC_ARNS", logs.records[0].getMessage())
+        self.tracking_handler.assert_not_called()
+        self.inbound_handler.assert_not_called()
+        self.mock_session_class.assert_not_called()  # no confirmation, no S3 download
+
+    @override_settings(
+        ANYMAIL={
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "AMAZON_SES_SNS_TOPIC_ARNS": [TOPIC_ARN],
+            "AMAZON_SES_VERIFY_SNS_SIGNATURES": False,
+        }
+    )
+    def test_raw_delivery_topic_is_checked(self):
+        # (raw message delivery has no envelope: the topic is in the x-amz-sns-topic-arn header)
+        headers = {"HTTP_X_AMZ_SNS_RAWDELIVERY": "true"}
+        response = self.post_sns(EVENT_DELIVERY, message_type="Notification", extra_headers=headers)
+        self.assertEqual(response.status_code, 200)
+        with self.assertLogs("django.security.AnymailWebhookValidationFailure"):
+            response = self.post_sns(
+                EVENT_DELIVERY,
+                message_type="Notification",
+                extra_headers={**headers, "HTTP_X_AMZ_SNS_TOPIC_ARN": OTHER_TOPIC_ARN},
+            )
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(self.tracking_handler.call_count, 1)
+
+    def test_setting_forms(self):
+        for value, expected in [
+            (None, None),
+            (TOPIC_ARN, frozenset({TOPIC_ARN})),
+            ([TOPIC_ARN, OTHER_TOPIC_ARN], frozenset({TOPIC_ARN, OTHER_TOPIC_ARN})),
+            ((TOPIC_ARN,), frozenset({TOPIC_ARN})),
+            ([], frozenset()),
+        ]:
+            with self.subTest(value=value):
+                view = AmazonSESTrackingWebhookView(sns_topic_arns=value)
+                self.assertEqual(view.sns_topic_arns, expected)
+
+    def test_invalid_setting(self):
+        for value in (["SES_Tracking_Events"], [42], "arn:aws:sqs:us-east-1:123456789012:q"):
+            with (
+                self.subTest(value=value),
+                self.assertRaisesMessage(AnymailConfigurationError, "AMAZON_SES_SNS_TOPIC_ARNS"),
+            ):
+                AmazonSESTrackingWebhookView(sns_topic_arns=value)
+
+
+# ---------------------------------------------------------------------------------------------
 # SES Notifications
 # ---------------------------------------------------------------------------------------------
 
@@ -738,8 +978,12 @@ class AmazonSESNotificationTests(AmazonSESWebhookTestCase):
                 response = self.post_sns(notification, url=path_)
                 self.assertEqual(response.status_code, 200)
                 self.assertIn(TOPIC_ARN, logs.records[0].getMessage())
-        # (and by a subscription with "raw message delivery": just the text)
-        with self.assertLogs("anymail.webhooks", "INFO"):
+        # (and by a subscription with "raw message delivery": just the text, which SNS
+        # doesn't sign)
+        with (
+            override_settings(ANYMAIL=UNVERIFIED),
+            self.assertLogs("anymail.webhooks", "INFO"),
+        ):
             response = self.post_sns(
                 notification["Message"],
                 message_type="Notification",
@@ -941,8 +1185,10 @@ class AmazonSESEventPublishingTests(AmazonSESWebhookTestCase):
         self.assertIsNone(event.recipient)
         self.assertEqual(event.event_type, "sent")
 
+    @override_settings(ANYMAIL=UNVERIFIED)
     def test_raw_message_delivery(self):
-        # An SNS subscription with "raw message delivery" posts the SES record itself
+        # An SNS subscription with "raw message delivery" posts the SES record itself (unsigned,
+        # so this works only with AMAZON_SES_VERIFY_SNS_SIGNATURES off)
         response = self.post_sns(
             EVENT_DELIVERY,
             message_type="Notification",
@@ -1135,6 +1381,36 @@ class AmazonSESSubscriptionTests(AmazonSESWebhookTestCase):
         self.assertIn(SNS_TOKEN, text)
         self.assertIn("inbound webhook", text)
 
+    def test_confirm_failure_that_may_pass_is_503(self):
+        # SNS retries a 5xx, never a 4xx: a confirmation that may work later gets a 503
+        from botocore.exceptions import EndpointConnectionError
+
+        for error in [
+            ClientError(
+                {
+                    "Error": {"Type": "Sender", "Code": "Throttling", "Message": "Rate exceeded"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
+                "ConfirmSubscription",
+            ),
+            ClientError(
+                {
+                    "Error": {"Type": "Receiver", "Code": "InternalError", "Message": "Oops"},
+                    "ResponseMetadata": {"HTTPStatusCode": 500},
+                },
+                "ConfirmSubscription",
+            ),
+            EndpointConnectionError(endpoint_url="https://sns.us-west-2.amazonaws.com/"),
+        ]:
+            with self.subTest(error=error):
+                self.mock_client.confirm_subscription.side_effect = error
+                with self.assertLogs("anymail.webhooks", "ERROR") as logs:
+                    response = self.post_sns(sns_subscription_confirmation())
+                self.assertEqual(response.status_code, 503)
+                self.assertTrue(response.has_header("Retry-After"))
+                [raised] = [record.exc_info[1] for record in logs.records if record.exc_info]
+                self.assertIn(f"Token={SNS_TOKEN!r}", str(raised))  # (to confirm by hand)
+
     def test_invalid_topic_arn_is_not_confirmed(self):
         for topic in ("not-an-arn", "arn:aws:sqs:us-west-2:123456789012:queue", ""):
             with self.subTest(topic=topic):
@@ -1173,7 +1449,8 @@ class AmazonSESSubscriptionTests(AmazonSESWebhookTestCase):
         self.mock_session_class.assert_not_called()  # (the real boto3 wasn't used)
 
 
-@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+# (Not signature tests: some of these payloads couldn't have been signed by SNS at all)
+@override_settings(ANYMAIL=UNVERIFIED)
 class AmazonSESMalformedTests(AmazonSESWebhookTestCase):
     def assert_400(self, body: Any, url: str = TRACKING_PATH, **kwargs: Any) -> str:
         self.tracking_handler.reset_mock()
@@ -1382,6 +1659,10 @@ def mutated_sns_body(draw: Any, records: list[dict[str, Any]], confirmations: bo
     payload = draw(mutated_json(envelope)) if draw(st.booleans()) else envelope
     if draw(st.integers(min_value=0, max_value=19)) == 0:
         payload = draw(json_values)
+    # Usually signed as SNS would sign it (so the parsing behind the signature check is
+    # tested too), whatever the mutations; sometimes left with its example signature
+    if isinstance(payload, dict) and draw(st.integers(min_value=0, max_value=9)) > 0:
+        payload = sign_sns_message(payload, version=draw(st.sampled_from(["1", "2"])))
     body = json.dumps(payload, allow_nan=True).encode("utf-8")
     mutation = draw(
         st.sampled_from(["none", "none", "none", "latin-1", "bad-bytes", "truncate", "raw"])

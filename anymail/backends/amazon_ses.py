@@ -126,6 +126,33 @@ def boto3_error_status(error: Exception) -> int | None:
     return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
 
 
+def is_aws_refusal(error: Exception) -> bool:
+    """Whether error is AWS's answer that the call is wrong (a 4xx ClientError other than
+    throttling), so the same call will fail again; not a failure that may pass (no connection,
+    a timeout, throttling, an AWS 5xx)."""
+    if not isinstance(error, ClientError):
+        return False
+    status = boto3_error_status(error) or 0
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    throttled = status == 429 or "throttl" in code.lower() or code in AWS_RETRYABLE_CODES
+    return 400 <= status < 500 and not throttled
+
+
+#: AWS error codes (with a 4xx status) that mean "try again later"
+AWS_RETRYABLE_CODES = frozenset(
+    {
+        "RequestLimitExceeded",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "SlowDown",
+        "TooManyRequestsException",
+        "PriorRequestNotComplete",
+        "ExpiredToken",
+        "ExpiredTokenException",
+    }
+)
+
+
 class EmailBackend(AnymailBaseBackend):
     """Anymail's Amazon SES EmailBackend (``anymail.backends.amazon_ses.EmailBackend``)."""
 
@@ -201,13 +228,23 @@ class EmailBackend(AnymailBaseBackend):
                 response=getattr(err, "response", None),
                 status_code=boto3_error_status(err),
             ) from err
+        except Exception as err:
+            # botocore raises more than BOTO3_ERRORS: e.g. ResponseParserError, or a KeyError,
+            # for a 200 answer that isn't SES's (a proxy's HTML page). Still a failed API call,
+            # which fail_silently must cover.
+            raise AnymailAPIError(
+                f"Amazon SES {payload.api_name} failed: {type(err).__name__}: {err}",
+                backend=self,
+                email_message=message,
+                payload=payload,
+            ) from err
 
     def parse_recipient_status(
         self, response: dict[str, Any], payload: AmazonSESPayload, message: Any
     ) -> dict[str, AnymailRecipientStatus]:
         try:
             return payload.parse_response(response)
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise AnymailAPIError(
                 f"Unexpected Amazon SES {payload.api_name} response {response!r}: {err!r}",
                 backend=self,

@@ -4,11 +4,22 @@
 SNS posts a JSON envelope (Amazon SNS "HTTP/HTTPS Notification JSON Format") whose ``Type`` is
 SubscriptionConfirmation, Notification or UnsubscribeConfirmation; a Notification's ``Message``
 is the SES JSON: "SES Notifications" or "SES Event Publishing" records for tracking, "Received"
-notifications for inbound. Anymail relies on the WEBHOOK_SECRET basic auth in the subscribed
-url (it doesn't check SNS signatures). boto3 is needed only to confirm an SNS subscription or
-to download an inbound message from S3: ``anymail.urls`` imports this module, which must load
-without boto3 installed, so then its ``boto3`` is a stand-in that raises
-AnymailImproperlyInstalled when used.
+notifications for inbound.
+
+Who may post: the WEBHOOK_SECRET basic auth in the subscribed url (checked by the base view);
+then SNS's signature on every message (``anymail.webhooks.sns``, unless
+AMAZON_SES_VERIFY_SNS_SIGNATURES is off), and the topic, if AMAZON_SES_SNS_TOPIC_ARNS lists the
+allowed ones; all before anything else is done with the message. An inbound S3 action may only
+name a bucket (and key prefix) in AMAZON_SES_INBOUND_S3_BUCKETS, and its message is downloaded
+to a spooled temporary file, up to AMAZON_SES_INBOUND_S3_MAX_SIZE.
+
+What the answer tells SNS: it retries only a 5xx (or no answer), never a 4xx. So a failure that
+may pass (S3 or SNS unreachable, throttled, an AWS 5xx) propagates, for a 503; what can never
+succeed (a bad signature, a missing S3 object, an oversized message) is a 400.
+
+boto3 is needed only to confirm an SNS subscription or to download an inbound message from S3:
+``anymail.urls`` imports this module, which must load without boto3 installed, so then its
+``boto3`` is a stand-in that raises AnymailImproperlyInstalled when used.
 """
 
 from __future__ import annotations
@@ -22,15 +33,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from email.header import decode_header, make_header
 from email.utils import parseaddr
-from io import BytesIO
+from tempfile import SpooledTemporaryFile
 from types import ModuleType
 from typing import Any, NoReturn
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from ..conf import get_anymail_setting
 from ..exceptions import (
     AnymailAPIError,
+    AnymailConfigurationError,
     AnymailImproperlyInstalled,
     AnymailWebhookValidationFailure,
     _LazyError,
@@ -42,6 +55,7 @@ from ..signals import tracking as tracking_signal
 from ..timestamps import parse_iso_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
 from .fields import list_of, optional_dict, optional_str, required_dict, required_str
+from .sns import verify_sns_message
 
 try:
     import boto3
@@ -67,6 +81,9 @@ SES_SETUP_NOTIFICATION_TYPE = "AmazonSnsSubscriptionSucceeded"
 SES_EVENT_PUBLISHING_SETUP_MESSAGE = (
     "Successfully validated SNS topic for Amazon SES event publishing."
 )
+#: The largest message SES receives ("Amazon SES email receiving ... up to 40 MB"), the default
+#: AMAZON_SES_INBOUND_S3_MAX_SIZE
+INBOUND_S3_MAX_SIZE = 40 * 1024 * 1024
 
 
 def amazon_ses_backend() -> ModuleType:
@@ -87,17 +104,23 @@ def boto3_client(
 
 
 class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
-    """Unwraps SNS messages, confirming SNS subscriptions, for the tracking and inbound views."""
+    """Unwraps SNS messages (checking who sent them), confirming SNS subscriptions, for the
+    tracking and inbound views."""
 
     # "The client service must be able to support the HTTP/1.1 401 Unauthorized header
     # response" (Amazon SNS, "Fanout to HTTPS endpoints"): SNS sends the url's credentials
     # only when challenged
     basic_auth_challenge = True
+    # An SNS post is at most 256 KiB (SNS's message size limit), inbound mail included: the
+    # SNS action's message is in it, the S3 action's is downloaded. So the tracking body cap.
+    carries_inbound_mail = False
 
     esp_name = "Amazon SES"
     webhook_kind = "webhook"  # for messages: "tracking" or "inbound"
     # Settings (class attributes, so as_view() can override them)
     auto_confirm_sns_subscriptions: bool = True
+    verify_sns_signatures: bool = True
+    sns_topic_arns: frozenset[str] | None = None
     session_params: dict[str, Any] | None = None
     client_params: dict[str, Any] | None = None
 
@@ -106,6 +129,18 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
         self.auto_confirm_sns_subscriptions = get_anymail_setting(
             "auto_confirm_sns_subscriptions", esp_name=esp_name, kwargs=kwargs, default=True
         )
+        self.verify_sns_signatures = bool(
+            get_anymail_setting(
+                "verify_sns_signatures", esp_name=esp_name, kwargs=kwargs, default=True
+            )
+        )
+        if self.verify_sns_signatures:
+            require_cryptography()
+        self.sns_topic_arns = topic_arns_setting(
+            get_anymail_setting("sns_topic_arns", esp_name=esp_name, kwargs=kwargs, default=None)
+        )
+        # With both, only SNS messages from your own topics get in (with or without a secret)
+        self.signature_configured = self.verify_sns_signatures and bool(self.sns_topic_arns)
         # The same boto3 settings the backend uses (for the SNS and S3 clients)
         self.session_params = (
             get_anymail_setting("session_params", esp_name=esp_name, kwargs=kwargs, default={})
@@ -118,6 +153,8 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
 
     def parse_events(self, request: HttpRequest) -> list[Any]:
         sns_message = parse_sns_message(request)
+        # Who sent it, before anything is done with it
+        self.check_sns_sender(request, sns_message)
         sns_type = sns_message["Type"]
         if sns_type == "SubscriptionConfirmation":
             self.confirm_subscription(sns_message)
@@ -139,6 +176,30 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
             )
             return []
         return self.esp_to_anymail_events(ses_message(sns_message), sns_message)
+
+    def check_sns_sender(self, request: HttpRequest, sns_message: dict[str, Any]) -> None:
+        """Refuse (400) a message SNS didn't sign, or from a topic not in the allow-list.
+
+        A failure to fetch SNS's certificate that may pass raises AnymailAPIError (503).
+        """
+        if self.verify_sns_signatures:
+            if "Signature" not in sns_message and is_raw_delivery(request):
+                raise AnymailWebhookValidationFailure(
+                    f"Amazon SNS doesn't sign messages sent with 'raw message delivery', so "
+                    f"Anymail's Amazon SES {self.webhook_kind} webhook can't verify them. Turn "
+                    f"off raw message delivery for this subscription (topic "
+                    f"{sns_message.get('TopicArn')!r}), or (only for local testing) set "
+                    f"AMAZON_SES_VERIFY_SNS_SIGNATURES to False."
+                )
+            verify_sns_message(sns_message)
+        if self.sns_topic_arns is not None:
+            topic_arn = sns_message.get("TopicArn")
+            if topic_arn not in self.sns_topic_arns:
+                raise AnymailWebhookValidationFailure(
+                    f"Anymail's Amazon SES {self.webhook_kind} webhook refused an Amazon SNS "
+                    f"{sns_message.get('Type')} from topic {topic_arn!r}, which isn't in "
+                    f"AMAZON_SES_SNS_TOPIC_ARNS"
+                )
 
     def esp_to_anymail_events(
         self, ses_event: dict[str, Any], sns_message: dict[str, Any]
@@ -168,15 +229,23 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
             )
         # ConfirmSubscription must go to the topic's own region
         client_params = {**self.client_params, "region_name": match["region"]}
-        boto3_errors = amazon_ses_backend().BOTO3_ERRORS
+        backend = amazon_ses_backend()
         try:
             client = boto3_client("sns", self.session_params, client_params)
             # AuthenticateOnUnsubscribe: only the topic owner can unsubscribe this webhook
             client.confirm_subscription(
                 TopicArn=topic_arn, Token=token, AuthenticateOnUnsubscribe="true"
             )
-        except boto3_errors as err:
-            self.refuse_subscription(sns_message, f"confirming it failed: {err}")
+        except backend.BOTO3_ERRORS as err:
+            if backend.is_aws_refusal(err):  # e.g. not authorized, or no such topic
+                self.refuse_subscription(sns_message, f"confirming it failed: {err}")
+            # Unreachable, throttled, an AWS 5xx...: a 503, so SNS sends the request again
+            raise AnymailAPIError(
+                f"Anymail couldn't confirm an Amazon SNS subscription to topic {topic_arn!r} "
+                f"for its Amazon SES {self.webhook_kind} webhook ({err}); answering 503, so SNS "
+                f"can send the request again. (To confirm it by hand: Token={token!r}.)",
+                esp_name=self.esp_name,
+            ) from err
         logger.info(
             "Anymail confirmed Amazon SNS subscription of its Amazon SES %s webhook to topic %s",
             self.webhook_kind,
@@ -197,8 +266,8 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
 def parse_sns_message(request: HttpRequest) -> dict[str, Any]:
     """The SNS JSON envelope, checked to be an SNS message of the type its header says."""
     header_type = request.headers.get("x-amz-sns-message-type")
-    is_raw_delivery = request.headers.get("x-amz-sns-rawdelivery", "").lower() == "true"
-    if is_raw_delivery and header_type == "Notification":
+    raw_delivery = is_raw_delivery(request)
+    if raw_delivery and header_type == "Notification":
         # "Raw message delivery" posts the Message itself, here the one that isn't JSON
         text = request.body.decode("utf-8", errors="replace")
         if text.strip() == SES_EVENT_PUBLISHING_SETUP_MESSAGE:
@@ -209,7 +278,7 @@ def parse_sns_message(request: HttpRequest) -> dict[str, Any]:
                 "Message": text,
             }
     body = parse_json_body(request, dict)
-    if "Type" not in body and header_type == "Notification" and is_raw_delivery:
+    if "Type" not in body and header_type == "Notification" and raw_delivery:
         # A subscription with "raw message delivery" posts the SES JSON without an envelope
         return {
             "Type": "Notification",
@@ -228,6 +297,40 @@ def parse_sns_message(request: HttpRequest) -> dict[str, Any]:
             f"SNS x-amz-sns-message-type header {header_type!r} doesn't match Type {sns_type!r}"
         )
     return body
+
+
+def is_raw_delivery(request: HttpRequest) -> bool:
+    """Whether the post says it's from a "raw message delivery" subscription (which SNS
+    doesn't sign)."""
+    return request.headers.get("x-amz-sns-rawdelivery", "").lower() == "true"
+
+
+def topic_arns_setting(value: Any) -> frozenset[str] | None:
+    """AMAZON_SES_SNS_TOPIC_ARNS: None (any topic), or the SNS topic ARNs allowed."""
+    if value is None:
+        return None
+    arns = [value] if isinstance(value, str) else value
+    try:
+        arns = list(arns)
+    except TypeError:
+        arns = [arns]
+    for arn in arns:
+        if not isinstance(arn, str) or SNS_TOPIC_ARN.match(arn) is None:
+            raise AnymailConfigurationError(
+                f"AMAZON_SES_SNS_TOPIC_ARNS should be a list of SNS topic ARNs "
+                f"('arn:aws:sns:<region>:<account>:<topic name>'), but has {arn!r}"
+            )
+    return frozenset(arns)
+
+
+def require_cryptography() -> None:
+    """Checking SNS signatures needs cryptography (in the amazon_ses extra)."""
+    try:
+        import cryptography  # noqa: F401
+    except ImportError as err:
+        raise AnymailImproperlyInstalled(
+            missing_package="cryptography", backend="amazon_ses"
+        ) from err
 
 
 def is_event_publishing_setup(sns_message: dict[str, Any]) -> bool:
@@ -421,6 +524,26 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView):
 
     signal = inbound_signal
     webhook_kind = "inbound"
+    # Settings (class attributes, so as_view() can override them)
+    inbound_s3_buckets: list[tuple[str, str]] | None = None
+    inbound_s3_max_size: int = INBOUND_S3_MAX_SIZE
+
+    def __init__(self, **kwargs: Any) -> None:
+        esp_name = self.esp_name
+        self.inbound_s3_buckets = s3_buckets_setting(
+            get_anymail_setting(
+                "inbound_s3_buckets", esp_name=esp_name, kwargs=kwargs, default=None
+            )
+        )
+        self.inbound_s3_max_size = s3_max_size_setting(
+            get_anymail_setting(
+                "inbound_s3_max_size",
+                esp_name=esp_name,
+                kwargs=kwargs,
+                default=INBOUND_S3_MAX_SIZE,
+            )
+        )
+        super().__init__(**kwargs)
 
     def esp_to_anymail_events(
         self, ses_event: dict[str, Any], sns_message: dict[str, Any]
@@ -477,26 +600,161 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView):
         if action_type == "S3":
             bucket = required_str(action, "bucketName")
             key = required_str(action, "objectKey")
-            return AnymailInboundMessage.parse_raw_mime_bytes(self.download_s3_object(bucket, key))
+            self.check_s3_location(bucket, key)
+            with self.download_s3_object(bucket, key) as file:
+                return AnymailInboundMessage.parse_raw_mime_file(file)
         raise ValueError(
             f"Anymail's Amazon SES inbound webhook handles the SNS and S3 receipt rule actions, "
             f"not {action_type!r}"
         )
 
-    def download_s3_object(self, bucket: str, key: str) -> bytes:
-        content = BytesIO()
-        boto3_errors = amazon_ses_backend().BOTO3_ERRORS
+    def check_s3_location(self, bucket: str, key: str) -> None:
+        """Refuse (400) an S3 object outside AMAZON_SES_INBOUND_S3_BUCKETS (if set)."""
+        if any(segment in (".", "..") for segment in key.split("/")):
+            # (SES's keys never have them; some HTTP layers would resolve them, escaping a prefix)
+            raise AnymailWebhookValidationFailure(
+                f"Amazon SES inbound S3 object key {key!r} has '.' or '..' path segments"
+            )
+        if self.inbound_s3_buckets is None:
+            return
+        for allowed_bucket, allowed_prefix in self.inbound_s3_buckets:
+            if bucket == allowed_bucket and key.startswith(allowed_prefix):
+                return
+        raise AnymailWebhookValidationFailure(
+            f"Anymail's Amazon SES inbound webhook refused to download S3 bucket {bucket!r}, "
+            f"key {key!r}: it isn't in AMAZON_SES_INBOUND_S3_BUCKETS"
+        )
+
+    def download_s3_object(self, bucket: str, key: str) -> CappedSpooledFile:
+        """The received message, downloaded into a spooled temporary file (at most
+        AMAZON_SES_INBOUND_S3_MAX_SIZE; the caller closes it).
+
+        A missing object or one over the size limit raises ValueError (a 400: a retry can't
+        help, so it's logged here); any other failure AnymailAPIError (a 503: SNS retries).
+        """
+        file = CappedSpooledFile(
+            max_size=self.inbound_s3_max_size,
+            spool_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE,
+        )
+        backend = amazon_ses_backend()
+        where = f"S3 bucket {bucket!r}, key {key!r}"
         try:
             client = boto3_client("s3", self.session_params, self.client_params)
-            # (boto3's managed transfer: large messages come down in parallel parts)
-            client.download_fileobj(Bucket=bucket, Key=key, Fileobj=content)
-        except boto3_errors as err:
+            # (boto3's managed transfer, as in 6.1: large messages come down in parallel parts,
+            # each written at its offset in the file)
+            client.download_fileobj(Bucket=bucket, Key=key, Fileobj=file)
+        except FileTooLarge:
+            file.close()
+            logger.error(
+                "Anymail's Amazon SES inbound webhook refused the received message in %s: it's "
+                "over AMAZON_SES_INBOUND_S3_MAX_SIZE (%d bytes). Answering 400 (SNS won't retry): "
+                "the message is left in S3.",
+                where,
+                self.inbound_s3_max_size,
+            )
+            raise InboundMessageRefused(
+                f"Amazon SES inbound message in {where} is over AMAZON_SES_INBOUND_S3_MAX_SIZE"
+            ) from None
+        except backend.BOTO3_ERRORS as err:
+            file.close()
+            if backend.boto3_error_status(err) == 404:  # no such key (or bucket)
+                logger.error(
+                    "Anymail's Amazon SES inbound webhook couldn't find the received message in "
+                    "%s (%s). Answering 400 (a retry won't bring it back).",
+                    where,
+                    err,
+                )
+                raise InboundMessageRefused(
+                    f"Anymail's Amazon SES inbound webhook couldn't download the received "
+                    f"message from {where}: {err}"
+                ) from err
             raise AnymailAPIError(
                 f"Anymail's Amazon SES inbound webhook couldn't download the received message "
-                f"from S3 bucket {bucket!r}, key {key!r}: {err}",
+                f"from {where}: {err}",
                 esp_name=self.esp_name,
             ) from err
-        return content.getvalue()
+        except BaseException:
+            file.close()
+            raise
+        file.seek(0)
+        return file
+
+
+class FileTooLarge(Exception):
+    """Raised by a CappedSpooledFile write that would pass its max_size."""
+
+
+class InboundMessageRefused(ValueError):
+    """An inbound message that can never be received (so a 400)."""
+
+
+class CappedSpooledFile:
+    """A SpooledTemporaryFile (in memory up to spool_size, then on disk) that refuses to grow
+    past max_size (FileTooLarge). Seekable, so boto3 writes each part at its own offset."""
+
+    def __init__(self, max_size: int, spool_size: int) -> None:
+        self.max_size = max_size
+        # (closed by close(), or __exit__, once the message is parsed)
+        self._file = SpooledTemporaryFile(max_size=spool_size)  # noqa: SIM115
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def write(self, data: bytes) -> int:
+        if self._file.tell() + len(data) > self.max_size:
+            raise FileTooLarge(f"over {self.max_size} bytes")
+        return self._file.write(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._file.read(size)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> CappedSpooledFile:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+def s3_buckets_setting(value: Any) -> list[tuple[str, str]] | None:
+    """AMAZON_SES_INBOUND_S3_BUCKETS: None (any bucket), or [(bucket, key prefix), ...] from
+    "bucket" (any key) and "bucket/prefix" entries."""
+    if value is None:
+        return None
+    entries = [value] if isinstance(value, str) else value
+    try:
+        entries = list(entries)
+    except TypeError:
+        entries = [entries]
+    locations = []
+    for entry in entries:
+        bucket, _, prefix = entry.partition("/") if isinstance(entry, str) else ("", "", "")
+        if not bucket:
+            raise AnymailConfigurationError(
+                f"AMAZON_SES_INBOUND_S3_BUCKETS should be a list of 'bucket' or "
+                f"'bucket/key-prefix' strings, but has {entry!r}"
+            )
+        locations.append((bucket, prefix))
+    return locations
+
+
+def s3_max_size_setting(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise AnymailConfigurationError(
+            f"AMAZON_SES_INBOUND_S3_MAX_SIZE should be a number of bytes, not {value!r}"
+        )
+    return value
 
 
 def spam_detected(receipt: dict[str, Any]) -> bool | None:
