@@ -9,7 +9,7 @@ exec((here / "anymail" / "_version.py").read_text(), version)
 # Each ESP gets an extra, so `pip install django-anymail[mailgun]` works for every ESP,
 # and adding a dependency later needs no change in users' requirements.
 esp_extras = {
-    "amazon_ses": ["boto3"],
+    "amazon_ses": ["boto3", "cryptography"],  # cryptography: SNS signature checks
     "mailgun": [],
     "mailjet": [],
     "mandrill": [],
@@ -38,7 +38,7 @@ setup(
     extras_require={
         **esp_extras,
         "all": sorted({package for packages in esp_extras.values() for package in packages}),
-        "test": ["hypothesis", "boto3", "sparkpost", "moto[s3,ses,sns]"],
+        "test": ["hypothesis", "boto3", "cryptography", "sparkpost", "moto[s3,ses,sns]"],
     },
     classifiers=[
         "Development Status :: 5 - Production/Stable",

@@ -40,15 +40,21 @@ def check_webhook_security(app_configs: Any = None, **kwargs: Any) -> list[check
     from .conf import get_anymail_setting
 
     views = routed_webhook_views()
+    messages: list[checks.CheckMessage] = []
+    for view in dict.fromkeys(views):  # each view class once, in url order
+        for message in view.check_settings():
+            if message not in messages:  # (an ESP's tracking and inbound views share some)
+                messages.append(message)
     if not views or get_anymail_setting("webhook_secret", default=None):
-        return []
+        return messages
     # Without basic auth, only an ESP signature (Mailgun's, Mandrill's) authenticates calls
     unauthenticated = sorted(
         {view.esp_name for view in views if not view.signature_key_is_configured()}
     )
     if not unauthenticated:
-        return []
+        return messages
     return [
+        *messages,
         checks.Warning(
             f"Anymail webhooks for {', '.join(unauthenticated)} are routed, but WEBHOOK_SECRET "
             "is not set, so anyone who finds their urls can post fake events and mail to them.",
@@ -56,7 +62,7 @@ def check_webhook_security(app_configs: Any = None, **kwargs: Any) -> list[check
             "ESP in the webhook url; set WEBHOOK_REQUIRE_AUTHENTICATION = True to refuse "
             "unauthenticated calls. See 'Securing webhooks' in the Anymail docs.",
             id="anymail.W002",
-        )
+        ),
     ]
 
 
@@ -75,8 +81,6 @@ def routed_webhook_views() -> list[type]:
                 pending.append(pattern)
             elif isinstance(pattern, URLPattern):
                 view_class = getattr(pattern.callback, "view_class", None)
-                if isinstance(view_class, type) and issubclass(
-                    view_class, AnymailBaseWebhookView
-                ):
+                if isinstance(view_class, type) and issubclass(view_class, AnymailBaseWebhookView):
                     found.append(view_class)
     return found

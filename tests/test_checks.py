@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from unittest import mock
+from importlib.util import find_spec
+from unittest import mock, skipUnless
 
 from django.core import checks
 from django.test import SimpleTestCase, override_settings
@@ -53,3 +54,59 @@ class WebhookSecurityCheckTests(SimpleTestCase):
     def test_registered_with_djangos_checks(self):
         messages = checks.run_checks(tags=[checks.Tags.security])
         self.assertIn("anymail.W002", [message.id for message in messages])
+
+
+@override_settings(
+    ROOT_URLCONF="tests.urls", EMAIL_BACKEND="anymail.backends.amazon_ses.EmailBackend"
+)
+class AmazonSESCheckTests(SimpleTestCase):
+    def ids(self):
+        return [message.id for message in check_webhook_security()]
+
+    @override_settings(ANYMAIL={"WEBHOOK_SECRET": "u:p"})
+    @skipUnless(find_spec("cryptography"), "needs cryptography (the amazon_ses extra)")
+    def test_open_allow_lists_warn_once_each(self):
+        ids = self.ids()
+        self.assertEqual(ids.count("anymail.W004"), 1)  # topics (tracking and inbound views)
+        self.assertEqual(ids.count("anymail.W005"), 1)  # S3 buckets (inbound view)
+        self.assertNotIn("anymail.W003", ids)
+
+    @override_settings(
+        ANYMAIL={
+            "WEBHOOK_SECRET": "u:p",
+            "AMAZON_SES_SNS_TOPIC_ARNS": ["arn:aws:sns:us-east-1:123456789012:ses-events"],
+            "AMAZON_SES_INBOUND_S3_BUCKETS": ["inbound-mail/ses/"],
+        }
+    )
+    @skipUnless(find_spec("cryptography"), "needs cryptography (the amazon_ses extra)")
+    def test_allow_lists_set_no_warning(self):
+        self.assertEqual(self.ids(), [])
+
+    @override_settings(
+        ANYMAIL={
+            "WEBHOOK_SECRET": "u:p",
+            "AMAZON_SES_VERIFY_SNS_SIGNATURES": False,
+            "AMAZON_SES_SNS_TOPIC_ARNS": ["arn:aws:sns:us-east-1:123456789012:ses-events"],
+            "AMAZON_SES_INBOUND_S3_BUCKETS": [],
+        }
+    )
+    def test_verification_off_warns(self):  # (cryptography isn't needed then)
+        (warning,) = check_webhook_security()
+        self.assertEqual(warning.id, "anymail.W003")
+        self.assertIn("AMAZON_SES_VERIFY_SNS_SIGNATURES", warning.msg)
+
+    @override_settings(
+        ANYMAIL={"WEBHOOK_SECRET": "u:p"}, EMAIL_BACKEND="anymail.backends.sendgrid.EmailBackend"
+    )
+    def test_only_when_amazon_ses_is_in_use(self):
+        self.assertEqual(self.ids(), [])
+        with override_settings(ANYMAIL={"WEBHOOK_SECRET": "u:p", "AMAZON_SES_CLIENT_PARAMS": {}}):
+            self.assertIn("anymail.W004", self.ids())
+
+    @override_settings(ANYMAIL={"WEBHOOK_SECRET": "u:p"})
+    def test_missing_cryptography_is_an_error(self):
+        with mock.patch.dict("sys.modules", {"cryptography": None}):
+            messages = check_webhook_security()
+        (error,) = [message for message in messages if message.id == "anymail.E002"]
+        self.assertIsInstance(error, checks.Error)
+        self.assertIn("django-anymail[amazon_ses]", error.msg)

@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
-from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 
 from .._version import __version__
@@ -47,7 +46,7 @@ class AnymailRequestsBackend(AnymailBaseBackend):
             self.session.close()
             self.session = None
 
-    @method_decorator(sensitive_variables("params"))
+    @sensitive_variables("params")  # (not via method_decorator: its frame would show them)
     def post_to_esp(self, payload: RequestsPayload, message: Any) -> requests.Response:
         """Make the payload's API request; AnymailRequestsAPIError for any failure.
 
@@ -134,6 +133,8 @@ class AnymailRequestsBackend(AnymailBaseBackend):
 class RequestsPayload(BasePayload):
     """A payload that becomes one HTTP request: ESPs fill in data, headers, files, etc."""
 
+    # headers, auth and params may hold the API key: keep it out of Django's error reports
+    @sensitive_variables("headers", "auth", "params")
     def __init__(
         self,
         message: Any,

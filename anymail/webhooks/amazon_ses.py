@@ -124,6 +124,43 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
     session_params: dict[str, Any] | None = None
     client_params: dict[str, Any] | None = None
 
+    @classmethod
+    def check_settings(cls) -> list[Any]:
+        from django.core import checks
+
+        messages: list[Any] = []
+        esp_name = cls.esp_name
+        if not amazon_ses_configured():
+            return messages  # anymail.urls routes every ESP's views: check only the ESP in use
+        verify = get_anymail_setting("verify_sns_signatures", esp_name=esp_name, default=True)
+        if not verify:
+            messages.append(
+                checks.Warning(
+                    "Anymail's Amazon SES webhooks don't check Amazon SNS message signatures "
+                    "(AMAZON_SES_VERIFY_SNS_SIGNATURES is False).",
+                    hint="Anyone who knows your WEBHOOK_SECRET (or anyone at all, without one) "
+                    "can post fake SES events and inbound mail. Turn it off only for local "
+                    "testing.",
+                    id="anymail.W003",
+                )
+            )
+        else:
+            try:
+                require_cryptography()
+            except AnymailImproperlyInstalled as err:
+                messages.append(checks.Error(str(err), id="anymail.E002"))
+        if get_anymail_setting("sns_topic_arns", esp_name=esp_name, default=None) is None:
+            messages.append(
+                checks.Warning(
+                    "Anymail's Amazon SES webhooks accept messages from any Amazon SNS topic "
+                    "(AMAZON_SES_SNS_TOPIC_ARNS isn't set).",
+                    hint="A valid signature only proves a message came through SNS: anyone's "
+                    "topic can post to your url. List your SES tracking and inbound topic ARNs.",
+                    id="anymail.W004",
+                )
+            )
+        return messages
+
     def __init__(self, **kwargs: Any) -> None:
         esp_name = self.esp_name
         self.auto_confirm_sns_subscriptions = get_anymail_setting(
@@ -321,6 +358,24 @@ def topic_arns_setting(value: Any) -> frozenset[str] | None:
                 f"('arn:aws:sns:<region>:<account>:<topic name>'), but has {arn!r}"
             )
     return frozenset(arns)
+
+
+def amazon_ses_configured() -> bool:
+    """Whether the project uses Amazon SES: its backend, or any AMAZON_SES_ setting."""
+    from django.conf import settings
+
+    backends = [getattr(settings, "EMAIL_BACKEND", "")]
+    backends += [
+        str(mailer.get("BACKEND", ""))
+        for mailer in (getattr(settings, "MAILERS", None) or {}).values()
+        if isinstance(mailer, dict)
+    ]
+    if any("amazon_ses" in backend for backend in backends):
+        return True
+    anymail_settings = getattr(settings, "ANYMAIL", None) or {}
+    return any(str(name).startswith("AMAZON_SES_") for name in anymail_settings) or any(
+        name.startswith("ANYMAIL_AMAZON_SES_") for name in dir(settings)
+    )
 
 
 def require_cryptography() -> None:
@@ -527,6 +582,25 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView):
     # Settings (class attributes, so as_view() can override them)
     inbound_s3_buckets: list[tuple[str, str]] | None = None
     inbound_s3_max_size: int = INBOUND_S3_MAX_SIZE
+
+    @classmethod
+    def check_settings(cls) -> list[Any]:
+        from django.core import checks
+
+        messages = super().check_settings()
+        if not amazon_ses_configured():
+            return messages
+        if get_anymail_setting("inbound_s3_buckets", esp_name=cls.esp_name, default=None) is None:
+            messages.append(
+                checks.Warning(
+                    "Anymail's Amazon SES inbound webhook will download mail from any S3 "
+                    "bucket a notification names (AMAZON_SES_INBOUND_S3_BUCKETS isn't set).",
+                    hint="Set it to your receipt rule's 'bucket/prefix' (or [] if you use "
+                    "only SNS actions).",
+                    id="anymail.W005",
+                )
+            )
+        return messages
 
     def __init__(self, **kwargs: Any) -> None:
         esp_name = self.esp_name

@@ -150,6 +150,11 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
         """Whether settings give this ESP a webhook signing key (for the system check)."""
         return False
 
+    @classmethod
+    def check_settings(cls) -> list[Any]:
+        """Django system check messages about this view's settings, when its url is routed."""
+        return []
+
     def head(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Some ESPs check the url with a HEAD request before they start posting to it
         return HttpResponse()
