@@ -23,6 +23,7 @@ import re
 from typing import Any
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 
 from ..addresses import EmailAddress
 from ..attachments import Attachment
@@ -195,6 +196,7 @@ def _json_or_none(response: requests.Response) -> Any:
 class PostmarkPayload(RequestsPayload):
     """Collects the message's fields, then lays them out as one or more Postmark messages."""
 
+    @sensitive_variables("headers")  # the API key: kept out of Django's error reports
     def __init__(self, message: Any, defaults: dict[str, Any], backend: EmailBackend) -> None:
         headers = {
             "Accept": "application/json",

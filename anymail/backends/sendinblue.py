@@ -25,6 +25,7 @@ import json
 from typing import Any
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 from requests.structures import CaseInsensitiveDict
 
 from ..addresses import EmailAddress
@@ -107,6 +108,7 @@ class SendinBluePayload(RequestsPayload):
     """One ``smtp/email`` call. Fields are collected here and built into JSON at the end,
     because a template_id changes what the rest of the message may contain."""
 
+    @sensitive_variables("headers")  # the API key: kept out of Django's error reports
     def __init__(self, message: Any, defaults: dict[str, Any], backend: EmailBackend) -> None:
         headers = {
             "api-key": backend.api_key,
