@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import inspect
+import io
 import json
 import logging
 from typing import Any
@@ -289,6 +290,22 @@ def basic_auth_header(credentials: str | bytes) -> str:
     if isinstance(credentials, str):
         credentials = credentials.encode("utf-8")
     return "Basic " + base64.b64encode(credentials).decode("ascii")
+
+
+class ReadCountingInput(io.BytesIO):
+    """A wsgi.input that records how many body bytes the app read."""
+
+    bytes_read = 0
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def readline(self, size=-1):
+        data = super().readline(size)
+        self.bytes_read += len(data)
+        return data
 
 
 def mock_receiver(name: str = "receiver") -> mock.Mock:

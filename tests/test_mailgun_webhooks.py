@@ -32,8 +32,7 @@ from anymail.webhooks.mailgun import (
     legacy_message_headers,
 )
 
-from .fakes import mock_receiver, quiet_webhook_logs
-from .test_webhook_limits import ReadCountingInput
+from .fakes import ReadCountingInput, mock_receiver, quiet_webhook_logs
 
 SIGNING_KEY = "whsec-mailgun-signing-key-0123456789"
 TRACKING_URL = "/anymail/mailgun/tracking/"

@@ -39,8 +39,7 @@ from anymail.exceptions import (
 from anymail.signals import AnymailTrackingEvent, inbound, tracking
 from anymail.webhooks.mandrill import MandrillCombinedWebhookView, MandrillTrackingWebhookView
 
-from .fakes import basic_auth_header, mock_receiver
-from .test_webhook_limits import ReadCountingInput
+from .fakes import ReadCountingInput, basic_auth_header, mock_receiver
 
 WEBHOOK_KEY = "Zk3pQx7TnWv0bYcD1eRfGh"
 WEBHOOK_SECRET = "user123:pass456"

@@ -4,7 +4,6 @@ event ids, de-duplication and failing closed. Through the sample ESP of test_bas
 from __future__ import annotations
 
 import email.policy
-import io
 import json
 import time
 from typing import Any
@@ -24,7 +23,7 @@ from anymail.webhooks.dedup import already_delivered, first_delivery, remember_d
 from anymail.webhooks.limits import INBOUND_MAX_BODY_SIZE, TRACKING_MAX_BODY_SIZE
 from anymail.webhooks.replay import remember_once
 
-from .fakes import basic_auth_header
+from .fakes import ReadCountingInput, basic_auth_header
 from .test_base_webhooks import (
     INBOUND_PATH,
     RAW_INBOUND_MESSAGE,
@@ -35,8 +34,8 @@ from .test_base_webhooks import (
     SampleInboundWebhookView,
     SampleTrackingWebhookView,
     encode_json,
-    sample_events,
     sample_esp_signature,
+    sample_events,
     sample_inbound_payload,
 )
 from .test_base_webhooks import urlpatterns as sample_urlpatterns
@@ -66,22 +65,6 @@ def big_message(size: int) -> str:
     """A raw message of about size bytes (a long plain-text body)."""
     line = "The quick brown fox jumps over the lazy dog. " * 2 + "\n"
     return RAW_INBOUND_MESSAGE + line * (size // len(line))
-
-
-class ReadCountingInput(io.BytesIO):
-    """A wsgi.input that records how many body bytes the app read."""
-
-    bytes_read = 0
-
-    def read(self, size=-1):
-        data = super().read(size)
-        self.bytes_read += len(data)
-        return data
-
-    def readline(self, size=-1):
-        data = super().readline(size)
-        self.bytes_read += len(data)
-        return data
 
 
 @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET}, ROOT_URLCONF=__name__)
