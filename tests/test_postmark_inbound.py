@@ -20,7 +20,9 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 from anymail.webhooks.postmark import PostmarkInboundWebhookView
 
-from .test_postmark_webhooks import DELIVERY, WEBHOOK_SECRET, basic_auth_header, quiet_webhook_logs
+from .fakes import basic_auth_header, mock_receiver, quiet_webhook_logs
+from .test_postmark_webhooks import DELIVERY, WEBHOOK_SECRET
+from .test_sendgrid_webhooks import EVENT_ID_DIGEST
 
 INBOUND_URL = "/anymail/postmark/inbound/"
 URLCONF = "tests.test_postmark_webhooks"  # mounts both Postmark views at their documented urls
@@ -108,7 +110,7 @@ class PostmarkInboundTestCase(SimpleTestCase):
     def setUp(self) -> None:
         super().setUp()
         quiet_webhook_logs(self)
-        self.handler = mock.Mock()
+        self.handler = mock_receiver("handler")
         inbound.connect(self.handler)
         self.addCleanup(inbound.disconnect, self.handler)
 
@@ -395,6 +397,31 @@ class PostmarkInboundTests(PostmarkInboundTestCase):
                 self.assertEqual(self.post(None, raw=body).status_code, 400)
         self.handler.assert_not_called()
 
+    def test_receiver_error_is_503_after_every_receiver(self) -> None:
+        # Postmark retries an inbound post that doesn't get a 200 (10 times over about 10.5
+        # hours), except after a 403; a receiver's error that may be temporary is a 503
+        other_receiver = mock_receiver("other_receiver")
+        inbound.connect(other_receiver)
+        self.addCleanup(inbound.disconnect, other_receiver)
+        self.handler.side_effect = RuntimeError("database down")
+        with self.assertLogs("anymail.webhooks", "ERROR"):
+            response = self.post(inbound_payload())
+        self.assertEqual(response.status_code, 503)
+        self.assertTrue(response.has_header("Retry-After"))
+        self.assertEqual(other_receiver.call_args.kwargs["event"].message.subject, "Test subject")
+
+    def test_event_id_without_message_id_is_stable(self) -> None:
+        payload = inbound_payload()
+        del payload["MessageID"]
+        other = {**payload, "Subject": "Another message"}
+        ids = []
+        for body in (payload, payload, other):  # (the second: Postmark retrying)
+            self.handler.reset_mock()
+            ids.append(self.post_inbound(body).event_id)
+        self.assertRegex(ids[0], EVENT_ID_DIGEST)
+        self.assertEqual(ids[1], ids[0])
+        self.assertNotEqual(ids[2], ids[0])
+
     def test_odd_header_names_skipped(self) -> None:
         payload = inbound_payload()
         payload["Headers"].append({"Name": "Bad Header: Name", "Value": "x"})
@@ -481,8 +508,9 @@ class PostmarkInboundPropertyTests(SimpleTestCase):
 
     @property_settings
     @given(mutation=_inbound_mutations())
-    def test_mutated_payloads_never_5xx(self, mutation: tuple) -> None:
-        handler = mock.Mock()
+    def test_mutated_payloads_are_200_or_400(self, mutation: tuple) -> None:
+        # (never a 5xx: Postmark would retry a malformed message for hours)
+        handler = mock_receiver("handler")
         inbound.connect(handler)
         try:
             response = self.client.generic(
@@ -516,7 +544,7 @@ class PostmarkInboundPropertyTests(SimpleTestCase):
         ).filter(lambda authorization: authorization != basic_auth_header(WEBHOOK_SECRET)),
     )
     def test_bad_auth_always_400_without_parsing(self, mutation: tuple, authorization: str) -> None:
-        handler = mock.Mock()
+        handler = mock_receiver("handler")
         inbound.connect(handler)
         try:
             with mock.patch.object(

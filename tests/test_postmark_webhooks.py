@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason, tracking
 from anymail.webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
 
-from .fakes import basic_auth_header, quiet_webhook_logs
+from .fakes import basic_auth_header, mock_receiver, quiet_webhook_logs
+from .test_sendgrid_webhooks import EVENT_ID_DIGEST, LARGE_BATCH_DEADLINE
 
 WEBHOOK_SECRET = "username:password"
 TRACKING_URL = "/anymail/postmark/tracking/"
@@ -182,7 +183,7 @@ class PostmarkTrackingTestCase(SimpleTestCase):
     def setUp(self) -> None:
         super().setUp()
         quiet_webhook_logs(self)
-        self.handler = mock.Mock()
+        self.handler = mock_receiver("handler")
         tracking.connect(self.handler)
         self.addCleanup(tracking.disconnect, self.handler)
 
@@ -212,7 +213,14 @@ class PostmarkTrackingTestCase(SimpleTestCase):
         return event
 
     def assert_event(self, event: AnymailTrackingEvent, **expected: Any) -> None:
-        """Compare EVERY normalized field (defaults for the ones not given)."""
+        """Compare EVERY normalized field (defaults for the ones not given).
+
+        Without an expected event_id, it must be Anymail's own (Postmark's records other
+        than bounces and complaints have no id).
+        """
+        if "event_id" not in expected:
+            self.assertRegex(event.event_id, EVENT_ID_DIGEST)
+            expected["event_id"] = event.event_id
         fields = {
             "event_type": None,
             "timestamp": None,
@@ -515,13 +523,6 @@ class PostmarkTrackingErrorTests(PostmarkTrackingTestCase):
             json.dumps([DELIVERY]).encode(),
             b'"string"',
             b"\xff\xfe\x00bad utf-8",
-            json.dumps({**DELIVERY, "DeliveredAt": "not a date"}).encode(),
-            json.dumps({**DELIVERY, "DeliveredAt": 1573101234}).encode(),
-            json.dumps({**DELIVERY, "Metadata": ["not", "a", "dict"]}).encode(),
-            json.dumps({**DELIVERY, "Recipient": {"Email": "john@example.com"}}).encode(),
-            json.dumps({**BOUNCE, "ID": {"nested": 1}}).encode(),
-            json.dumps({**SUBSCRIPTION_CHANGE, "SuppressSending": "yes"}).encode(),
-            json.dumps({**BOUNCE, "Type": ["HardBounce"]}).encode(),
         ]
         for body in bodies:
             with self.subTest(body=body):
@@ -530,16 +531,69 @@ class PostmarkTrackingErrorTests(PostmarkTrackingTestCase):
                 self.assertEqual(response.status_code, 400)
         self.handler.assert_not_called()
 
+    def test_odd_field_types_are_an_unknown_event(self) -> None:
+        # A record Anymail can't read is still delivered, as "unknown" with its raw data, and
+        # accepted (a 400 would have Postmark retry it, to the same end)
+        payloads = [
+            {**DELIVERY, "DeliveredAt": "not a date"},
+            {**DELIVERY, "DeliveredAt": 1573101234},
+            {**DELIVERY, "Metadata": ["not", "a", "dict"]},
+            {**DELIVERY, "Recipient": {"Email": "john@example.com"}},
+            {**BOUNCE, "ID": {"nested": 1}},
+            {**SUBSCRIPTION_CHANGE, "SuppressSending": "yes"},
+            {**BOUNCE, "Type": ["HardBounce"]},
+            {**DELIVERY, "RecordType": 7},
+        ]
+        for payload in payloads:
+            with self.subTest(payload=payload):
+                self.handler.reset_mock()
+                with self.assertLogs("anymail.webhooks", "WARNING"):
+                    event = self.post_event(payload)
+                self.assert_event(event, event_type="unknown")
+                self.assertEqual(event.esp_event, payload)
+
+    def test_one_odd_record_among_many_costs_only_itself(self) -> None:
+        # Postmark posts each record separately: 100 posts, one odd, all accepted
+        payloads = [{**DELIVERY, "Recipient": f"to{n}@example.com"} for n in range(100)]
+        payloads[63] = {**payloads[63], "Metadata": "not an object"}
+        with self.assertLogs("anymail.webhooks", "WARNING") as logs:
+            statuses = [self.post(payload).status_code for payload in payloads]
+        self.assertEqual(statuses, [200] * 100)
+        events = [call.kwargs["event"] for call in self.handler.call_args_list]
+        self.assertEqual([event.esp_event for event in events], payloads)
+        self.assertEqual(
+            [event.event_type for event in events],
+            ["delivered"] * 63 + ["unknown"] + ["delivered"] * 36,
+        )
+        self.assertEqual(len(logs.records), 1)
+        self.assertIn("to63@example.com", logs.records[0].getMessage())  # (the raw record)
+
+    def test_event_id_is_the_same_when_postmark_retries(self) -> None:
+        for payload in (DELIVERY, DELIVERY, OPEN, BOUNCE):
+            self.post(payload)
+        ids = [call.kwargs["event"].event_id for call in self.handler.call_args_list]
+        self.assertRegex(ids[0], EVENT_ID_DIGEST)
+        self.assertEqual(ids[1], ids[0])
+        self.assertNotEqual(ids[2], ids[0])
+        self.assertEqual(ids[3], "4323372036854775807")  # (Postmark's own bounce ID)
+
     def test_missing_optional_fields(self) -> None:
         # Sparse records still normalize (Postmark omits some fields, e.g. Tag, on some records)
         event = self.post_event({"RecordType": "Open", "MessageID": "only-an-id"})
         self.assert_event(event, event_type="opened", message_id="only-an-id")
 
-    def test_receiver_error_is_400(self) -> None:
+    def test_receiver_error_is_503_after_every_receiver(self) -> None:
+        # Postmark retries anything but a 200, so a receiver's error that may be temporary
+        # gets a 503
+        other_receiver = mock_receiver("other_receiver")
+        tracking.connect(other_receiver)
+        self.addCleanup(tracking.disconnect, other_receiver)
         self.handler.side_effect = RuntimeError("database down")
         with self.assertLogs("anymail.webhooks", "ERROR"):
             response = self.post(DELIVERY)
-        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.status_code, 503)
+        self.assertTrue(response.has_header("Retry-After"))
+        self.assertEqual(other_receiver.call_args.kwargs["event"].esp_event, DELIVERY)
 
     def test_get_not_allowed(self) -> None:
         response = self.client.get(
@@ -548,7 +602,8 @@ class PostmarkTrackingErrorTests(PostmarkTrackingTestCase):
         self.assertEqual(response.status_code, 405)
 
 
-# Property tests: mutated realistic payloads never cause a 5xx, and bad auth never parses
+# Property tests: mutated realistic payloads get a 200 or 400 (never a 5xx, which Postmark would
+# retry), large ones in linear time; and bad auth never parses
 
 
 def _mutations() -> st.SearchStrategy:
@@ -641,9 +696,9 @@ class PostmarkTrackingPropertyTests(SimpleTestCase):
 
     @property_settings
     @given(mutation=_mutations())
-    def test_mutated_payloads_never_5xx(self, mutation: tuple) -> None:
+    def test_mutated_payloads_are_200_or_400(self, mutation: tuple) -> None:
         body = _mutated_body(mutation)
-        handler = mock.Mock()
+        handler = mock_receiver("handler")
         tracking.connect(handler)
         try:
             with self.assertNoLogs("anymail.webhooks", "ERROR"):
@@ -666,6 +721,42 @@ class PostmarkTrackingPropertyTests(SimpleTestCase):
         else:
             handler.assert_not_called()
 
+    @settings(
+        max_examples=8,
+        deadline=LARGE_BATCH_DEADLINE,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(
+        payload=st.sampled_from(ALL_TRACKING_PAYLOADS),
+        entries=st.integers(min_value=10_000, max_value=50_000),
+        odd=st.booleans(),
+    )
+    def test_large_record(self, payload: dict[str, Any], entries: int, odd: bool) -> None:
+        # A record with tens of thousands of metadata entries (megabytes of JSON), and perhaps
+        # an odd field, is handled in linear time
+        metadata = {f"key{n}": "value " * (n % 20) for n in range(entries)}
+        payload = {**payload, "Metadata": metadata, "Details": "x" * entries}
+        if odd:
+            payload["Tag"] = ["not", "a", "string"]
+        handler = mock_receiver("handler")
+        tracking.connect(handler)
+        try:
+            response = self.client.generic(
+                "POST",
+                TRACKING_URL,
+                json.dumps(payload),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
+            )
+        finally:
+            tracking.disconnect(handler)
+        self.assertEqual(response.status_code, 200)
+        event = handler.call_args.kwargs["event"]
+        self.assertEqual(event.event_type == "unknown", odd)
+        if not odd:
+            self.assertEqual(len(event.metadata), entries)
+
     @property_settings
     @given(
         mutation=_mutations(),
@@ -677,7 +768,7 @@ class PostmarkTrackingPropertyTests(SimpleTestCase):
     )
     def test_bad_auth_always_400_without_parsing(self, mutation: tuple, authorization: str) -> None:
         body = _mutated_body(mutation)
-        handler = mock.Mock()
+        handler = mock_receiver("handler")
         tracking.connect(handler)
         try:
             with mock.patch.object(

@@ -1156,6 +1156,50 @@ class SendGridResponseTests(SendGridBackendTestCase):
         self.message.send()
         self.assertEqual(self.message.anymail_status.status, {"queued"})
 
+    def test_2xx_that_isnt_from_sendgrid_is_an_error(self):
+        # E.g., a proxy's or captive portal's page, or a body cut off: the message wasn't sent
+        for response_kwargs, problem in (
+            (
+                {
+                    "text": "<html><body>Please log in to the network</body></html>",
+                    "headers": {"Content-Type": "text/html; charset=utf-8"},
+                },
+                "an HTML page",
+            ),
+            ({"text": "<!DOCTYPE html><html>Gateway</html>"}, "isn't JSON"),
+            ({"text": '{"message": "succ'}, "isn't JSON"),
+            ({"text": "OK", "headers": {"Content-Type": "text/plain"}}, "isn't JSON"),
+            ({"json_data": {"errors": [{"message": "Quota exceeded"}]}}, "Quota exceeded"),
+        ):
+            with self.subTest(response=response_kwargs):
+                self.responses.clear()
+                self.set_response(200, **response_kwargs)
+                message = EmailMessage("Subject", "Body", "from@example.com", ["to@example.com"])
+                with self.assertRaises(AnymailRequestsAPIError) as cm:
+                    message.send()
+                first_line = str(cm.exception).splitlines()[0]
+                self.assertTrue(first_line.startswith("SendGrid API response 200 (OK) isn't"))
+                self.assertIn(problem, first_line)
+                self.assertEqual(cm.exception.status_code, 200)
+                self.assertIsNone(message.anymail_status.status)
+        # ... and, like other API errors, quiet with fail_silently
+        self.responses.clear()
+        self.set_response(202, text="<html>Accepted?</html>")
+        self.assertEqual(self.message.send(fail_silently=True), 0)
+
+    def test_2xx_with_an_empty_or_json_body_is_queued(self):
+        for response_kwargs in (
+            {"text": ""},
+            {"text": "  \r\n", "headers": {"Content-Type": "text/html"}},  # (no page at all)
+            {"text": "", "headers": {"Content-Type": "text/plain; charset=utf-8"}},
+            {"json_data": {}},
+        ):
+            with self.subTest(response=response_kwargs):
+                self.responses.clear()
+                self.set_response(202, **response_kwargs)
+                self.assertEqual(self.message.send(), 1)
+                self.assertEqual(self.message.anymail_status.status, {"queued"})
+
     def test_real_uuids_are_generated(self):
         self.mock_uuid4.side_effect = None
         self.mock_uuid4.return_value = uuid.UUID("a6e9b7d0-3c1e-4f39-9f56-9b0f3b5f6e21")

@@ -19,10 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from anymail.inbound import AnymailInboundMessage
-from anymail.signals import AnymailInboundEvent
+from anymail.signals import AnymailInboundEvent, inbound
 from anymail.webhooks.sendgrid import SendGridInboundWebhookView
 
+from .fakes import mock_receiver
 from .test_sendgrid_webhooks import (
+    EVENT_ID_DIGEST,
     INBOUND_PATH,
     PROCESSED_EVENT,
     TRACKING_PATH,
@@ -213,7 +215,7 @@ class SendGridInboundTestCase(SendGridWebhookTestCase):
         self.assertIsInstance(event, AnymailInboundEvent)
         self.assertEqual(event.event_type, "inbound")
         self.assertIsNone(event.timestamp)
-        self.assertIsNone(event.event_id)
+        self.assertRegex(event.event_id, EVENT_ID_DIGEST)  # (SendGrid gives none: Anymail's)
         self.assertIsInstance(event.esp_event, HttpRequest)
         self.assertIsInstance(event.message, AnymailInboundMessage)
         return event
@@ -447,6 +449,25 @@ class SendGridInboundRawTests(SendGridInboundTestCase):
         self.assertEqual(message.subject, "Café")
         self.assertEqual(message.text, "Café crème")
 
+    def test_event_id_is_the_same_when_sendgrid_retries(self):
+        posts = [
+            (parsed_fields(), PARSED_FILES),
+            (parsed_fields(), PARSED_FILES),  # (SendGrid retrying)
+            (parsed_fields(), PARSED_FILES[:1]),  # (one attachment fewer)
+            (parsed_fields(subject=b"Another message"), PARSED_FILES),
+            (raw_fields(), []),
+            (raw_fields(), []),
+            (raw_fields(email=RAW_MIME.replace(b"Some notes.", b"Other notes.")), []),
+        ]
+        ids = []
+        for fields, files in posts:
+            self.inbound_handler.reset_mock()
+            self.assertEqual(self.post_inbound(fields, files).status_code, 200)
+            ids.append(self.inbound_event().event_id)
+        self.assertEqual(ids[1], ids[0])
+        self.assertEqual(ids[5], ids[4])
+        self.assertEqual(len({ids[0], ids[2], ids[3], ids[4], ids[6]}), 5, ids)
+
     def test_unparseable_raw_mime_is_still_delivered(self):
         # Inbound mail is hostile input; the message parser never raises on it
         self.post_inbound(raw_fields(email=b"\xff\xfe not really an email"))
@@ -538,14 +559,23 @@ class SendGridInboundErrorTests(SendGridInboundTestCase):
         self.assertEqual(message.text, "Café")
         self.assertEqual(message.from_email.addr_spec, "a@example.com")
 
-    def test_receiver_error_is_400_so_sendgrid_retries(self):
+    def test_receiver_error_is_503_so_sendgrid_retries(self):
+        # Inbound Parse drops the message for a 4xx; it retries a 5xx (for up to 72 hours)
+        other_receiver = mock_receiver("other_receiver")
+        inbound.connect(other_receiver, weak=False)
+        self.addCleanup(inbound.disconnect, other_receiver)
         self.inbound_handler.side_effect = RuntimeError("database down")
-        response = self.post_inbound(parsed_fields(), PARSED_FILES)
-        self.assertEqual(response.status_code, 400)
+        with self.assertLogs("anymail.webhooks", level="ERROR"):
+            response = self.post_inbound(parsed_fields(), PARSED_FILES)
+        self.assertEqual(response.status_code, 503)
+        self.assertTrue(response.has_header("Retry-After"))
+        other_receiver.assert_called_once()
+        self.assertEqual(other_receiver.call_args.kwargs["event"].message.subject, "Test subject ✓")
 
 
 # ---------------------------------------------------------------------------------------------
-# Property tests: whatever arrives, the answer is a 200 or a 400, never a 500
+# Property tests: whatever arrives, the answer is a 200 or a 400 (never a 5xx, which SendGrid
+# would retry for 72 hours)
 # ---------------------------------------------------------------------------------------------
 
 odd_bytes = st.binary(max_size=40) | st.sampled_from(
@@ -592,7 +622,7 @@ def mutated_form(draw) -> tuple[list[Field], list[File]]:
 class SendGridInboundPropertyTests(SendGridInboundTestCase):
     @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(form=mutated_form())
-    def test_valid_auth_is_200_or_400(self, form):
+    def test_mangled_forms_are_200_or_400(self, form):
         self.inbound_handler.reset_mock()
         fields, files = form
         response = self.post_inbound(fields, files)

@@ -5,6 +5,7 @@ created with SendinBlue's "batched" option).
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime, timezone
 from typing import Any
 from unittest import mock
@@ -14,10 +15,12 @@ from django.urls import path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anymail.signals import AnymailTrackingEvent
+from anymail.exceptions import AnymailInsecureWebhookWarning
+from anymail.signals import AnymailTrackingEvent, tracking
 from anymail.webhooks.sendinblue import SendinBlueTrackingWebhookView
 
-from .fakes import JsonWebhookTestCase, basic_auth_header, mangled_json_body
+from .fakes import JsonWebhookTestCase, basic_auth_header, mangled_json_body, mock_receiver
+from .test_sendgrid_webhooks import EVENT_ID_DIGEST, LARGE_BATCH_DEADLINE, large_batch
 
 TRACKING_PATH = "/anymail/sendinblue/tracking/"
 WEBHOOK_SECRET = "sib-user:sib-pass"
@@ -241,7 +244,8 @@ class SendinBlueTrackingEventTests(SendinBlueWebhookTestCase):
         (event,) = self.tracking_events()
         self.assertIsInstance(event, AnymailTrackingEvent)
         self.assertEqual(event.esp_event, esp_event)
-        self.assertIsNone(event.event_id)  # "id" is the webhook's, not the event's
+        # SendinBlue's "id" is the webhook's, not the event's: Anymail gives a digest
+        self.assertRegex(event.event_id, EVENT_ID_DIGEST)
         return event
 
     def assert_common_fields(
@@ -411,6 +415,16 @@ class SendinBlueTrackingEventTests(SendinBlueWebhookTestCase):
         self.assertEqual(self.post_webhook([]).status_code, 200)
         self.tracking_handler.assert_not_called()
 
+    def test_event_id_is_the_same_when_sendinblue_retries(self):
+        self.post_webhook(DELIVERED_EVENT)
+        self.post_webhook(DELIVERED_EVENT)  # (SendinBlue retrying the same event)
+        self.post_webhook([CLICK_EVENT, DELIVERED_EVENT])
+        ids = [event.event_id for event in self.tracking_events()]
+        self.assertRegex(ids[0], EVENT_ID_DIGEST)
+        self.assertEqual(ids[1], ids[0])
+        self.assertEqual(ids[3], ids[0])  # (the same event, batched)
+        self.assertNotEqual(ids[2], ids[0])
+
     def test_message_id_matches_backend_anymail_status(self):
         # The send API's {"messageId": "<...>"} is the webhook's "message-id", brackets and all
         event = self.assert_single_event(DELIVERED_EVENT)
@@ -502,22 +516,42 @@ class SendinBlueTrackingFieldTests(SendinBlueWebhookTestCase):
 
 @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
 class SendinBlueTrackingErrorTests(SendinBlueWebhookTestCase):
-    def assert_400(self, body: Any, expected_log: str | None = None) -> None:
-        with self.assertLogs("anymail.webhooks", level="WARNING") as logs:
+    def assert_400(self, body: Any) -> None:
+        with self.assertLogs("anymail.webhooks", level="WARNING"):
             response = self.post_webhook(body)
         self.assertEqual(response.status_code, 400)
         self.tracking_handler.assert_not_called()
+
+    def assert_unknown(self, esp_event: Any, expected_log: str | None = None) -> None:
+        """An event Anymail can't read is still delivered (a 200), as "unknown", and logged."""
+        self.tracking_handler.reset_mock()
+        with self.assertLogs("anymail.webhooks", level="WARNING") as logs:
+            response = self.post_webhook(esp_event)
+        self.assertEqual(response.status_code, 200)
+        (event,) = self.tracking_events()
+        self.assertEqual(event.event_type, "unknown")
+        self.assertEqual(event.esp_event, esp_event)
+        self.assertRegex(event.event_id, EVENT_ID_DIGEST)
         if expected_log:
             self.assertIn(expected_log, logs.records[0].getMessage())
 
     def test_malformed_bodies(self):
-        for body in (b"", b"not json", b"\xff\xfe{}", "null", '"delivered"', "42", "[1]", "[[]]"):
+        # Only a body that isn't an event or a list of them is refused
+        for body in (b"", b"not json", b"\xff\xfe{}", "null", '"delivered"', "42"):
             with self.subTest(body=body):
                 self.assert_400(body)
 
+    def test_batch_items_that_arent_events(self):
+        self.post_webhook([1, [], DELIVERED_EVENT])
+        events = self.tracking_events()
+        self.assertEqual(
+            [event.event_type for event in events], ["unknown", "unknown", "delivered"]
+        )
+        self.assertEqual([event.esp_event for event in events], [1, [], DELIVERED_EVENT])
+
     def test_event_without_type(self):
         esp_event = {key: value for key, value in DELIVERED_EVENT.items() if key != "event"}
-        self.assert_400(esp_event, "no 'event' type")
+        self.assert_unknown(esp_event, "no 'event' type")
 
     def test_wrong_field_types(self):
         for field, value in [
@@ -537,7 +571,7 @@ class SendinBlueTrackingErrorTests(SendinBlueWebhookTestCase):
             ("user_agent", 5),
         ]:
             with self.subTest(field=field, value=value):
-                self.assert_400(dict(DELIVERED_EVENT, **{field: value}))
+                self.assert_unknown(dict(DELIVERED_EVENT, **{field: value}))
 
     def test_bad_fallback_timestamps(self):
         base = {key: value for key, value in DELIVERED_EVENT.items() if key != "ts_epoch"}
@@ -553,24 +587,77 @@ class SendinBlueTrackingErrorTests(SendinBlueWebhookTestCase):
         ):
             with self.subTest(**fields):
                 esp_event = {**base, **fields}
-                self.assert_400({k: v for k, v in esp_event.items() if v is not None})
+                self.assert_unknown({k: v for k, v in esp_event.items() if v is not None})
 
     def test_nan_timestamp(self):
-        self.assert_400('{"event": "delivered", "ts_epoch": NaN}')
-        self.assert_400('{"event": "delivered", "ts_event": NaN}')
+        for body in ('{"event": "delivered", "ts_epoch": NaN}', '[{"ts_event": NaN}]'):
+            with self.subTest(body=body):
+                self.tracking_handler.reset_mock()
+                with self.assertLogs("anymail.webhooks", level="WARNING"):
+                    self.assertEqual(self.post_webhook(body).status_code, 200)
+                (event,) = self.tracking_events()
+                self.assertEqual(event.event_type, "unknown")
 
-    def test_one_bad_event_in_a_batch_delivers_none(self):
-        self.assert_400([REQUEST_EVENT, dict(DELIVERED_EVENT, ts_epoch="garbage"), CLICK_EVENT])
+    def test_one_bad_event_in_a_batch_costs_only_itself(self):
+        # 100 events, one with tags that aren't a list: 99 normal events, in order, and the
+        # odd one as "unknown" with its raw data. A 200, so SendinBlue doesn't retry.
+        batch = [dict(DELIVERED_EVENT, email=f"to{n}@example.com") for n in range(100)]
+        batch[41] = dict(batch[41], tags="receipt")
+        with self.assertLogs("anymail.webhooks", level="WARNING") as logs:
+            response = self.post_webhook(batch)
+        self.assertEqual(response.status_code, 200)
+        events = self.tracking_events()
+        self.assertEqual([event.esp_event for event in events], batch)
+        self.assertEqual(
+            [event.event_type for event in events],
+            ["delivered"] * 41 + ["unknown"] + ["delivered"] * 58,
+        )
+        self.assertEqual(events[42].recipient, "to42@example.com")
+        self.assertIn("to41@example.com", logs.records[0].getMessage())  # (the raw event)
 
-    def test_receiver_error_is_400(self):
+    def test_receiver_error_is_429_after_every_receiver_and_event(self):
+        # A receiver's failure may be temporary, so SendinBlue should retry. Brevo's docs: it
+        # discards an event answered with a 5xx, or a 4xx other than 429. So it's a 429 (the
+        # 503 other ESPs get), after every receiver has had every event.
+        other_receiver = mock_receiver("other_receiver")
+        tracking.connect(other_receiver, weak=False)
+        self.addCleanup(tracking.disconnect, other_receiver)
         self.tracking_handler.side_effect = RuntimeError("database down")
         with self.assertLogs("anymail.webhooks", level="ERROR"):
-            response = self.post_webhook(DELIVERED_EVENT)
-        self.assertEqual(response.status_code, 400)
+            response = self.post_webhook([REQUEST_EVENT, DELIVERED_EVENT])
+        self.assertEqual(response.status_code, 429)
+        self.assertTrue(response.has_header("Retry-After"))
+        self.assertEqual(len(self.tracking_events()), 2)
+        self.assertEqual(
+            [call.kwargs["event"].event_type for call in other_receiver.call_args_list],
+            ["queued", "delivered"],
+        )
+
+    def test_failure_that_may_pass_is_429(self):
+        cases = (
+            ({"WEBHOOK_SECRET": WEBHOOK_SECRET}, OSError("storage unreachable")),
+            ({"WEBHOOK_REQUIRE_AUTHENTICATION": True}, None),  # (and no secret set)
+        )
+        for setting, error in cases:
+            with (
+                self.subTest(setting=setting),
+                override_settings(ANYMAIL=setting),
+                warnings.catch_warnings(),
+                mock.patch.object(
+                    SendinBlueTrackingWebhookView, "esp_to_anymail_event", side_effect=error
+                ),
+                self.assertLogs("anymail.webhooks", level="ERROR"),
+            ):
+                warnings.simplefilter("ignore", AnymailInsecureWebhookWarning)  # (no secret)
+                response = self.post_webhook(DELIVERED_EVENT)
+                self.assertEqual(response.status_code, 429)
+                self.assertTrue(response.has_header("Retry-After"))
+        self.tracking_handler.assert_not_called()
 
 
 # ---------------------------------------------------------------------------------------------
-# Property test: whatever SendinBlue (or an attacker) posts, never a 5xx
+# Property tests: whatever SendinBlue (or an attacker) posts, a 200 or a 400 (never a 429,
+# which SendinBlue would retry), in time linear in the batch
 # ---------------------------------------------------------------------------------------------
 
 json_scalars = (
@@ -624,7 +711,7 @@ def mutated_body(draw: Any) -> bytes:
 class SendinBlueTrackingPropertyTests(SendinBlueWebhookTestCase):
     @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(body=mutated_body())
-    def test_valid_auth_is_200_or_400_never_5xx(self, body):
+    def test_mangled_bodies_are_200_or_400(self, body):
         self.tracking_handler.reset_mock()
         response = self.post_webhook(body)
         self.assertIn(response.status_code, (200, 400))
@@ -638,6 +725,25 @@ class SendinBlueTrackingPropertyTests(SendinBlueWebhookTestCase):
                     self.assertIsNotNone(event.timestamp.tzinfo)
         else:
             self.tracking_handler.assert_not_called()
+
+    @settings(
+        max_examples=8,
+        deadline=LARGE_BATCH_DEADLINE,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(batch=large_batch(ALL_SAMPLE_EVENTS, mutated_event()))
+    def test_large_batch_with_odd_events(self, batch):
+        # Thousands of events, a few odd: each is delivered, in order (a quadratic path
+        # would miss the deadline)
+        self.tracking_handler.reset_mock()
+        with self.assertNoLogs("anymail.webhooks", level="ERROR"):
+            response = self.post_webhook(batch.events)
+        self.assertEqual(response.status_code, 200)
+        events = self.tracking_events()
+        self.assertEqual(len(events), len(batch.events))
+        for index in batch.normal_indexes:
+            self.assertEqual(events[index].esp_event, batch.events[index])
+            self.assertNotEqual(events[index].event_type, "unknown")
 
     @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(

@@ -13,10 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from anymail.inbound import AnymailInboundMessage
-from anymail.signals import AnymailInboundEvent
+from anymail.signals import AnymailInboundEvent, inbound
 from anymail.webhooks.sparkpost import SparkPostInboundWebhookView
 
-from .fakes import mangled_json_body
+from .fakes import mangled_json_body, mock_receiver
+from .test_sendgrid_webhooks import EVENT_ID_DIGEST, LARGE_BATCH_DEADLINE, large_batch
 from .test_sparkpost_webhooks import (
     DELIVERY,
     WEBHOOK_SECRET,
@@ -99,6 +100,12 @@ class SparkPostInboundTests(SparkPostWebhookTestCase):
             self.assertEqual(call.kwargs["esp_name"], "SparkPost")
         return [call.kwargs["event"] for call in self.inbound_handler.call_args_list]
 
+    def unreadable_messages(self) -> list[Any]:
+        """The "unknown" events the inbound view sent tracking receivers."""
+        for call in self.tracking_handler.call_args_list:
+            self.assertIs(call.kwargs["sender"], SparkPostInboundWebhookView)
+        return [call.kwargs["event"] for call in self.tracking_handler.call_args_list]
+
     def test_docs_sample(self):
         item = relay_message()
         response = self.post_inbound([item])
@@ -107,7 +114,7 @@ class SparkPostInboundTests(SparkPostWebhookTestCase):
         self.assertIsInstance(event, AnymailInboundEvent)
         self.assertEqual(event.event_type, "inbound")
         self.assertIsNone(event.timestamp)
-        self.assertIsNone(event.event_id)
+        self.assertRegex(event.event_id, EVENT_ID_DIGEST)  # (SparkPost gives none: Anymail's)
         self.assertEqual(event.esp_event, item)
         message = event.message
         self.assertIsInstance(message, AnymailInboundMessage)
@@ -193,6 +200,32 @@ class SparkPostInboundTests(SparkPostWebhookTestCase):
         )
         self.assertEqual([e.esp_event for e in events], [first, second])
 
+    def test_event_id_is_the_same_when_sparkpost_retries(self):
+        first = relay_message()
+        second = relay_message(rcpt_to="two@there.com")
+        self.post_inbound([first, second])
+        self.post_inbound([first])  # (SparkPost retrying)
+        ids = [event.event_id for event in self.inbound_events()]
+        self.assertRegex(ids[0], EVENT_ID_DIGEST)
+        self.assertEqual(ids[2], ids[0])
+        self.assertNotEqual(ids[1], ids[0])
+
+    def test_receiver_error_is_503_after_every_receiver_and_message(self):
+        other_receiver = mock_receiver("other_receiver")
+        inbound.connect(other_receiver, weak=False)
+        self.addCleanup(inbound.disconnect, other_receiver)
+        self.inbound_handler.side_effect = RuntimeError("database down")
+        first, second = relay_message(rcpt_to="one@there.com"), relay_message(rcpt_to="two@x.com")
+        with self.assertLogs("anymail.webhooks", level="ERROR"):
+            response = self.post_inbound([first, second])
+        self.assertEqual(response.status_code, 503)
+        self.assertTrue(response.has_header("Retry-After"))
+        self.assertEqual(len(self.inbound_events()), 2)
+        self.assertEqual(
+            [call.kwargs["event"].esp_event for call in other_receiver.call_args_list],
+            [first, second],
+        )
+
     def test_envelope_missing(self):
         item = relay_message()
         del item["msys"]["relay_message"]["msg_from"]
@@ -227,6 +260,15 @@ class SparkPostInboundTests(SparkPostWebhookTestCase):
         self.tracking_handler.assert_not_called()
 
     def test_malformed(self):
+        for body in ("not json", {"msys": {"relay_message": {}}}):  # (the second: not a batch)
+            with self.subTest(body=body):
+                self.assertEqual(self.post_inbound(body).status_code, 400)
+        self.inbound_handler.assert_not_called()
+
+    def test_unreadable_relay_messages_cost_only_themselves(self):
+        # Each is logged and sent to *tracking* receivers as an "unknown" event with the raw
+        # item (inbound receivers can rely on event.message); the batch's other messages are
+        # delivered, and SparkPost gets a 200 (it would retry, then discard, the whole batch)
         def without(key: str) -> dict[str, Any]:
             item = relay_message()
             del item["msys"]["relay_message"]["content"][key]
@@ -234,22 +276,40 @@ class SparkPostInboundTests(SparkPostWebhookTestCase):
 
         bad_content = relay_message()
         bad_content["msys"]["relay_message"]["content"] = "Subject: hi"
-        bad_base64 = relay_message(email_rfc822="Not base64 at all!!!x", is_base64=True)
-        bad_flag = relay_message(is_base64="false")
-        for body in (
-            "not json",
-            {"msys": {"relay_message": {}}},  # not a batch
-            [{"msys": {"relay_message": "raw"}}],
-            [{"msys": {"relay_message": {}}}],
-            [bad_content],
-            [without("email_rfc822")],
-            [bad_base64],
-            [bad_flag],
-            [relay_message(rcpt_to=["you@there.com"])],
+        for bad_item in (
+            [],
+            {"msys": "relay_message"},
+            {"msys": {"relay_message": "raw"}},
+            {"msys": {"relay_message": {}}},
+            bad_content,
+            without("email_rfc822"),
+            relay_message(email_rfc822="Not base64 at all!!!x", is_base64=True),
+            relay_message(is_base64="false"),
+            relay_message(rcpt_to=["you@there.com"]),
         ):
-            with self.subTest(body=body):
-                self.assertEqual(self.post_inbound(body).status_code, 400)
-        self.inbound_handler.assert_not_called()
+            with self.subTest(bad_item=bad_item):
+                self.inbound_handler.reset_mock()
+                self.tracking_handler.reset_mock()
+                good = [relay_message(rcpt_to=f"{n}@there.com") for n in range(3)]
+                with self.assertLogs("anymail.webhooks", level="WARNING"):
+                    response = self.post_inbound([good[0], bad_item, good[1], good[2]])
+                self.assertEqual(response.status_code, 200)
+                self.assertEqual([event.esp_event for event in self.inbound_events()], good)
+                (unknown,) = self.unreadable_messages()
+                self.assertEqual(unknown.event_type, "unknown")
+                self.assertEqual(unknown.esp_event, bad_item)
+                self.assertRegex(unknown.event_id, EVENT_ID_DIGEST)
+
+    def test_one_bad_message_among_many(self):
+        batch = [relay_message(rcpt_to=f"{n}@there.com") for n in range(100)]
+        batch[70] = relay_message(email_rfc822="Not base64 at all!!!x", is_base64=True)
+        with self.assertLogs("anymail.webhooks", level="WARNING"):
+            self.assertEqual(self.post_inbound(batch).status_code, 200)
+        events = self.inbound_events()
+        self.assertEqual([event.esp_event for event in events], batch[:70] + batch[71:])
+        self.assertEqual(events[70].message.envelope_recipient, "71@there.com")
+        (unknown,) = self.unreadable_messages()
+        self.assertEqual(unknown.esp_event, batch[70])
 
 
 @st.composite
@@ -281,7 +341,8 @@ def mutated_inbound_body(draw: Any) -> bytes:
 class SparkPostInboundPropertyTests(SparkPostWebhookTestCase):
     @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(body=mutated_inbound_body())
-    def test_valid_auth_is_200_or_400_never_5xx(self, body):
+    def test_mangled_bodies_are_200_or_400(self, body):
+        # (never a 5xx, which SparkPost would retry)
         self.inbound_handler.reset_mock()
         response = self.post_webhook(body, url=INBOUND_PATH)
         self.assertIn(response.status_code, (200, 400))
@@ -294,6 +355,31 @@ class SparkPostInboundPropertyTests(SparkPostWebhookTestCase):
                     getattr(message, attr)
         else:
             self.inbound_handler.assert_not_called()
+
+    @settings(
+        max_examples=5,
+        deadline=LARGE_BATCH_DEADLINE,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(
+        batch=large_batch(
+            [relay_message(rcpt_to=f"{n}@there.com") for n in range(3)],
+            st.sampled_from(
+                [relay_message(email_rfc822="Not base64!!x", is_base64=True), {"msys": []}, 7]
+            ),
+            min_size=200,
+            max_size=800,
+        )
+    )
+    def test_large_batch_with_odd_messages(self, batch):
+        # Hundreds of messages (megabytes), a few odd: each good one is delivered, in order
+        # (a quadratic path would miss the deadline)
+        self.inbound_handler.reset_mock()
+        self.assertEqual(self.post_webhook(batch.events, url=INBOUND_PATH).status_code, 200)
+        self.assertEqual(
+            [call.kwargs["event"].esp_event for call in self.inbound_handler.call_args_list],
+            [batch.events[index] for index in batch.normal_indexes],
+        )
 
     @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(

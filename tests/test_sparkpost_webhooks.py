@@ -17,10 +17,11 @@ from django.urls import path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anymail.signals import AnymailTrackingEvent
+from anymail.signals import AnymailTrackingEvent, tracking
 from anymail.webhooks.sparkpost import SparkPostInboundWebhookView, SparkPostTrackingWebhookView
 
-from .fakes import JsonWebhookTestCase, mangled_json_body
+from .fakes import JsonWebhookTestCase, mangled_json_body, mock_receiver
+from .test_sendgrid_webhooks import EVENT_ID_DIGEST, LARGE_BATCH_DEADLINE, large_batch
 
 TRACKING_PATH = "/anymail/sparkpost/tracking/"
 WEBHOOK_SECRET = "sp-user:sp-pass"
@@ -540,8 +541,9 @@ class SparkPostTrackingEventTests(SparkPostWebhookTestCase):
         self.post_webhook([{"msys": {"message_event": {"type": "delivery"}}}])
         (event,) = self.tracking_events()
         self.assertEqual(event.event_type, "delivered")
-        for field in ("timestamp", "event_id", "message_id", "recipient", "description"):
+        for field in ("timestamp", "message_id", "recipient", "description"):
             self.assertIsNone(getattr(event, field))
+        self.assertRegex(event.event_id, EVENT_ID_DIGEST)  # (Anymail's, without SparkPost's)
         self.assertEqual(event.metadata, {})
         self.assertEqual(event.tags, [])
 
@@ -558,6 +560,32 @@ class SparkPostTrackingEventTests(SparkPostWebhookTestCase):
                 self.post_webhook([with_fields(DELIVERY, timestamp=timestamp)])
                 (event,) = self.tracking_events()
                 self.assertEqual(event.timestamp, EVENT_TIME)
+
+    def test_event_without_event_id_gets_a_stable_id(self):
+        delivery, click = (with_fields(wrapped, event_id=None) for wrapped in (DELIVERY, CLICK))
+        self.post_webhook([delivery, click])
+        self.post_webhook([delivery])  # (SparkPost retrying)
+        ids = [event.event_id for event in self.tracking_events()]
+        self.assertRegex(ids[0], EVENT_ID_DIGEST)
+        self.assertEqual(ids[2], ids[0])
+        self.assertNotEqual(ids[1], ids[0])
+
+    def test_receiver_error_is_503_after_every_receiver_and_event(self):
+        # SparkPost retries a batch that doesn't get a 200 for 8 hours; the events already
+        # delivered keep their event_id then, so receivers can skip them
+        other_receiver = mock_receiver("other_receiver")
+        tracking.connect(other_receiver, weak=False)
+        self.addCleanup(tracking.disconnect, other_receiver)
+        self.tracking_handler.side_effect = RuntimeError("database down")
+        with self.assertLogs("anymail.webhooks", level="ERROR"):
+            response = self.post_webhook([INJECTION, DELIVERY])
+        self.assertEqual(response.status_code, 503)
+        self.assertTrue(response.has_header("Retry-After"))
+        self.assertEqual(self.tracking_handler.call_count, 2)
+        self.assertEqual(
+            [call.kwargs["event"].event_type for call in other_receiver.call_args_list],
+            ["queued", "delivered"],
+        )
 
     def test_inbound_payload_posted_to_tracking(self):
         relay = {"msys": {"relay_message": {"content": {"email_rfc822": "Subject: x\r\n\r\nhi"}}}}
@@ -576,7 +604,19 @@ class SparkPostTrackingMalformedTests(SparkPostWebhookTestCase):
         self.assertEqual(response.status_code, 400, f"for {body!r}")
         self.tracking_handler.assert_not_called()
 
+    def assert_unknown(self, body: Any) -> AnymailTrackingEvent:
+        """A batch of one event Anymail can't read: still delivered (a 200), as "unknown"."""
+        self.tracking_handler.reset_mock()
+        with self.assertLogs("anymail.webhooks", level="WARNING"):
+            response = self.post_webhook(body)
+        self.assertEqual(response.status_code, 200)
+        (event,) = self.tracking_events()
+        self.assertEqual(event.event_type, "unknown")
+        self.assertRegex(event.event_id, EVENT_ID_DIGEST)  # (the same when SparkPost retries)
+        return event
+
     def test_not_json_or_not_a_batch(self):
+        # Only a body that isn't a batch at all is refused
         for body in ("", "not json", "{", b"\xff\xfe[]", json.dumps(DELIVERY), "null", "42"):
             with self.subTest(body=body):
                 self.assert_400(body)
@@ -592,7 +632,13 @@ class SparkPostTrackingMalformedTests(SparkPostWebhookTestCase):
             {"msys": {"message_event": ["delivery"]}},
         ):
             with self.subTest(item=item):
-                self.assert_400([DELIVERY, item])
+                self.tracking_handler.reset_mock()
+                with self.assertLogs("anymail.webhooks", level="WARNING"):
+                    response = self.post_webhook([DELIVERY, item])
+                self.assertEqual(response.status_code, 200)
+                events = self.tracking_events()
+                self.assertEqual([event.event_type for event in events], ["delivered", "unknown"])
+                self.assertEqual(events[1].esp_event, item)
 
     def test_wrong_field_types(self):
         for field, value in [
@@ -610,19 +656,35 @@ class SparkPostTrackingMalformedTests(SparkPostWebhookTestCase):
             ("raw_reason", False),
         ]:
             with self.subTest(field=field, value=value):
-                self.assert_400([with_fields(BOUNCE, **{field: value})])
+                wrapped = with_fields(BOUNCE, **{field: value})
+                self.assertEqual(self.assert_unknown([wrapped]).esp_event, wrapped)
         # (rcpt_to is read only without raw_rcpt_to)
-        self.assert_400([with_fields(BOUNCE, raw_rcpt_to=None, rcpt_to={"email": "a@x.com"})])
+        self.assert_unknown([with_fields(BOUNCE, raw_rcpt_to=None, rcpt_to={"email": "a@x.com"})])
 
-    def test_one_bad_event_delivers_none(self):
-        self.assert_400([INJECTION, with_fields(DELIVERY, timestamp="garbage"), OPEN])
+    def test_one_bad_event_in_a_batch_costs_only_itself(self):
+        # 100 events, one with metadata that isn't an object: 99 normal events, in order, and
+        # the odd one as "unknown" with its raw data. A 200, so SparkPost doesn't retry.
+        batch = [with_fields(DELIVERY, event_id=str(n)) for n in range(100)]
+        batch[12] = with_fields(batch[12], metadata="campaign=spring")
+        with self.assertLogs("anymail.webhooks", level="WARNING") as logs:
+            response = self.post_webhook(batch)
+        self.assertEqual(response.status_code, 200)
+        events = self.tracking_events()
+        self.assertEqual([event.esp_event for event in events], batch)
+        self.assertEqual(
+            [event.event_type for event in events],
+            ["delivered"] * 12 + ["unknown"] + ["delivered"] * 87,
+        )
+        self.assertEqual(events[13].event_id, "13")
+        self.assertIn("campaign=spring", logs.records[0].getMessage())  # (the raw event)
 
     def test_nan_timestamp(self):
-        self.assert_400('[{"msys": {"message_event": {"type": "delivery", "timestamp": NaN}}}]')
+        self.assert_unknown('[{"msys": {"message_event": {"type": "delivery", "timestamp": NaN}}}]')
 
 
 # ---------------------------------------------------------------------------------------------
-# Property test: whatever SparkPost (or an attacker) posts, never a 5xx
+# Property tests: whatever SparkPost (or an attacker) posts, a 200 or a 400 (never a 5xx, which
+# SparkPost would retry), in time linear in the batch
 # ---------------------------------------------------------------------------------------------
 
 json_scalars = (
@@ -685,7 +747,7 @@ def mutated_body(draw: Any) -> bytes:
 class SparkPostTrackingPropertyTests(SparkPostWebhookTestCase):
     @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(body=mutated_body())
-    def test_valid_auth_is_200_or_400_never_5xx(self, body):
+    def test_mangled_bodies_are_200_or_400(self, body):
         self.tracking_handler.reset_mock()
         response = self.post_webhook(body)
         self.assertIn(response.status_code, (200, 400))
@@ -698,6 +760,31 @@ class SparkPostTrackingPropertyTests(SparkPostWebhookTestCase):
                     self.assertIsNotNone(event.timestamp.tzinfo)
         else:
             self.tracking_handler.assert_not_called()
+
+    @settings(
+        max_examples=8,
+        deadline=LARGE_BATCH_DEADLINE,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(
+        batch=large_batch(
+            ALL_SAMPLE_EVENTS, mutated_item().filter(lambda item: item not in ALL_SAMPLE_EVENTS)
+        )
+    )
+    def test_large_batch_with_odd_events(self, batch):
+        # Thousands of events, a few odd: each is delivered, in order (a quadratic path
+        # would miss the deadline)
+        self.tracking_handler.reset_mock()
+        with self.assertNoLogs("anymail.webhooks", level="ERROR"):
+            response = self.post_webhook(batch.events)
+        self.assertEqual(response.status_code, 200)
+        events = self.tracking_events()
+        # (an odd item may hold no event, or several)
+        normal_events = [event for event in events if event.esp_event in ALL_SAMPLE_EVENTS]
+        self.assertEqual(
+            [event.esp_event for event in normal_events],
+            [batch.events[index] for index in batch.normal_indexes],
+        )
 
     @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(

@@ -25,6 +25,7 @@ from ..attachments import Attachment
 from ..conf import get_anymail_setting
 from ..exceptions import (
     AnymailConfigurationError,
+    AnymailRequestsAPIError,
     AnymailSerializationError,
     AnymailWarning,
 )
@@ -79,6 +80,24 @@ class EmailBackend(AnymailRequestsBackend):
         # v3 errors are JSON {"errors": [{"message": "...", "field": "...", "help": ...}]}
         return sendgrid_error_text(response)
 
+    def raise_for_status(self, response: requests.Response, payload: Any, message: Any) -> None:
+        """Also refuse a 2xx response that SendGrid didn't send (so the message wasn't sent).
+
+        Mail Send answers 202 with an empty body. A proxy's or captive portal's HTML page, or
+        a truncated body, arrives with a 2xx too, and mustn't be taken for "queued".
+        """
+        super().raise_for_status(response, payload, message)
+        problem = unexpected_success_body(response)
+        if problem:
+            raise AnymailRequestsAPIError(
+                f"{self.esp_name} API response {response.status_code} ({response.reason}) "
+                f"isn't from SendGrid's Mail Send: {problem}",
+                email_message=message,
+                payload=payload,
+                response=response,
+                backend=self,
+            )
+
     def parse_recipient_status(
         self, response: requests.Response, payload: SendGridPayload, message: Any
     ) -> dict[str, AnymailRecipientStatus]:
@@ -93,6 +112,27 @@ class EmailBackend(AnymailRequestsBackend):
             )
             for recipient in payload.all_recipients
         }
+
+
+def unexpected_success_body(response: requests.Response) -> str | None:
+    """What's wrong with a 2xx Mail Send response's body, or None if it could be SendGrid's.
+
+    SendGrid's own success body is empty. (A non-empty JSON body is let through, unless it
+    holds SendGrid's {"errors": [...]}.)
+    """
+    body = response.content or b""
+    if not body.strip():
+        return None
+    content_type = response.headers.get("Content-Type", "").lower()
+    if "html" in content_type:
+        return f"an HTML page ({content_type})"
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # (including truncated JSON, and invalid UTF-8)
+        return "a body that isn't JSON"
+    if isinstance(data, dict) and "errors" in data:
+        return sendgrid_error_text(response) or "an errors response"
+    return None
 
 
 def sendgrid_error_text(response: requests.Response) -> str | None:

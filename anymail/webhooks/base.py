@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from email.errors import MessageError
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.datastructures import MultiValueDict
 from django.utils.decorators import method_decorator
@@ -121,6 +121,11 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
     esp_name = "ESP"
     signal: Any = None  # anymail.signals.tracking or .inbound
     http_method_names = ["post", "head", "options"]
+    #: The status for a call that can never succeed, e.g. a malformed body: 400, unless the
+    #: ESP has its own "don't retry" status
+    refused_status = 400
+    #: The status asking the ESP to try again later: 503, unless the ESP wants another
+    retry_status = 503
     #: Whether the ESP's own signature authenticates requests (set by views that check one)
     signature_configured = False
     #: Whether requests carry whole messages, so get INBOUND_MAX_BODY_SIZE rather than
@@ -167,7 +172,7 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
                 "WEBHOOK_SECRET nor the ESP's webhook signing key is configured",
                 self.esp_name,
             )
-            return retry_later("Webhook authentication is not configured")
+            return retry_later("Webhook authentication is not configured", self.retry_status)
         if (
             self.basic_auth_challenge
             and self.basic_auth
@@ -184,7 +189,7 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
             return HttpResponse(str(err), status=413)
         except (ValueError, MultiPartParserError) as err:
             logger.warning("Malformed %s webhook body: %s", self.esp_name, err)
-            return HttpResponseBadRequest(f"Malformed {self.esp_name} webhook payload")
+            return self.refuse(f"Malformed {self.esp_name} webhook payload")
         self.run_validators(request)
         try:
             events = list(self.parse_events(request))
@@ -194,16 +199,20 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
             # E.g., an inbound route pointed at the tracking url: ESP dashboards show the
             # response, so say what's wrong there too (these messages hold no secrets)
             logger.warning("%s webhook misconfigured: %s", self.esp_name, err)
-            return HttpResponseBadRequest(str(err))
+            return self.refuse(str(err))
         except MALFORMED_PAYLOAD_ERRORS as err:  # can never parse: retrying won't help
             logger.warning("Malformed %s webhook payload: %s", self.esp_name, err, exc_info=True)
-            return HttpResponseBadRequest(f"Malformed {self.esp_name} webhook payload")
+            return self.refuse(f"Malformed {self.esp_name} webhook payload")
         except Exception:  # a dependency failed (storage, network, memory): may work later
             logger.exception("Error handling a %s webhook; answering 503", self.esp_name)
-            return retry_later(f"Error processing {self.esp_name} webhook")
+            return retry_later(f"Error processing {self.esp_name} webhook", self.retry_status)
         if not self.deliver_events(events):
-            return retry_later("Error processing webhook event")
+            return retry_later("Error processing webhook event", self.retry_status)
         return HttpResponse()
+
+    def refuse(self, reason: str) -> HttpResponse:
+        """The answer to a call that can never succeed (400, or what the ESP reads as final)."""
+        return HttpResponse(reason, status=self.refused_status)
 
     def deliver_events(self, events: list[AnymailEvent]) -> bool:
         """Send each event to every receiver; False if any receiver raised.
@@ -297,9 +306,9 @@ MALFORMED_PAYLOAD_ERRORS = (
 )
 
 
-def retry_later(reason: str, retry_after: int = 60) -> HttpResponse:
-    """A 503 asking the ESP to try again (the ones that read Retry-After wait that long)."""
-    response = HttpResponse(reason, status=503)
+def retry_later(reason: str, status: int = 503, retry_after: int = 60) -> HttpResponse:
+    """An answer asking the ESP to try again (those that read Retry-After wait that long)."""
+    response = HttpResponse(reason, status=status)
     response["Retry-After"] = str(retry_after)
     return response
 
@@ -307,7 +316,9 @@ def retry_later(reason: str, retry_after: int = 60) -> HttpResponse:
 def stable_event_id(event: AnymailEvent, esp_name: str) -> str | None:
     """An id for an event the ESP gave none, the same each time the ESP posts that event.
 
-    A digest of the ESP's own event data (or, for inbound mail, of the message).
+    A digest of the ESP's own event data (which, for inbound mail, includes the envelope, so
+    one message relayed to two recipients gets two ids); of the message only when the ESP's
+    data isn't plain data.
     """
     source = event.esp_event
     if isinstance(source, MultiValueDict):
@@ -315,10 +326,12 @@ def stable_event_id(event: AnymailEvent, esp_name: str) -> str | None:
     try:
         if isinstance(source, bytes):
             data = source
-        elif getattr(event, "message", None) is not None:
+        elif source is None and getattr(event, "message", None) is not None:
             data = event.message.as_bytes()
         elif source is None or isinstance(source, (dict, list, str, int, float, bool)):
             data = json.dumps(source, sort_keys=True, default=str).encode("utf-8", "replace")
+        elif getattr(event, "message", None) is not None:  # e.g., esp_event is the request
+            data = event.message.as_bytes()
         else:
             return None
     except Exception:  # an unusual esp_event or message: go without an id rather than fail

@@ -68,6 +68,9 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
     # Mailgun's signature does the job of a shared secret (Anymail's Mailgun docs say omitting
     # WEBHOOK_SECRET is acceptable), so don't warn when it's not set.
     warn_if_no_basic_auth = False
+    # Mailgun retries any answer but 200 and 406 for 8 hours: 406 says a malformed call
+    # needn't be retried ("Webhooks" in Mailgun's docs)
+    refused_status = 406
     # Both allow as_view(webhook_signing_key=..., api_key=...). An instance's
     # webhook_signing_key is the key in use, as bytes (whichever setting it came from).
     webhook_signing_key: str | bytes | None = None

@@ -19,6 +19,7 @@ from ..addresses import EmailAddress
 from ..exceptions import AnymailConfigurationError
 from ..inbound import AnymailInboundMessage
 from ..signals import (
+    AnymailEvent,
     AnymailInboundEvent,
     AnymailTrackingEvent,
     EventType,
@@ -27,7 +28,7 @@ from ..signals import (
     tracking,
 )
 from ..timestamps import parse_iso_datetime
-from .base import AnymailBaseWebhookView, parse_json_body
+from .base import AnymailBaseWebhookView, parse_json_body, stable_event_id
 from .fields import optional_str
 
 
@@ -120,6 +121,12 @@ class PostmarkTrackingWebhookView(PostmarkBaseWebhookView):
     """Delivery, Bounce, SpamComplaint, Open, Click and SubscriptionChange webhooks."""
 
     signal = tracking
+
+    def parse_events(self, request: HttpRequest) -> list[AnymailEvent]:
+        esp_event = parse_json_body(request, dict)
+        # A record with a field of an odd type becomes an "unknown" event (with the raw record
+        # in esp_event), rather than a 400 that Postmark would retry, to the same end
+        return [self.normalize_event(self.esp_to_anymail_event, esp_event)]
 
     def esp_to_anymail_event(self, esp_event: dict[str, Any]) -> AnymailTrackingEvent:
         kind = record_type(esp_event)
@@ -225,7 +232,10 @@ class PostmarkInboundWebhookView(PostmarkBaseWebhookView):
         return AnymailInboundEvent(
             event_type=EventType.INBOUND,
             timestamp=None,  # Postmark gives only the message's own Date
-            event_id=optional_str(esp_event, "MessageID"),
+            # (Without a MessageID, a digest of the JSON Postmark posted: one of the message
+            # rebuilt from it would differ each time, as its MIME boundaries are new)
+            event_id=optional_str(esp_event, "MessageID")
+            or stable_event_id(AnymailEvent(EventType.INBOUND, esp_event=esp_event), self.esp_name),
             esp_event=esp_event,
             message=message,
         )

@@ -7,21 +7,28 @@ shapes follow SendGrid's "Event Webhook Reference" and "Inbound Email Parse Webh
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import datetime
 from email.message import Message
 from typing import Any
 
-from django.http import HttpRequest, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 
 from ..backends.sendgrid import ANYMAIL_ID_ARG  # the custom arg carrying our message_id
 from ..inbound import AnymailInboundMessage
-from ..signals import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason
+from ..signals import (
+    AnymailEvent,
+    AnymailInboundEvent,
+    AnymailTrackingEvent,
+    EventType,
+    RejectReason,
+)
 from ..signals import inbound as inbound_signal
 from ..signals import tracking as tracking_signal
 from ..timestamps import timestamp_to_datetime
-from .base import AnymailBaseWebhookView, parse_json_body
+from .base import AnymailBaseWebhookView, parse_json_body, stable_event_id
 from .fields import optional_str
 
 INBOUND_URL = "anymail/sendgrid/inbound/"
@@ -74,7 +81,7 @@ class SendGridTrackingWebhookView(AnymailBaseWebhookView):
         "expired": RejectReason.TIMED_OUT,
     }
 
-    def parse_events(self, request: HttpRequest) -> list[AnymailTrackingEvent]:
+    def parse_events(self, request: HttpRequest) -> list[AnymailEvent]:
         if request.content_type in FORM_CONTENT_TYPES:
             # Inbound Parse posts forms; the Event Webhook always posts JSON
             raise ValueError(
@@ -83,7 +90,11 @@ class SendGridTrackingWebhookView(AnymailBaseWebhookView):
                 f"{INBOUND_URL} (not {TRACKING_URL})."
             )
         esp_events = parse_json_body(request, list)
-        return [self.esp_to_anymail_event(esp_event) for esp_event in esp_events]
+        # One event that can't be read (say, a category that isn't a string) becomes an
+        # "unknown" event, rather than costing the rest of the batch
+        return [
+            self.normalize_event(self.esp_to_anymail_event, esp_event) for esp_event in esp_events
+        ]
 
     def esp_to_anymail_event(self, esp_event: Any) -> AnymailTrackingEvent:
         if not isinstance(esp_event, dict):
@@ -216,6 +227,17 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
 
     esp_name = "SendGrid"
     signal = inbound_signal
+    original_encoding: str | None = None  # request.encoding, before post() changed it
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.content_type == "multipart/form-data" and not (
+            hasattr(request, "_post") or request._read_started
+        ):
+            # So the base view reads the form's fields as their bytes (each field is in its
+            # own charset): see decoded_form_fields
+            self.original_encoding = request.encoding
+            request.encoding = LOSSLESS_ENCODING
+        return super().post(request, *args, **kwargs)
 
     def parse_events(self, request: HttpRequest) -> list[AnymailInboundEvent]:
         if request.content_type not in FORM_CONTENT_TYPES:
@@ -228,7 +250,7 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
             raise ValueError(
                 f"SendGrid Inbound Parse posts multipart/form-data, not {request.content_type!r}"
             )
-        fields = decoded_form_fields(request)
+        fields = decoded_form_fields(request, self.original_encoding)
         if "email" in fields.raw:
             # "POST the raw, full MIME message" is checked: parse it as the bytes it was
             message = AnymailInboundMessage.parse_raw_mime_bytes(fields.raw["email"])
@@ -247,11 +269,35 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
             AnymailInboundEvent(
                 event_type=EventType.INBOUND,
                 timestamp=None,  # Inbound Parse doesn't say when SendGrid received it
-                event_id=None,
+                event_id=self.form_event_id(request, fields),
                 esp_event=request,
                 message=message,
             )
         ]
+
+    def form_event_id(self, request: HttpRequest, fields: DecodedFields) -> str | None:
+        """An event_id for a message SendGrid gives none: a digest of the post's fields and files.
+
+        The same each time SendGrid posts (or retries) the same message, so receivers can
+        recognize a retry. (A digest of the message rebuilt from parsed fields wouldn't do: its
+        MIME boundaries are new each time.)
+        """
+        digest = hashlib.sha256()
+        for name in sorted(fields.raw):
+            digest_value(digest, name.encode("utf-8"), fields.raw[name])
+        for field_name, uploaded in sorted(request.FILES.items()):
+            digest_value(
+                digest,
+                field_name.encode("utf-8"),
+                str(uploaded.name).encode("utf-8", "replace"),
+                str(uploaded.content_type).encode("utf-8", "replace"),
+            )
+            digest.update(uploaded.size.to_bytes(8, "big"))
+            for chunk in uploaded.chunks():  # (a large attachment may be in a temp file)
+                digest.update(chunk)
+        return stable_event_id(
+            AnymailEvent(EventType.INBOUND, esp_event=digest.digest()), self.esp_name
+        )
 
     def construct_message(self, request: HttpRequest, fields: DecodedFields) -> Message:
         """An AnymailInboundMessage from the parsed-mode fields and attachment files."""
@@ -299,6 +345,12 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
                 )
             )
         return attachments
+
+
+def digest_value(digest: Any, *parts: bytes) -> None:
+    """Add parts to digest, each length-prefixed (so no two lists of parts digest alike)."""
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big") + part)
 
 
 def upload_charset(charset: str | bytes | None) -> str | None:
@@ -403,25 +455,24 @@ def is_text_codec(charset: str) -> bool:
 LOSSLESS_ENCODING = "iso-8859-1"
 
 
-def decoded_form_fields(request: HttpRequest) -> DecodedFields:
+def decoded_form_fields(request: HttpRequest, original_encoding: str | None) -> DecodedFields:
     """Every form field as the bytes SendGrid sent, read without losing non-UTF-8 text.
 
     Django decodes multipart fields with request.encoding (UTF-8 unless told otherwise),
     which would turn an iso-8859-1 "text" field into replacement characters. So the form is
-    parsed with a lossless 8-bit encoding instead, and each field later decoded with the
-    charset SendGrid declares for it. Afterward request.POST is replaced by the properly
-    decoded fields, so receivers looking at esp_event.POST see the real text.
+    parsed with a lossless 8-bit encoding instead (the view sets it before the body is read),
+    and each field decoded here with the charset SendGrid declares for it. Afterward
+    request.POST is replaced by the properly decoded fields (and request.encoding is
+    original_encoding again), so receivers looking at esp_event.POST see the real text.
     """
-    if request.content_type != "multipart/form-data" or hasattr(request, "_post"):
+    if request.content_type != "multipart/form-data" or request.encoding != LOSSLESS_ENCODING:
         # urlencoded forms are UTF-8 by definition (Django 6.1 rejects any other encoding);
         # and if something already parsed the form (a middleware), that's what there is
         return DecodedFields(
             {key: value.encode("utf-8") for key, value in request.POST.items()},
             utf8_only=True,
         )
-    original_encoding = request.encoding
-    request.encoding = LOSSLESS_ENCODING
-    # (parsing POST also parses FILES, which keep their bytes whatever the encoding)
+    # (FILES keep their bytes whatever the encoding)
     raw = {key: value.encode(LOSSLESS_ENCODING) for key, value in request.POST.items()}
     fields = DecodedFields(raw)
     decoded = QueryDict(mutable=True)

@@ -2,8 +2,11 @@
 
 SendinBlue posts one JSON object per event (or, for a webhook created with its "batched"
 option, a JSON array of them). It doesn't sign its webhooks: the WEBHOOK_SECRET basic auth in
-the "URL to call" is the only authentication. Field names and event types are from SendinBlue's
-"Transactional webhooks" docs; SendinBlue has no inbound email.
+the "URL to call" is the only authentication. Field names and event types are from
+SendinBlue's "Transactional webhooks" docs; SendinBlue has no inbound email.
+
+What may work on a retry is answered with a 429, not the usual 503: it's the one error answer
+SendinBlue retries (see post()).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from django.http import HttpRequest
 from django.utils import timezone as django_timezone
 from django.utils.dateparse import parse_datetime
 
-from ..signals import AnymailTrackingEvent, EventType, RejectReason
+from ..signals import AnymailEvent, AnymailTrackingEvent, EventType, RejectReason
 from ..signals import tracking as tracking_signal
 from ..timestamps import timestamp_to_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
@@ -69,11 +72,19 @@ class SendinBlueTrackingWebhookView(AnymailBaseWebhookView):
         "invalid_email": RejectReason.INVALID,
     }
 
-    def parse_events(self, request: HttpRequest) -> list[AnymailTrackingEvent]:
+    # Brevo (SendinBlue) discards an event answered with any 5xx, or any 4xx but 429
+    # ("Retry mechanism" in its developer docs): ask for a retry in the one way it honors
+    retry_status = 429
+
+    def parse_events(self, request: HttpRequest) -> list[AnymailEvent]:
         esp_events = parse_json_body(request, (dict, list))
         if isinstance(esp_events, dict):
             esp_events = [esp_events]  # the usual case: one event per call
-        return [self.esp_to_anymail_event(esp_event) for esp_event in esp_events]
+        # An event that can't be read (say, "tags" that isn't a list) becomes an "unknown"
+        # event: in a batch, the others still get through
+        return [
+            self.normalize_event(self.esp_to_anymail_event, esp_event) for esp_event in esp_events
+        ]
 
     def esp_to_anymail_event(self, esp_event: Any) -> AnymailTrackingEvent:
         if not isinstance(esp_event, dict):

@@ -7,7 +7,8 @@ option, or credentials in the relay webhook's target url); Anymail doesn't suppo
 OAuth webhook auth. Payload fields are from SparkPost's Webhooks API "Event Types" reference and
 its Relay Webhooks API "Relay Webhook Payload".
 
-This module doesn't need (or import) the sparkpost package.
+An event (or relay message) Anymail can't read doesn't cost the rest of its batch: it becomes
+an "unknown" tracking event. This module doesn't need (or import) the sparkpost package.
 """
 
 from __future__ import annotations
@@ -16,16 +17,23 @@ import base64
 import binascii
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.http import HttpRequest
 
 from ..inbound import AnymailInboundMessage
-from ..signals import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason
+from ..signals import (
+    AnymailEvent,
+    AnymailInboundEvent,
+    AnymailTrackingEvent,
+    EventType,
+    RejectReason,
+)
 from ..signals import inbound as inbound_signal
 from ..signals import tracking as tracking_signal
 from ..timestamps import parse_iso_datetime, timestamp_to_datetime
-from .base import AnymailBaseWebhookView, parse_json_body
+from .base import AnymailBaseWebhookView, parse_json_body, stable_event_id
 from .fields import optional_str
 
 TRACKING_URL = "anymail/sparkpost/tracking/"
@@ -33,26 +41,36 @@ INBOUND_URL = "anymail/sparkpost/inbound/"
 RELAY_MESSAGE = "relay_message"  # the inbound (relay webhook) event class
 
 
-def msys_events(request: HttpRequest) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    """(event class, event, raw item) for each event in a SparkPost webhook batch.
+def batch_items(request: HttpRequest) -> list[tuple[str | None, Any]]:
+    """(event class, batch item) for each event in a SparkPost webhook batch (a JSON array).
 
-    An item with an empty msys (``[{"msys": {}}]`` is how SparkPost tests a new webhook's
-    target) has no events.
+    An item that isn't a ``{"msys": {...}}`` object is one event of class None: it can't be
+    read, but it mustn't cost the rest of the batch. An item with an empty msys
+    (``[{"msys": {}}]`` is how SparkPost tests a new webhook's target) has no events. Only a
+    body that isn't a JSON array at all is malformed.
     """
     batch = parse_json_body(request, list)
-    events = []
+    events: list[tuple[str | None, Any]] = []
     for item in batch:
         msys = item.get("msys") if isinstance(item, dict) else None
-        if not isinstance(msys, dict):
-            raise ValueError(
-                'SparkPost webhook batch items should be {"msys": {...}} objects, '
-                f"not {truncated(item)}"
-            )
-        for event_class, esp_event in msys.items():
-            if not isinstance(esp_event, dict):
-                raise ValueError(f"SparkPost {event_class!r} event isn't an object")
-            events.append((event_class, esp_event, item))
+        if isinstance(msys, dict):
+            events.extend((event_class, item) for event_class in msys)
+        else:
+            events.append((None, item))
     return events
+
+
+def msys_event(event_class: str | None, item: Any) -> dict[str, Any]:
+    """The event of event_class in a batch item; ValueError if the item doesn't hold one."""
+    if event_class is None:
+        raise ValueError(
+            'SparkPost webhook batch items should be {"msys": {...}} objects, '
+            f"not {truncated(item)}"
+        )
+    esp_event = item["msys"][event_class]
+    if not isinstance(esp_event, dict):
+        raise ValueError(f"SparkPost {event_class!r} event isn't an object")
+    return esp_event
 
 
 class SparkPostTrackingWebhookView(AnymailBaseWebhookView):
@@ -115,17 +133,23 @@ class SparkPostTrackingWebhookView(AnymailBaseWebhookView):
         "100": RejectReason.OTHER,  # Challenge-Response (a "prove you're human" probe)
     }
 
-    def parse_events(self, request: HttpRequest) -> list[AnymailTrackingEvent]:
-        events = []
-        for event_class, esp_event, item in msys_events(request):
-            if event_class == RELAY_MESSAGE:
-                raise ValueError(
-                    "This is a SparkPost relay webhook (inbound) payload, posted to Anymail's "
-                    f"SparkPost tracking webhook. Set your relay webhook's target to "
-                    f"{INBOUND_URL} (not {TRACKING_URL})."
-                )
-            events.append(self.esp_to_anymail_event(esp_event, item))
-        return events
+    def parse_events(self, request: HttpRequest) -> list[AnymailEvent]:
+        items = batch_items(request)
+        if any(event_class == RELAY_MESSAGE for event_class, _ in items):
+            # (a relay webhook pointed at the wrong url: every item is a relay message)
+            raise ValueError(
+                "This is a SparkPost relay webhook (inbound) payload, posted to Anymail's "
+                f"SparkPost tracking webhook. Set your relay webhook's target to "
+                f"{INBOUND_URL} (not {TRACKING_URL})."
+            )
+        # An event that can't be read becomes an "unknown" event: the others still get through
+        return [
+            self.normalize_event(partial(self.item_to_anymail_event, event_class), item)
+            for event_class, item in items
+        ]
+
+    def item_to_anymail_event(self, event_class: str | None, item: Any) -> AnymailTrackingEvent:
+        return self.esp_to_anymail_event(msys_event(event_class, item), item)
 
     def esp_to_anymail_event(
         self, esp_event: dict[str, Any], item: dict[str, Any]
@@ -208,25 +232,42 @@ class SparkPostInboundWebhookView(AnymailBaseWebhookView):
     esp_name = "SparkPost"
     signal = inbound_signal
 
-    def parse_events(self, request: HttpRequest) -> list[AnymailInboundEvent]:
-        events = []
-        for event_class, esp_event, item in msys_events(request):
-            if event_class != RELAY_MESSAGE:
+    def parse_events(self, request: HttpRequest) -> list[AnymailEvent]:
+        items = batch_items(request)
+        for event_class, _ in items:
+            if event_class is not None and event_class != RELAY_MESSAGE:
                 raise ValueError(
                     f"This is a SparkPost {event_class!r} (tracking) payload, posted to "
                     "Anymail's SparkPost inbound webhook. Set your SparkPost event webhook's "
                     f"target to {TRACKING_URL} (not {INBOUND_URL})."
                 )
-            events.append(
-                AnymailInboundEvent(
-                    event_type=EventType.INBOUND,
-                    timestamp=None,  # (relay messages don't say when they arrived)
-                    event_id=None,
-                    esp_event=item,
-                    message=self.build_message(esp_event),
-                )
-            )
-        return events
+        # A relay message that can't be read doesn't cost the others in its batch (SparkPost
+        # would retry the whole batch, then discard it): see signal_for_event
+        return [
+            self.normalize_event(partial(self.item_to_inbound_event, event_class), item)
+            for event_class, item in items
+        ]
+
+    def item_to_inbound_event(self, event_class: str | None, item: Any) -> AnymailInboundEvent:
+        return AnymailInboundEvent(
+            event_type=EventType.INBOUND,
+            timestamp=None,  # (relay messages don't say when they arrived)
+            # Nor an id: a digest of the item, which has the envelope too (the same message
+            # relayed to two recipients is two events)
+            event_id=stable_event_id(
+                AnymailEvent(EventType.INBOUND, esp_event=item), self.esp_name
+            ),
+            esp_event=item,
+            message=self.build_message(msys_event(event_class, item)),
+        )
+
+    def signal_for_event(self, event: AnymailEvent) -> Any:
+        """Inbound receivers get only inbound messages.
+
+        A relay message Anymail can't read arrives as an "unknown" *tracking* event, with the
+        raw batch item in its esp_event: inbound receivers can rely on ``event.message``.
+        """
+        return inbound_signal if isinstance(event, AnymailInboundEvent) else tracking_signal
 
     def build_message(self, relay_message: dict[str, Any]) -> AnymailInboundMessage:
         content = relay_message.get("content")
