@@ -7,7 +7,8 @@ import inspect
 import io
 import json
 import logging
-from typing import Any
+from datetime import timedelta
+from typing import Any, NamedTuple
 from unittest import mock
 
 import requests
@@ -400,3 +401,37 @@ class JsonWebhookTestCase(SimpleTestCase):
             self.assertIs(call.kwargs["sender"], self.tracking_view)
             self.assertEqual(call.kwargs["esp_name"], self.esp_name)
         return [call.kwargs["event"] for call in self.tracking_handler.call_args_list]
+
+
+# Large batches, for the ESPs' webhook property tests
+
+#: Anymail's own event_id, for an event the ESP gives no id: a digest of the event
+EVENT_ID_DIGEST = r"^anymail-[0-9a-f]{40}$"
+
+#: Time allowed for a webhook post of thousands of events: ample for handling each event once,
+#: too little for anything that handles the whole batch again for each event
+LARGE_BATCH_DEADLINE = timedelta(seconds=2)
+
+
+class LargeBatch(NamedTuple):
+    events: list[Any]
+    normal_indexes: list[int]  # which of events are unchanged samples
+
+
+@st.composite
+def large_batch(
+    draw: st.DrawFn,
+    samples: list[Any],
+    odd_events: st.SearchStrategy,
+    min_size: int = 2000,
+    max_size: int = 8000,
+) -> LargeBatch:
+    """Thousands of sample events (in turn), with up to five odd_events among them."""
+    size = draw(st.integers(min_value=min_size, max_value=max_size))
+    odd = draw(
+        st.dictionaries(st.integers(min_value=0, max_value=size - 1), odd_events, max_size=5)
+    )
+    events = [
+        odd[index] if index in odd else samples[index % len(samples)] for index in range(size)
+    ]
+    return LargeBatch(events, [index for index in range(size) if index not in odd])

@@ -20,9 +20,8 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 from anymail.webhooks.postmark import PostmarkInboundWebhookView
 
-from .fakes import basic_auth_header, mock_receiver, quiet_webhook_logs
+from .fakes import EVENT_ID_DIGEST, basic_auth_header, mock_receiver, quiet_webhook_logs
 from .test_postmark_webhooks import DELIVERY, WEBHOOK_SECRET
-from .test_sendgrid_webhooks import EVENT_ID_DIGEST
 
 INBOUND_URL = "/anymail/postmark/inbound/"
 URLCONF = "tests.test_postmark_webhooks"  # mounts both Postmark views at their documented urls

@@ -20,8 +20,13 @@ from hypothesis import strategies as st
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason, tracking
 from anymail.webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
 
-from .fakes import basic_auth_header, mock_receiver, quiet_webhook_logs
-from .test_sendgrid_webhooks import EVENT_ID_DIGEST, LARGE_BATCH_DEADLINE
+from .fakes import (
+    EVENT_ID_DIGEST,
+    LARGE_BATCH_DEADLINE,
+    basic_auth_header,
+    mock_receiver,
+    quiet_webhook_logs,
+)
 
 WEBHOOK_SECRET = "username:password"
 TRACKING_URL = "/anymail/postmark/tracking/"

@@ -22,9 +22,8 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 from anymail.webhooks.sendgrid import SendGridInboundWebhookView
 
-from .fakes import mock_receiver
+from .fakes import EVENT_ID_DIGEST, mock_receiver
 from .test_sendgrid_webhooks import (
-    EVENT_ID_DIGEST,
     INBOUND_PATH,
     PROCESSED_EVENT,
     TRACKING_PATH,

@@ -4,8 +4,8 @@ reference shows them (a JSON array of events, custom args at each event's top le
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Any, NamedTuple
+from datetime import datetime, timezone
+from typing import Any
 from unittest import mock
 
 from django.test import Client, override_settings
@@ -17,7 +17,15 @@ from anymail.exceptions import AnymailInsecureWebhookWarning
 from anymail.signals import AnymailTrackingEvent, tracking
 from anymail.webhooks.sendgrid import SendGridInboundWebhookView, SendGridTrackingWebhookView
 
-from .fakes import JsonWebhookTestCase, basic_auth_header, mangled_json_body, mock_receiver
+from .fakes import (
+    EVENT_ID_DIGEST,
+    LARGE_BATCH_DEADLINE,
+    JsonWebhookTestCase,
+    basic_auth_header,
+    large_batch,
+    mangled_json_body,
+    mock_receiver,
+)
 
 TRACKING_PATH = "/anymail/sendgrid/tracking/"
 INBOUND_PATH = "/anymail/sendgrid/inbound/"
@@ -222,40 +230,6 @@ ALL_SAMPLE_EVENTS = [
     GROUP_UNSUBSCRIBE_EVENT,
     GROUP_RESUBSCRIBE_EVENT,
 ]
-
-
-# Shared by the ESPs' webhook tests (candidates for tests/fakes.py)
-
-#: Anymail's own event_id, for an event the ESP gives no id: a digest of the event
-EVENT_ID_DIGEST = r"^anymail-[0-9a-f]{40}$"
-
-#: Time allowed for a webhook post of thousands of events: ample for handling each event once,
-#: too little for anything that handles the whole batch again for each event
-LARGE_BATCH_DEADLINE = timedelta(seconds=2)
-
-
-class LargeBatch(NamedTuple):
-    events: list[Any]
-    normal_indexes: list[int]  # which of events are unchanged samples
-
-
-@st.composite
-def large_batch(
-    draw: st.DrawFn,
-    samples: list[Any],
-    odd_events: st.SearchStrategy,
-    min_size: int = 2000,
-    max_size: int = 8000,
-) -> LargeBatch:
-    """Thousands of sample events (in turn), with up to five odd_events among them."""
-    size = draw(st.integers(min_value=min_size, max_value=max_size))
-    odd = draw(
-        st.dictionaries(st.integers(min_value=0, max_value=size - 1), odd_events, max_size=5)
-    )
-    events = [
-        odd[index] if index in odd else samples[index % len(samples)] for index in range(size)
-    ]
-    return LargeBatch(events, [index for index in range(size) if index not in odd])
 
 
 class SendGridWebhookTestCase(JsonWebhookTestCase):

@@ -19,8 +19,15 @@ from anymail.exceptions import AnymailInsecureWebhookWarning
 from anymail.signals import AnymailTrackingEvent, tracking
 from anymail.webhooks.sendinblue import SendinBlueTrackingWebhookView
 
-from .fakes import JsonWebhookTestCase, basic_auth_header, mangled_json_body, mock_receiver
-from .test_sendgrid_webhooks import EVENT_ID_DIGEST, LARGE_BATCH_DEADLINE, large_batch
+from .fakes import (
+    EVENT_ID_DIGEST,
+    LARGE_BATCH_DEADLINE,
+    JsonWebhookTestCase,
+    basic_auth_header,
+    large_batch,
+    mangled_json_body,
+    mock_receiver,
+)
 
 TRACKING_PATH = "/anymail/sendinblue/tracking/"
 WEBHOOK_SECRET = "sib-user:sib-pass"

@@ -16,8 +16,13 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 from anymail.webhooks.sparkpost import SparkPostInboundWebhookView
 
-from .fakes import mangled_json_body, mock_receiver
-from .test_sendgrid_webhooks import EVENT_ID_DIGEST, LARGE_BATCH_DEADLINE, large_batch
+from .fakes import (
+    EVENT_ID_DIGEST,
+    LARGE_BATCH_DEADLINE,
+    large_batch,
+    mangled_json_body,
+    mock_receiver,
+)
 from .test_sparkpost_webhooks import (
     DELIVERY,
     WEBHOOK_SECRET,

@@ -20,8 +20,14 @@ from hypothesis import strategies as st
 from anymail.signals import AnymailTrackingEvent, tracking
 from anymail.webhooks.sparkpost import SparkPostInboundWebhookView, SparkPostTrackingWebhookView
 
-from .fakes import JsonWebhookTestCase, mangled_json_body, mock_receiver
-from .test_sendgrid_webhooks import EVENT_ID_DIGEST, LARGE_BATCH_DEADLINE, large_batch
+from .fakes import (
+    EVENT_ID_DIGEST,
+    LARGE_BATCH_DEADLINE,
+    JsonWebhookTestCase,
+    large_batch,
+    mangled_json_body,
+    mock_receiver,
+)
 
 TRACKING_PATH = "/anymail/sparkpost/tracking/"
 WEBHOOK_SECRET = "sp-user:sp-pass"
