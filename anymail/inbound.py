@@ -4,13 +4,20 @@ Inbound mail is attacker-controlled input, relayed by ESPs that each describe it
 (some send the raw MIME, others their own pre-parsed fields). ``AnymailInboundMessage`` gives
 receivers one portable view of either, and its convenience properties never raise on malformed
 mail: a garbled header or body reads as None (or empty) rather than crashing the webhook.
+
+Anyone who can send the app an email controls its headers, and CPython's structured header
+parser takes quadratic time and memory on some long headers (a 1 MiB Subject of RFC 2047 words
+needs gigabytes). So no header longer than INBOUND_MAX_HEADER_SIZE is ever parsed, and the
+convenience properties use linear-time parsers of their own.
 """
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import re
 import secrets
+import unicodedata
 from base64 import b64decode, encodebytes
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
@@ -18,59 +25,145 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import EmailPolicy, Policy, compat32
-from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
+from email.utils import (
+    collapse_rfc2231_value,
+    decode_params,
+    getaddresses,
+    parsedate_to_datetime,
+    unquote,
+)
 from typing import IO, Any, NamedTuple
 
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.utils import validate_file_name
 
 from .addresses import EmailAddress, parse_address_list
-from .exceptions import AnymailInvalidAddress
+from .conf import get_anymail_setting
+from .exceptions import AnymailConfigurationError, AnymailInvalidAddress
 
-__all__ = ["AnymailInboundMessage"]
+__all__ = ["AnymailInboundMessage", "INBOUND_MAX_HEADER_SIZE", "max_header_size"]
+
+#: Default for the INBOUND_MAX_HEADER_SIZE setting: the longest header value (in characters,
+#: folding included) that is parsed. Real headers are far shorter: RFC 5322 advises 78
+#: characters a line, and even long DKIM signatures or recipient lists stay under a few KiB.
+INBOUND_MAX_HEADER_SIZE = 16 * 1024
+
+
+def max_header_size() -> int | None:
+    """The INBOUND_MAX_HEADER_SIZE setting (None: no limit), for header parsing anywhere.
+
+    Read on each use (it's cheap), so override_settings and per-deployment changes apply.
+    Outside a configured Django project the default applies.
+    """
+    if not settings.configured:
+        return INBOUND_MAX_HEADER_SIZE
+    value = get_anymail_setting("inbound_max_header_size", default=INBOUND_MAX_HEADER_SIZE)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise AnymailConfigurationError(
+            f"INBOUND_MAX_HEADER_SIZE must be a positive int (or None for no limit), not {value!r}"
+        )
+    return value
+
+
+def _over_limit(value: Any, limit: int | None) -> bool:
+    return limit is not None and len(value if isinstance(value, str) else str(value)) > limit
+
+
+# MIME structure headers: read for every part (by the parser itself, and to classify parts),
+# so they stay text, handled by Message's own linear-time (compat32-style) methods rather
+# than parsed into header objects
+_MIME_HEADERS = frozenset(
+    ("content-type", "content-disposition", "content-transfer-encoding", "content-id")
+)
+# What splits a header into physical lines: real line breaks only (str.splitlines() would
+# also split on characters like \x0b or \x1c, which mail allows inside a value)
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 
 
 class _LenientPolicy(EmailPolicy):
-    """``email.policy.default``, except an unparseable header reads back as plain text.
+    """``email.policy.default``, bounded and forgiving, for mail from strangers.
 
-    The modern policy decodes RFC 2047 words, RFC 2231 params and raw UTF-8 headers for us, but
-    its header parsers can raise on pathological input. Inbound mail must stay readable, so a
-    header that can't be parsed is returned as its unfolded (and Unicode-sanitized) raw text.
+    - A header longer than INBOUND_MAX_HEADER_SIZE is never parsed: it reads back as its raw
+      (unfolded) text, and is stored as text when set.
+    - MIME structure headers (Content-Type...) are always text, like the compat32 policy.
+    - A header the modern parsers reject reads back as its unfolded raw text too.
+    - Headers as received (rather than set by code) are re-serialized as received, never
+      re-parsed to refold them.
     """
 
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        keep_as_text = (
+            isinstance(value, str)
+            and not hasattr(value, "name")
+            and (name.lower() in _MIME_HEADERS or _over_limit(value, max_header_size()))
+        )
+        if keep_as_text:
+            if len(value.splitlines()) > 1:
+                raise ValueError("Header values may not contain linefeed or carriage return")
+            return (name, value)
+        return super().header_store_parse(name, value)
+
     def header_fetch_parse(self, name: str, value: Any) -> Any:
+        if hasattr(value, "name"):  # a header object (set by code)
+            return value
+        if name.lower() in _MIME_HEADERS or _over_limit(value, max_header_size()):
+            return _unfold(value)
         try:
             return super().header_fetch_parse(name, value)
         except Exception:
-            return _sanitize("".join(re.split(r"\r\n|\r|\n", str(value))))
-
-    # Likewise, re-serializing (as_string(), as_bytes()) a header the policy can't refold
-    # emits it as received rather than raising.
+            return _unfold(value)
 
     def fold(self, name: str, value: Any) -> str:
+        if not hasattr(value, "name"):  # as received: write it back as received
+            return _sanitize(self._unrefolded(name, str(value)))
         try:
             return super().fold(name, value)
         except Exception:
-            return _sanitize(self._unrefolded(name, value))
+            return _sanitize(self._unrefolded(name, str(value)))
 
     def fold_binary(self, name: str, value: Any) -> bytes:
+        if not hasattr(value, "name"):
+            return _encode_lossless(self._unrefolded(name, str(value)))
         try:
             return super().fold_binary(name, value)
         except Exception:
-            return _encode_lossless(self._unrefolded(name, value))
+            return _encode_lossless(self._unrefolded(name, str(value)))
 
-    def _unrefolded(self, name: str, value: Any) -> str:
-        lines = str(value).splitlines() or [""]
+    def _unrefolded(self, name: str, value: str) -> str:
+        lines = _LINE_BREAKS.split(value)
+        # (each continuation line must start with whitespace, or it would be a new header)
+        lines = lines[:1] + [line if line[:1] in (" ", "\t") else f" {line}" for line in lines[1:]]
         return f"{name}: {self.linesep.join(lines)}{self.linesep}"
 
 
 # Line breaks (everything str.splitlines() honors) plus any folding whitespace after them
 _HEADER_BREAKS = re.compile(r"[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]+[ \t]*")
+# What a decoded header value (subject, display name, filename) may not contain: line breaks
+# and NUL, which would let it forge a header or truncate a string wherever it is used next
+_UNSAFE_IN_TEXT = re.compile(r"[\x00\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 # RFC 5322 field name: printable ASCII except colon
 _HEADER_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")
 # Headers that describe the body; construct() builds its own body, so it supplies these
 _BODY_HEADERS = ("Content-Type", "Content-Transfer-Encoding", "Content-Disposition")
 _BODY_TYPES = ("text/plain", "text/html")
+# RFC 5321: a local part of up to 64 octets, a domain of up to 255; anything longer isn't a
+# deliverable address (and isn't worth parsing)
+_MAX_ADDR_SPEC_LENGTH = 64 + 1 + 255
+# A quoted-string (perhaps unterminated), a run of other text, or a parameter separator
+_PARAM_TOKENS = re.compile(r'"(?:\\.|[^"\\])*"?|[^";]+|;')
+# An ASCII dot-atom addr-spec with a dotted domain: what nearly every address looks like
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_SIMPLE_ADDR_SPEC = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})+\Z")
+# Bidirectional text controls (which can make "evil\u202etxt.exe" display as "evilexe.txt")
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Most filesystems limit a file name to 255 bytes
+_MAX_FILENAME_BYTES = 255
+_FALLBACK_FILENAME = "attachment"
 # Labels commonly used for text actually written in a (strict) superset encoding, or that
 # Python doesn't know by the label mailers use
 _CHARSET_ALIASES = {
@@ -89,6 +182,25 @@ class AnymailInboundMessage(Message):
 
     Every MIME sub-part (each attachment, too) is also an AnymailInboundMessage, so the
     attachment helpers work at any depth, including inside forwarded messages.
+
+    Bounded for hostile mail: a header longer than the INBOUND_MAX_HEADER_SIZE setting (16 KiB
+    by default) is never parsed. The properties read it as missing (``from_email``,
+    ``subject``, ``date`` None; ``to``, ``cc`` skip it; ``get_filename()`` and
+    ``get_param()`` ignore that Content-Type or Content-Disposition), rather than truncating it
+    (a truncated address list could name a different recipient). Its text stays available:
+    ``raw_header(name)`` gives it as received, and ``message[name]`` or ``get_all(name)`` give
+    it unfolded but undecoded. Headers within the limit read as with ``email.policy.default``,
+    except the MIME ones (Content-Type, Content-Disposition, Content-Transfer-Encoding,
+    Content-ID), which are plain text as with ``compat32``. The properties parse in linear
+    time; ``message[name]`` for other headers uses Python's own header parser (slower on
+    pathological headers, but bounded by the limit).
+
+    Decoded values (``subject``, display names, ``get_filename()``) never contain line breaks
+    or NUL: each run of them reads as one space.
+
+    The body and attachment structure behind ``text``, ``html``, ``attachments`` and
+    ``inline_attachments`` is found once and reused; changing the message through Message's
+    methods (on it or on any of its parts) finds it again.
     """
 
     def __init__(self, policy: Policy | None = None) -> None:
@@ -100,59 +212,123 @@ class AnymailInboundMessage(Message):
         self.spam_score: float | None = None
         self.stripped_text: str | None = None
         self.stripped_html: str | None = None
+        self._version = 0  # bumped by every change (see _structure)
+        self._structure_cache: tuple[_Structure, list[tuple[Any, ...]]] | None = None
 
-    # --- Documented alias ---
+    # --- Documented alias and raw access ---
 
     def getall(self, name: str, failobj: Any = None) -> Any:
         """Alias for ``get_all()``: Anymail's docs show ``message.getall('DKIM-Signature')``."""
         return self.get_all(name, failobj)
 
+    def raw_header(self, name: str, failobj: Any = None) -> Any:
+        """The first ``name`` header exactly as received (not unfolded, decoded or size-capped),
+        or ``failobj`` if there is none.
+
+        For headers beyond INBOUND_MAX_HEADER_SIZE, which the properties treat as missing.
+        Bytes that aren't UTF-8 read as U+FFFD. (A header set by code reads as its text.)
+        """
+        lname = name.lower()
+        for header_name, value in self.raw_items():
+            if header_name.lower() == lname:
+                return str(value) if hasattr(value, "name") else _sanitize(value)
+        return failobj
+
     # --- Normalized header properties ---
 
     @property
     def from_email(self) -> EmailAddress | None:
-        """The (first valid) From address, or None if From is missing or invalid."""
+        """The (first valid) From address, or None if From is missing, invalid or too long."""
         addresses = self._address_header("From", first_header_only=True)
         return addresses[0] if addresses else None
 
     @property
     def to(self) -> list[EmailAddress]:
-        """Every valid address in all To headers (invalid ones are skipped)."""
+        """Every valid address in all To headers (invalid ones, and too-long headers, skipped)."""
         return self._address_header("To")
 
     @property
     def cc(self) -> list[EmailAddress]:
-        """Every valid address in all Cc headers (invalid ones are skipped)."""
+        """Every valid address in all Cc headers (invalid ones, and too-long headers, skipped)."""
         return self._address_header("Cc")
 
     @property
     def subject(self) -> str | None:
-        """The decoded Subject, or None if there isn't one."""
+        """The decoded Subject, or None if there isn't one (or it is too long)."""
         try:
-            value = self.get("Subject")
-            if value is None:
+            values = self._header_values("Subject", first_only=True)
+            if not values or values[0] is None:
                 return None
-            if hasattr(value, "name"):  # already decoded by the policy's header registry
-                return str(value)
-            return _decode_rfc2047(_sanitize(str(value)))
+            value = values[0]
+            text = str(value) if hasattr(value, "name") else _decode_rfc2047(_unfold(value))
+            return _safe_text(text)
+        except AnymailConfigurationError:
+            raise
         except Exception:
             return None
 
     @property
     def date(self) -> datetime | None:
-        """The Date header as a datetime, or None if it is missing or invalid.
+        """The Date header as a datetime, or None if it is missing, invalid or too long.
 
         Aware, except in the rare case where the sender declared an unknown zone ("-0000").
         """
         try:
-            value = self.get("Date")
-            if value is None:
+            values = self._header_values("Date", first_only=True)
+            if not values or values[0] is None:
                 return None
+            value = values[0]
             if hasattr(value, "datetime"):
                 return value.datetime
-            return parsedate_to_datetime(str(value))
+            return parsedate_to_datetime(_unfold(value))
+        except AnymailConfigurationError:
+            raise
         except Exception:
             return None
+
+    def _header_values(self, name: str, first_only: bool = False) -> list[Any]:
+        """The stored values of each ``name`` header (None for one over the size limit).
+
+        Stored values are what the message holds before any parsing: the raw text as
+        received, or a header object when code set one.
+        """
+        lname = name.lower()
+        limit = max_header_size()
+        values: list[Any] = []
+        for header_name, value in self.raw_items():
+            if header_name.lower() == lname:
+                values.append(None if _over_limit(value, limit) else value)
+                if first_only:
+                    break
+        return values
+
+    def _address_header(self, name: str, first_header_only: bool = False) -> list[EmailAddress]:
+        try:
+            values = self._header_values(name, first_only=first_header_only)
+        except AnymailConfigurationError:
+            raise
+        except Exception:
+            return []
+        addresses: list[EmailAddress] = []
+        for value in values:
+            if value is None:
+                continue  # too long to parse
+            try:
+                if hasattr(value, "addresses"):  # a header object, set by code
+                    pairs = [(addr.display_name, addr.addr_spec) for addr in value.addresses]
+                else:
+                    # email.utils' parser is linear-time, unlike the modern header parser
+                    pairs = [
+                        (_decode_rfc2047(display_name), addr_spec)
+                        for display_name, addr_spec in _getaddresses(_unfold(value))
+                    ]
+            except Exception:  # (e.g. RecursionError on absurdly nested comments)
+                continue
+            for display_name, addr_spec in pairs:
+                address = _valid_address(display_name, addr_spec)
+                if address is not None:
+                    addresses.append(address)
+        return addresses
 
     # --- Body and attachment properties ---
 
@@ -173,64 +349,122 @@ class AnymailInboundMessage(Message):
         Includes inline parts that have no (or a duplicate) Content-ID: they can't be keyed by
         cid, and silently dropping content (like Apple Mail's inline photos) would be worse.
         """
-        return self._structure().attachments
+        return list(self._structure().attachments)
 
     @property
     def inline_attachments(self) -> dict[str, AnymailInboundMessage]:
         """Inline attachment parts, keyed by bare Content-ID (without angle brackets)."""
-        return self._structure().inline_attachments
+        return dict(self._structure().inline_attachments)
 
     def _structure(self) -> _Structure:
-        text = html = None
-        attachments: list[Any] = []
-        inline: dict[str, Any] = {}
-        try:
-            for part in _leaf_parts(self):
-                if _is_body_part(part):
-                    ctype = part.get_content_type()
-                    if _payload_or_none(part) is None:
-                        continue  # e.g., construct() with no body at all
-                    if ctype == "text/plain" and text is None:
-                        text = part
-                    elif ctype == "text/html" and html is None:
-                        html = part
-                    # (later body-text parts, e.g. mailing list footers, stay reachable via walk)
-                elif _is_inline_attachment(part):
-                    content_id = _content_id(part)
-                    if content_id and content_id not in inline:
-                        inline[content_id] = part
-                    else:
-                        attachments.append(part)
-                elif _is_attachment(part):
-                    attachments.append(part)
-        except Exception:  # (defensive: the part helpers shouldn't raise)
-            pass
-        return _Structure(text, html, attachments, inline)
+        """The body parts and attachments, found once (a walk reads every part's headers).
 
-    def _address_header(self, name: str, first_header_only: bool = False) -> list[EmailAddress]:
-        try:
-            values = self.get_all(name) or []
-        except Exception:
-            return []
-        if first_header_only:
-            values = values[:1]
-        addresses: list[EmailAddress] = []
-        for value in values:
-            try:
-                if hasattr(value, "addresses"):
-                    pairs = [(addr.display_name, addr.addr_spec) for addr in value.addresses]
-                else:  # the policy couldn't parse it (or a non-default policy is in use)
-                    pairs = [
-                        (_decode_rfc2047(display_name), addr_spec)
-                        for display_name, addr_spec in getaddresses([_sanitize(str(value))])
-                    ]
-            except Exception:
+        Reused while no part (nor any payload list) has changed since: checking that is
+        cheap, and catches changes made through Message methods on any part.
+        """
+        cached = getattr(self, "_structure_cache", None)
+        if cached is not None and all(_unchanged(entry) for entry in cached[1]):
+            return cached[0]
+        nodes: list[Any] = []
+        structure = _find_structure(self, nodes)
+        self._structure_cache = (structure, [_fingerprint(node) for node in nodes])
+        return structure
+
+    # --- Change tracking (for the _structure cache) ---
+
+    def _changed(self) -> None:
+        self._version = getattr(self, "_version", 0) + 1
+
+    def __setitem__(self, name: str, val: Any) -> None:
+        super().__setitem__(name, val)
+        self._changed()
+
+    def __delitem__(self, name: str) -> None:
+        super().__delitem__(name)
+        self._changed()
+
+    def set_raw(self, name: str, value: Any) -> None:
+        super().set_raw(name, value)
+        self._changed()
+
+    def add_header(self, _name: str, _value: str, **_params: Any) -> None:
+        super().add_header(_name, _value, **_params)
+        self._changed()
+
+    def replace_header(self, _name: str, _value: Any) -> None:
+        super().replace_header(_name, _value)
+        self._changed()
+
+    def set_payload(self, payload: Any, charset: Any = None) -> None:
+        super().set_payload(payload, charset)
+        self._changed()
+
+    def attach(self, payload: Any) -> None:
+        super().attach(payload)
+        self._changed()
+
+    def set_boundary(self, boundary: str) -> None:
+        super().set_boundary(boundary)
+        self._changed()
+
+    def set_default_type(self, ctype: str) -> None:
+        super().set_default_type(ctype)
+        self._changed()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # (pickle, copy: the cache refers to parts, which a copy doesn't share)
+        state = self.__dict__.copy()
+        state["_structure_cache"] = None
+        return state
+
+    # --- MIME parameters (linear-time; Message's own parser is quadratic on long headers) ---
+
+    def get_params(
+        self, failobj: Any = None, header: str = "content-type", unquote: bool = True
+    ) -> Any:
+        """As Message.get_params(), but a header over the size limit reads as missing."""
+        params = self._params(header)
+        if params is None:
+            return failobj
+        if unquote:
+            return [(name, _unquote_param(value)) for name, value in params]
+        return params
+
+    def get_param(
+        self,
+        param: str,
+        failobj: Any = None,
+        header: str = "content-type",
+        unquote: bool = True,
+    ) -> Any:
+        """As Message.get_param(), but a header over the size limit reads as missing."""
+        lparam = param.lower()
+        for name, value in (self._params(header, only=lparam) or [])[1:]:
+            if name.lower() == lparam:
+                return _unquote_param(value) if unquote else value
+        return failobj
+
+    def _params(self, header: str, only: str | None = None) -> list[tuple[str, Any]] | None:
+        """The header's value and parameters, or None if it is missing or too long.
+
+        With ``only``, just that parameter (and its RFC 2231 sections) after the value: work
+        stays proportional to the header's length, however many parameters it has.
+        """
+        values = self._header_values(header, first_only=True)
+        if not values or values[0] is None:
+            return None
+        items = _split_params(_unfold(values[0]))
+        params = [(items[0].strip(), "")]
+        for item in items[1:]:
+            name, equals, value = item.partition("=")
+            name = name.strip().lower()
+            if not name or (only is not None and name != only and not name.startswith(only + "*")):
                 continue
-            for display_name, addr_spec in pairs:
-                address = _valid_address(display_name, addr_spec)
-                if address is not None:
-                    addresses.append(address)
-        return addresses
+            params.append((name, value.strip() if equals else ""))
+        try:
+            return decode_params(params)
+        except Exception:  # e.g. an RFC 2231 section number too long for int()
+            return params
 
     # --- Attachment (any part) methods ---
 
@@ -258,28 +492,47 @@ class AnymailInboundMessage(Message):
     def get_filename(self, failobj: Any = None) -> Any:
         """The sender's filename (RFC 2231 and RFC 2047 decoded), or ``failobj``.
 
-        Never use this directly as a path to write to: it is attacker-controlled.
+        Never use this as a path to write to: it is attacker-controlled. (``safe_filename`` is
+        a sanitized version.) Line breaks and NUL in it read as a space.
         """
         try:
             for header_name, param in (
                 ("Content-Disposition", "filename"),
                 ("Content-Type", "name"),
             ):
-                value = self.get(header_name)
-                if value is None:
-                    continue
-                params = getattr(value, "params", None)
-                if params is not None:  # parsed by the policy's header registry
-                    found = params.get(param)
-                else:
-                    found = self.get_param(param, None, header_name)
-                    if found is not None:
-                        found = _sanitize(collapse_rfc2231_value(found))
+                found = self.get_param(param, None, header_name)
                 if found is not None:
-                    return _decode_rfc2047(str(found)).strip()
+                    found = _sanitize(collapse_rfc2231_value(found))
+                    return _safe_text(_decode_rfc2047(found).strip())
+        except AnymailConfigurationError:
+            raise
         except Exception:
             pass
         return failobj
+
+    @property
+    def safe_filename(self) -> str:
+        """The sender's filename, sanitized as Django sanitizes uploaded file names.
+
+        Only the part after the last "/" or "\\"; no control, format (e.g. bidirectional
+        override) or line-break characters; at most 255 bytes of UTF-8 (keeping the extension);
+        never empty, "." or "..": without a usable name, "attachment" plus an extension for the
+        content type (e.g. "attachment.pdf"). Still untrusted input: it can name any file type.
+        """
+        name = self.get_filename() or ""
+        name = re.split(r"[/\\]", name)[-1]
+        name = "".join(
+            " " if unicodedata.category(char) in ("Zs", "Zl", "Zp") else char
+            for char in name
+            if char not in _BIDI_CONTROLS and unicodedata.category(char) not in ("Cc", "Cf", "Cs")
+        )
+        name = _truncate_filename(name.strip()).strip()
+        if name not in ("", ".", ".."):
+            try:
+                return validate_file_name(name)
+            except SuspiciousFileOperation:
+                pass
+        return _FALLBACK_FILENAME + (_extension_for(self.get_content_type()) or "")
 
     def get_content_bytes(self) -> bytes:
         """The decoded content (base64 and quoted-printable undone).
@@ -318,14 +571,10 @@ class AnymailInboundMessage(Message):
     def as_uploaded_file(self) -> SimpleUploadedFile:
         """This part as a Django UploadedFile, e.g. to assign to a FileField.
 
-        Django strips any directory components from the name; a name with nothing left after
-        that (like "..") becomes None rather than raising. Never trust the content, either.
+        Named ``safe_filename`` (never the sender's raw name). Never trust the content, either.
         """
-        name = self.get_filename()
-        if name is not None and os.path.basename(name) in ("", ".", ".."):
-            name = None
         uploaded = SimpleUploadedFile(
-            name=name,
+            name=self.safe_filename,
             content=self.get_content_bytes(),
             content_type=self.get_content_type(),
         )
@@ -511,8 +760,9 @@ class AnymailInboundMessage(Message):
     def _add_header(self, name: str, value: Any) -> None:
         if not isinstance(name, str) or not _HEADER_NAME.match(name):
             raise ValueError(f"Invalid header name {name!r}")
-        # set_raw (not __setitem__), so repeated headers like To are allowed, as in real mail
-        self.set_raw(*self.policy.header_store_parse(name, _clean_header_value(str(value))))
+        # set_raw (not __setitem__), so repeated headers like To are allowed, as in real mail;
+        # stored as text, like a received header: parsed (within the size limit) when read
+        self.set_raw(name, _clean_header_value(str(value)))
 
     @classmethod
     def _text_part(cls, subtype: str, content: str, charset: str) -> AnymailInboundMessage:
@@ -552,21 +802,72 @@ class _Structure(NamedTuple):
 # --- Part classification (functions, so they also work on plain Message sub-parts) ---
 
 
-def _leaf_parts(message: Message) -> Iterator[Message]:
-    """Non-container parts in document order.
+def _find_structure(message: Message, nodes: list[Any]) -> _Structure:
+    """Classify every leaf part (appending each part visited, containers too, to nodes)."""
+    text = html = None
+    attachments: list[Any] = []
+    inline: dict[str, Any] = {}
+    try:
+        for part in _leaf_parts(message, nodes):
+            if _is_body_part(part):
+                ctype = part.get_content_type()
+                if _payload_or_none(part) is None:
+                    continue  # e.g., construct() with no body at all
+                if ctype == "text/plain" and text is None:
+                    text = part
+                elif ctype == "text/html" and html is None:
+                    html = part
+                # (later body-text parts, e.g. mailing list footers, stay reachable via walk)
+            elif _is_inline_attachment(part):
+                content_id = _content_id(part)
+                if content_id and content_id not in inline:
+                    inline[content_id] = part
+                else:
+                    attachments.append(part)
+            elif _is_attachment(part):
+                attachments.append(part)
+    except AnymailConfigurationError:
+        raise
+    except Exception:  # (defensive: the part helpers shouldn't raise)
+        pass
+    return _Structure(text, html, attachments, inline)
+
+
+def _leaf_parts(message: Message, nodes: list[Any] | None = None) -> Iterator[Message]:
+    """Non-container parts in document order (and each part visited appended to nodes).
 
     Descends only into multipart/*, never into an attached message/rfc822 (that whole message
-    is one attachment). Iterative, so hostile nesting depth can't overflow the stack.
+    is one attachment). Iterative, so hostile nesting depth can't overflow the stack; a part
+    that appears twice (only possible in a hand-built message) is visited once.
     """
     stack: list[Any] = [message]
+    seen: set[int] = set()
     while stack:
         part = stack.pop()
-        if not isinstance(part, Message):
+        if not isinstance(part, Message) or id(part) in seen:
             continue
+        seen.add(id(part))
+        if nodes is not None:
+            nodes.append(part)
         if part.get_content_maintype() == "multipart" and part.is_multipart():
             stack.extend(reversed(part.get_payload()))
         else:
             yield part
+
+
+def _fingerprint(part: Message) -> tuple[Any, ...]:
+    """What _structure checks to reuse its result: the part's change count and payload list."""
+    payload = part.get_payload() if part.is_multipart() else None
+    return (part, getattr(part, "_version", 0), payload, len(payload) if payload else 0)
+
+
+def _unchanged(fingerprint: tuple[Any, ...]) -> bool:
+    part, version, payload, length = fingerprint
+    if getattr(part, "_version", 0) != version:
+        return False
+    if payload is None:
+        return not part.is_multipart()
+    return part.is_multipart() and part.get_payload() is payload and len(payload) == length
 
 
 def _disposition(part: Message) -> str | None:
@@ -708,17 +1009,58 @@ def _sanitize(text: str) -> str:
     return _encode_lossless(text).decode("utf-8", "replace")
 
 
+def _unfold(value: Any) -> str:
+    """A stored header value as one line of valid Unicode (folding line breaks removed)."""
+    return _sanitize("".join(_LINE_BREAKS.split(str(value))))
+
+
+def _safe_text(text: str) -> str:
+    """A decoded value with each run of line breaks or NULs replaced by one space."""
+    return _UNSAFE_IN_TEXT.sub(" ", text)
+
+
 def _decode_rfc2047(text: str) -> str:
+    """Decode RFC 2047 encoded-words (linear time, unlike the modern header parser)."""
     if "=?" not in text:
         return text
     try:
-        return str(make_header(decode_header(text)))
+        chunks = decode_header(text)
     except Exception:
         return text
+    try:
+        return str(make_header(chunks))
+    except Exception:
+        pass
+    # An undecodable word or unknown charset: decode each chunk as best we can
+    decoded = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, str):
+            decoded.append(chunk)
+        elif charset is None:  # (text between encoded-words, as decode_header returns it)
+            decoded.append(chunk.decode("raw-unicode-escape", "replace"))
+        else:
+            decoded.append(_decode_bytes(chunk, charset, "replace"))
+    return "".join(decoded)
+
+
+def _getaddresses(text: str) -> list[tuple[str, str]]:
+    """email.utils.getaddresses() as every Python version has it (each result is validated).
+
+    (Newer Pythons default to a strict mode that drops a whole list over one odd entry.)
+    """
+    try:
+        return getaddresses([text], strict=False)
+    except TypeError:  # a Python without the strict option
+        return getaddresses([text])
 
 
 def _valid_address(display_name: str, addr_spec: str) -> EmailAddress | None:
     """An EmailAddress, or None if addr_spec isn't a complete, valid address."""
+    if not addr_spec or len(addr_spec) > _MAX_ADDR_SPEC_LENGTH:
+        return None
+    display_name = _safe_text(_sanitize(display_name or ""))
+    if _SIMPLE_ADDR_SPEC.match(addr_spec):  # (the common case, valid without a full parse)
+        return EmailAddress(display_name, addr_spec)
     try:
         parsed = parse_address_list(_sanitize(addr_spec))
     except AnymailInvalidAddress:
@@ -727,7 +1069,54 @@ def _valid_address(display_name: str, addr_spec: str) -> EmailAddress | None:
         return None
     if len(parsed) != 1:
         return None
-    return EmailAddress(_sanitize(display_name or ""), parsed[0].addr_spec)
+    return EmailAddress(display_name, parsed[0].addr_spec)
+
+
+def _split_params(value: str) -> list[str]:
+    """A MIME header's items: split at each ";" outside a quoted-string, in linear time.
+
+    (Message's own splitter is quadratic in the number of parameters.)
+    """
+    if '"' not in value:
+        return value.split(";")
+    items = []
+    current: list[str] = []
+    for token in _PARAM_TOKENS.findall(value):
+        if token == ";":
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(token)
+    items.append("".join(current))
+    return items
+
+
+def _unquote_param(value: Any) -> Any:
+    """As get_param() returns values: unquoted, an RFC 2231 (charset, language, value) too."""
+    if isinstance(value, tuple):
+        return value[0], value[1], unquote(value[2])
+    return unquote(value)
+
+
+def _truncate_filename(name: str) -> str:
+    """name in at most _MAX_FILENAME_BYTES of UTF-8, keeping a (short) extension."""
+    if len(name.encode("utf-8", "surrogatepass")) <= _MAX_FILENAME_BYTES:
+        return name
+    stem, extension = os.path.splitext(name)
+    if len(extension.encode("utf-8", "surrogatepass")) > 32:
+        stem, extension = name, ""
+    budget = _MAX_FILENAME_BYTES - len(extension.encode("utf-8", "surrogatepass"))
+    stem = stem.encode("utf-8", "surrogatepass")[:budget].decode("utf-8", "ignore")
+    return stem + extension
+
+
+def _extension_for(content_type: str) -> str | None:
+    if content_type in ("application/octet-stream", ""):
+        return ".bin"
+    try:
+        return mimetypes.guess_extension(content_type, strict=True)
+    except Exception:
+        return None
 
 
 def _clean_header_value(value: str) -> str:

@@ -3,19 +3,28 @@ helpers, construct(), and robustness against malformed (hostile) mail."""
 
 from __future__ import annotations
 
+import copy
 import io
+import pickle
 import random
+import re
+import time
+import tracemalloc
+import unicodedata
 from base64 import b64encode, encodebytes
 from datetime import datetime, timedelta, timezone
 from email.message import Message
 from email.policy import compat32
+from urllib.parse import quote
 
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
-from django.test import SimpleTestCase
+from django.core.files.utils import validate_file_name
+from django.test import SimpleTestCase, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from anymail.addresses import EmailAddress
+from anymail.exceptions import AnymailConfigurationError
 from anymail.inbound import AnymailInboundMessage
 
 PNG_DATA = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
@@ -798,12 +807,14 @@ class PartMethodTests(SimpleTestCase):
 
         self.assertEqual(uploaded_name("../../settings.py"), "settings.py")
         self.assertEqual(uploaded_name("/etc/passwd"), "passwd")
-        self.assertIsNone(uploaded_name(".."))
-        self.assertIsNone(uploaded_name("evil/"))
+        self.assertEqual(uploaded_name("..\\..\\boot.ini"), "boot.ini")
+        # nothing usable left: a name from the content type
+        self.assertEqual(uploaded_name(".."), "attachment.bin")
+        self.assertEqual(uploaded_name("evil/"), "attachment.bin")
 
     def test_as_uploaded_file_without_filename(self):
         uploaded = single_part("Content-Type: image/gif", GIF_DATA).as_uploaded_file()
-        self.assertIsNone(uploaded.name)
+        self.assertEqual(uploaded.name, "attachment.gif")
         self.assertEqual(uploaded.read(), GIF_DATA)
 
 
@@ -1403,3 +1414,462 @@ class RobustnessTests(SimpleTestCase):
         self.assertEqual(set(msg.text), {"\ufffd"})
         self.assertEqual(msg.html, "\x00")
         self.assertEqual(msg["X-Null"], "\x00")
+
+
+# ---------------------------------------------------------------------------------------------
+# Header bombs: CPython's header parsers are quadratic in time or memory on some long headers,
+# and anyone who can send the app an email controls them
+# ---------------------------------------------------------------------------------------------
+
+KIB = 1024
+MIB = 1024 * KIB
+HEADER_LIMIT = 16 * KIB  # INBOUND_MAX_HEADER_SIZE's default
+
+# Each, repeated, makes the modern header parser or Message's param splitter quadratic
+BOMB_UNITS = [
+    "=?utf-8?q?a?= ",  # RFC 2047 encoded-words
+    '"a\\"" <a@b.example>, ',  # quoted-strings with escapes
+    '""',
+    ",",  # many commas in an address list
+    "a@b.example, ",
+    "a.",
+    ";",  # many parameters
+    '";',
+    "\\",
+    "(",
+    "<",
+    ":",
+    "=?",
+]
+BOMB_HEADERS = [
+    "Subject",
+    "From",
+    "To",
+    "Cc",
+    "Reply-To",
+    "Date",
+    "Content-Type",
+    "Content-Disposition",
+    "Content-ID",
+    "X-Custom",
+]
+
+
+def bomb_value(name: str, unit: str, size: int) -> str:
+    """About size characters of unit (after a plausible start for MIME headers)."""
+    prefix = {
+        "Content-Type": "application/pdf; name=",
+        "Content-Disposition": "attachment; filename=",
+    }.get(name, "")
+    return prefix + unit * max(1, (size - len(prefix)) // len(unit))
+
+
+def bomb_message(name: str, value: str, in_part: bool) -> bytes:
+    """A message with the header name: value at the top, or in an attachment part."""
+    header = f"{name}: {value}\n".encode()
+    if not in_part:
+        others = [("From", "sender@example.com"), ("To", "inbound@example.com")]
+        return (
+            header
+            + b"".join(f"{other}: {text}\n".encode() for other, text in others if other != name)
+            + b"\nbody\n"
+        )
+    part_type = b"" if name == "Content-Type" else b"Content-Type: application/pdf\n"
+    return (
+        b"From: sender@example.com\nSubject: part bomb\n"
+        b"Content-Type: multipart/mixed; boundary=b\n\n"
+        b"--b\nContent-Type: text/plain\n\nbody\n"
+        b"--b\n"
+        + part_type
+        + header
+        + b"Content-Transfer-Encoding: base64\n\n"
+        + b64(PDF_DATA)
+        + b"\n--b--\n"
+    )
+
+
+def assert_reads_as_missing(test: SimpleTestCase, msg: AnymailInboundMessage, name: str) -> None:
+    """The property that parses header name treats the over-long header as missing."""
+    if name == "Subject":
+        test.assertIsNone(msg.subject)
+    elif name == "From":
+        test.assertIsNone(msg.from_email)
+    elif name in ("To", "Cc"):
+        test.assertEqual(getattr(msg, name.lower()), [])
+    elif name == "Date":
+        test.assertIsNone(msg.date)
+    elif name in ("Content-Type", "Content-Disposition"):
+        test.assertIsNone(msg.get_filename())
+        test.assertIsNone(msg.get_param("name", header=name))
+
+
+class HeaderSizeLimitTests(SimpleTestCase):
+    """No header longer than INBOUND_MAX_HEADER_SIZE is parsed; its raw text stays readable."""
+
+    def assert_bounded(self, raw: bytes, budget: float = 2.0) -> AnymailInboundMessage:
+        """Parse raw and read everything, within budget seconds and a small multiple of
+        its size in memory (the stdlib alone needed 671 MiB for a 156 KiB Subject)."""
+        tracemalloc.start()
+        try:
+            start = time.perf_counter()
+            msg = parse(raw)
+            read_everything(msg)
+            for part in msg.walk():
+                part.get_filename()
+                part.get_content_charset()
+            msg.as_bytes()
+            elapsed = time.perf_counter() - start
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        self.assertLess(elapsed, budget)
+        self.assertLess(peak, 20 * len(raw) + MIB)
+        return msg
+
+    def test_rfc2047_subject(self):
+        for size in (156 * KIB, MIB):
+            with self.subTest(size=size):
+                value = bomb_value("Subject", "=?utf-8?q?a?= ", size)
+                msg = self.assert_bounded(bomb_message("Subject", value, in_part=False))
+                self.assertIsNone(msg.subject)
+                # the raw text is still there (not decoded, not parsed)
+                self.assertEqual(msg.raw_header("Subject"), value)
+                self.assertEqual(msg["Subject"], value)
+                self.assertEqual(msg.get_all("Subject"), [value])
+                self.assertEqual(msg.from_email, EmailAddress("", "sender@example.com"))
+
+    def test_quoted_strings_in_from(self):
+        value = '"' + 'a\\"' * (MIB // 3) + '" <evil@example.com>'
+        msg = self.assert_bounded(f"From: {value}\nSubject: hi\n\nbody\n".encode())
+        self.assertIsNone(msg.from_email)
+        self.assertEqual(msg.subject, "hi")
+        self.assertEqual(msg.raw_header("From"), value)
+
+    def test_many_commas_in_to(self):
+        value = "," * (512 * KIB) + "hidden@example.com"
+        raw = f"To: {value}\nTo: Real <real@example.com>\n\nbody\n".encode()
+        msg = self.assert_bounded(raw)
+        # (only the over-long header is skipped: a truncated list could name someone else)
+        self.assertEqual(msg.to, [EmailAddress("Real", "real@example.com")])
+        self.assertEqual(msg.get_all("To")[0], value)
+
+    def test_parameter_bomb_in_an_attachment(self):
+        value = "attachment; filename=" + ";" * (256 * KIB) + "; filename=evil.exe"
+        raw = bomb_message("Content-Disposition", value, in_part=True)
+        raw = raw.replace(
+            b"Content-Type: application/pdf\n", b'Content-Type: application/pdf; name="r.pdf"\n'
+        )
+        msg = self.assert_bounded(raw)
+        (attachment,) = msg.attachments  # still an attachment, with its content
+        self.assertEqual(attachment.get_content_disposition(), "attachment")
+        self.assertEqual(attachment.get_filename(), "r.pdf")  # the over-long header's ignored
+        self.assertEqual(attachment.get_content_bytes(), PDF_DATA)
+        self.assertEqual(attachment.raw_header("Content-Disposition"), value)
+
+    def test_multipart_content_type_bomb(self):
+        value = "multipart/mixed; boundary=b" + ";" * (256 * KIB)
+        raw = f"Content-Type: {value}\n\n--b\nContent-Type: text/plain\n\nhi\n--b--\n".encode()
+        msg = self.assert_bounded(raw)
+        self.assertIsNone(msg.get_boundary())  # (its params are never parsed)
+        self.assertEqual(msg.raw_header("Content-Type"), value)
+
+    @settings(
+        max_examples=30,
+        deadline=timedelta(seconds=3),
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(
+        name=st.sampled_from(BOMB_HEADERS),
+        unit=st.sampled_from(BOMB_UNITS)
+        | st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=4),
+        size=st.integers(min_value=100 * KIB, max_value=MIB),
+        in_part=st.booleans(),
+    )
+    def test_huge_headers_are_bounded(self, name, unit, size, in_part):
+        value = bomb_value(name, unit, size)
+        msg = parse(bomb_message(name, value, in_part))
+        read_everything(msg)
+        msg.as_bytes()
+        part = msg.get_payload()[1] if in_part else msg
+        assert_reads_as_missing(self, part, name)
+        self.assertEqual(part.raw_header(name), value.lstrip(" \t"))
+        self.assertIsInstance(part[name], str)
+
+    @settings(
+        max_examples=60,
+        deadline=timedelta(seconds=1),
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(
+        name=st.sampled_from(BOMB_HEADERS),
+        unit=st.sampled_from(BOMB_UNITS),
+        in_part=st.booleans(),
+    )
+    def test_pathological_headers_within_the_limit_are_fast(self, name, unit, in_part):
+        # Just under the limit, the properties do parse them: in linear time
+        value = bomb_value(name, unit, HEADER_LIMIT - 100)
+        msg = parse(bomb_message(name, value, in_part))
+        read_everything(msg)
+        for part in msg.walk():
+            part.get_filename()
+            part.get_params()
+        msg.as_bytes()
+
+    def test_construct_with_a_huge_header(self):
+        # Postmark (and others) post headers as name/value pairs, which construct() stores
+        # (the stdlib spent 34 s on a 90 KiB Reply-To)
+        reply_to = '""' * (45 * KIB)
+        start = time.perf_counter()
+        msg = AnymailInboundMessage.construct(
+            from_email="Sender <sender@example.com>",
+            to="inbound@example.com",
+            subject="Hi",
+            headers=[("Reply-To", reply_to), ("Message-ID", "<1@example.com>")],
+            text="body",
+        )
+        read_everything(msg)
+        self.assertEqual(msg["Reply-To"], reply_to)
+        self.assertEqual(msg.raw_header("Reply-To"), reply_to)
+        serialized = msg.as_bytes()
+        self.assertLess(time.perf_counter() - start, 2.0)
+        self.assertEqual(msg.from_email, EmailAddress("Sender", "sender@example.com"))
+        self.assertEqual(msg["Message-ID"], "<1@example.com>")
+        self.assertEqual(parse(serialized).raw_header("Reply-To"), reply_to)
+
+    @override_settings(ANYMAIL={"INBOUND_MAX_HEADER_SIZE": 100})
+    def test_limit_setting(self):
+        long_subject = "=?utf-8?q?" + "caf=C3=A9_" * 12 + "?="  # 130 characters
+        msg = parse(f"Subject: {long_subject}\nFrom: a@example.com\n\n".encode())
+        self.assertIsNone(msg.subject)
+        self.assertEqual(msg["Subject"], long_subject)  # raw, undecoded
+        self.assertEqual(msg.from_email, EmailAddress("", "a@example.com"))
+        short = parse(b"Subject: =?utf-8?q?caf=C3=A9?=\n\n")
+        self.assertEqual(short.subject, "caf\u00e9")
+
+    @override_settings(ANYMAIL={"INBOUND_MAX_HEADER_SIZE": None})
+    def test_no_limit(self):
+        subject = "word " * (5 * KIB)  # 25 KiB of ordinary text
+        self.assertEqual(parse(f"Subject: {subject}\n\n".encode()).subject, subject)
+
+    def test_invalid_limit_setting(self):
+        for value in ("16k", 0, -1, True, 1.5):
+            with (
+                self.subTest(value=value),
+                override_settings(ANYMAIL={"INBOUND_MAX_HEADER_SIZE": value}),
+                self.assertRaisesMessage(AnymailConfigurationError, "INBOUND_MAX_HEADER_SIZE"),
+            ):
+                _ = parse(COMPLEX_MESSAGE).subject
+
+    def test_raw_header(self):
+        msg = parse(b"X-Folded: first\r\n second\r\nSubject: =?utf-8?q?r=C3=A5w?=\r\n\r\n")
+        self.assertEqual(msg.raw_header("x-folded"), "first\r\n second")
+        self.assertEqual(msg.raw_header("Subject"), "=?utf-8?q?r=C3=A5w?=")
+        self.assertIsNone(msg.raw_header("X-Missing"))
+        self.assertEqual(msg.raw_header("X-Missing", ""), "")
+
+    def test_param_parsing_matches_the_stdlib(self):
+        # (AnymailInboundMessage parses MIME params in linear time, but the same way)
+        for value in (
+            'text/plain; charset="utf-8"; format=flowed',
+            'attachment; filename="a;b.txt"',
+            'attachment; filename="quote\\"d;x.txt"; size=3',
+            "attachment; filename*=utf-8''%C3%A9t%C3%A9.txt",
+            "attachment; filename*0*=iso-8859-1''Gr%FC%DFe; filename*1*=%20K%F6ln.txt",
+            'multipart/mixed; boundary="==b=="',
+            "text/plain;; charset=us-ascii;",
+            "text/plain; charset",
+            'text/plain; name="unterminated; x=y',
+            "",
+        ):
+            with self.subTest(value=value):
+                msg = single_part(f"Content-Disposition: {value}", b"x")
+                for unquote in (True, False):
+                    expected = Message.get_params(msg, None, "content-disposition", unquote)
+                    # (empty params, like those between ";;", are left out)
+                    expected = [item for i, item in enumerate(expected) if i == 0 or item[0]]
+                    self.assertEqual(msg.get_params(None, "content-disposition", unquote), expected)
+                    for name, _ in expected[1:]:
+                        self.assertEqual(
+                            msg.get_param(name, None, "content-disposition", unquote),
+                            Message.get_param(msg, name, None, "content-disposition", unquote),
+                        )
+
+
+class StructureCacheTests(SimpleTestCase):
+    """The body/attachment structure is found once, not on every access."""
+
+    def test_many_parts(self):
+        count = 10_000
+        raw = (
+            b"From: a@example.com\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+            b"Content-Type: text/plain\n\nbody\n"
+            + b"".join(
+                b'--b\nContent-Type: application/octet-stream; name="f%d.bin"\n'
+                b'Content-Disposition: attachment; filename="f%d.bin"\n\nx\n' % (n, n)
+                for n in range(count)
+            )
+            + b"--b--\n"
+        )
+        msg = parse(raw)
+        self.assertEqual(len(msg.attachments), count)
+        start = time.perf_counter()
+        for _ in range(5):  # (the stdlib-based walk took about 2 s each time)
+            self.assertEqual(len(msg.attachments), count)
+            self.assertEqual(msg.inline_attachments, {})
+            self.assertEqual(msg.text, "body")
+            self.assertIsNone(msg.html)
+        self.assertLess(time.perf_counter() - start, 0.5)
+        self.assertEqual(msg.attachments[9].get_filename(), "f9.bin")
+
+    def test_changes_are_seen(self):
+        msg = parse(COMPLEX_MESSAGE)
+        self.assertEqual(len(msg.attachments), 1)
+        pdf = msg.attachments[0]
+        # a change to a part's headers
+        pdf.replace_header("Content-Disposition", "inline")
+        pdf["Content-ID"] = "<report@example.com>"
+        self.assertEqual(msg.attachments, [])
+        self.assertEqual(
+            list(msg.inline_attachments), ["logo.123@example.com", "report@example.com"]
+        )
+        # parts added, through Message's methods or straight into the payload list
+        msg.attach(AnymailInboundMessage.construct_attachment("text/csv", "a,b", filename="a.csv"))
+        msg.get_payload().append(
+            AnymailInboundMessage.construct_attachment("text/csv", "c,d", filename="c.csv")
+        )
+        self.assertEqual([att.get_filename() for att in msg.attachments], ["a.csv", "c.csv"])
+        # a new body
+        msg.get_payload(0).get_payload(0).set_payload("New text")
+        self.assertEqual(msg.text, "New text")
+        # what receivers get are copies: changing them doesn't change the message
+        msg.attachments.clear()
+        msg.inline_attachments.clear()
+        self.assertEqual(len(msg.attachments), 2)
+        self.assertEqual(len(msg.inline_attachments), 2)
+
+    def test_pickled_and_copied_messages(self):
+        msg = parse(COMPLEX_MESSAGE)
+        self.assertEqual(len(msg.attachments), 1)
+        for copied in (pickle.loads(pickle.dumps(msg)), copy.deepcopy(msg)):
+            self.assertEqual([att.get_filename() for att in copied.attachments], ["report.pdf"])
+            self.assertIsNot(copied.attachments[0], msg.attachments[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Inbound values are safe to use
+# ---------------------------------------------------------------------------------------------
+
+
+def attachment_named(filename: str, content_type: str = "application/pdf") -> AnymailInboundMessage:
+    """An attachment part whose (RFC 2231 encoded) filename is exactly filename."""
+    return single_part(
+        f"Content-Type: {content_type}\n"
+        f"Content-Disposition: attachment; filename*=utf-8''{quote(filename, safe='')}",
+        b"x",
+    )
+
+
+UNSAFE_IN_TEXT = re.compile(r"[\r\n\x00]")
+
+
+class SafeValueTests(SimpleTestCase):
+    def test_safe_filename(self):
+        for filename, expected in [
+            ("report.pdf", "report.pdf"),
+            ("../../etc/passwd", "passwd"),
+            ("C:\\Users\\me\\evil.exe", "evil.exe"),
+            ("dir\\../x.pdf", "x.pdf"),
+            ("evil\u202etxt.exe", "eviltxt.exe"),  # (displays as "evilexe.txt")
+            ("in\u2066vis\u2069ible\u200e\u200f.doc", "invisible.doc"),
+            ("zero\u200bwidth.txt", "zerowidth.txt"),
+            ("tab\there\x7f.txt", "tabhere.txt"),
+            ("nbsp\u00a0name.txt", "nbsp name.txt"),
+            ("  spaced.txt  ", "spaced.txt"),
+            ("line\r\nbreak.txt", "line break.txt"),
+            ("nul\x00.txt", "nul .txt"),
+            ("ファイル.pdf", "ファイル.pdf"),
+            ("x" * 300 + ".pdf", "x" * 251 + ".pdf"),
+            ("\u00e9" * 200 + ".txt", "\u00e9" * 125 + ".txt"),  # (255 bytes of UTF-8, at most)
+            ("..", "attachment.pdf"),
+            (".", "attachment.pdf"),
+            ("", "attachment.pdf"),
+            ("a/", "attachment.pdf"),
+            ("\u202e\u200f", "attachment.pdf"),
+        ]:
+            with self.subTest(filename=filename):
+                part = attachment_named(filename)
+                self.assertEqual(part.safe_filename, expected)
+                self.assertEqual(part.as_uploaded_file().name, expected)
+
+    def test_get_filename_stays_raw(self):
+        for filename in ("../../etc/passwd", "evil\u202etxt.exe", "C:\\x.exe", ".."):
+            with self.subTest(filename=filename):
+                self.assertEqual(attachment_named(filename).get_filename(), filename)
+
+    def test_fallback_name_from_content_type(self):
+        for content_type, expected in [
+            ("image/gif", "attachment.gif"),
+            ("text/plain", "attachment.txt"),
+            ("application/octet-stream", "attachment.bin"),
+            ("application/x-unheard-of", "attachment"),
+        ]:
+            with self.subTest(content_type=content_type):
+                part = single_part(f"Content-Type: {content_type}", b"x")
+                self.assertEqual(part.safe_filename, expected)
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(filename=st.text(max_size=300))
+    def test_safe_filename_is_always_usable(self, filename):
+        part = attachment_named(filename)
+        name = part.safe_filename
+        self.assertNotIn(name, ("", ".", ".."))
+        self.assertNotIn("/", name)
+        self.assertNotIn("\\", name)
+        self.assertEqual(name, name.strip())
+        self.assertLessEqual(len(name.encode("utf-8")), 255)
+        for char in name:
+            self.assertNotIn(unicodedata.category(char), ("Cc", "Cf", "Cs", "Zl", "Zp"))
+        self.assertEqual(validate_file_name(name), name)
+        self.assertEqual(part.as_uploaded_file().name, name)
+
+    def test_decoded_values_have_no_line_breaks_or_nul(self):
+        msg = parse(
+            b"Subject: =?utf-8?q?Hello=0D=0ABcc:_victim@example.com=00?=\n"
+            b"From: =?utf-8?q?Evil=0D=0AName?= <evil@example.com>\n"
+            b"To: =?utf-8?b?" + b64encode(b"A\r\nB\x00") + b"?= <a@example.com>\n"
+            b"Content-Disposition: attachment; filename*=utf-8''a%0D%0Ab%00.txt\n\n"
+        )
+        self.assertEqual(msg.subject, "Hello Bcc: victim@example.com ")
+        self.assertEqual(msg.from_email, EmailAddress("Evil Name", "evil@example.com"))
+        self.assertEqual(msg.to, [EmailAddress("A B ", "a@example.com")])
+        self.assertEqual(msg.get_filename(), "a b .txt")
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(text=st.text(max_size=60))
+    def test_decoded_values_never_have_line_breaks_or_nul(self, text):
+        encoded = "=?utf-8?b?" + b64encode(text.encode("utf-8")).decode("ascii") + "?="
+        msg = parse(
+            f"Subject: {encoded}\nFrom: {encoded} <from@example.com>\n"
+            f"Content-Disposition: attachment; filename*=utf-8''{quote(text, safe='')}\n\n"
+            f"x".encode()
+        )
+        values = [msg.subject, msg.get_filename()]
+        if msg.from_email is not None:
+            values.append(msg.from_email.display_name)
+        for value in values:
+            if value is not None:
+                self.assertIsNone(UNSAFE_IN_TEXT.search(value))
+        kept = re.sub(r"\s", "", UNSAFE_IN_TEXT.sub("", text))
+        self.assertEqual(re.sub(r"\s", "", msg.subject or ""), kept)
+
+    def test_reserializing_never_adds_headers(self):
+        # Characters that str.splitlines() treats as line breaks, inside received headers
+        raw = b"Subject: a\x0bBcc: victim@example.com\nX-Other: b\x1cTo: victim2@example.com\n\nx\n"
+        msg = parse(raw)
+        for serialized in (msg.as_bytes(), msg.as_string().encode("utf-8")):
+            reparsed = parse(serialized)
+            self.assertIsNone(reparsed["Bcc"])
+            self.assertIsNone(reparsed["To"])
+            self.assertEqual(reparsed.raw_header("Subject"), "a\x0bBcc: victim@example.com")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+import time
+import tracemalloc
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from unittest import mock
@@ -162,7 +165,9 @@ class MailjetInboundTests(MailjetWebhookTestCase):
         event = self.inbound_event(DOCS_PAYLOAD)
         self.assertEqual(event.event_type, "inbound")
         self.assertIsNone(event.timestamp)
-        self.assertIsNone(event.event_id)
+        # (the Parse API gives no id: Anymail's is a digest, the same if Mailjet posts it again)
+        self.assertIsInstance(event.event_id, str)
+        self.assertTrue(event.event_id)
         self.assertEqual(event.esp_event, DOCS_PAYLOAD)
 
         message = event.message
@@ -372,6 +377,86 @@ class MailjetInboundTests(MailjetWebhookTestCase):
                     self.assertEqual(self.post_inbound(DOCS_PAYLOAD, auth=auth).status_code, 400)
             parse_events.assert_not_called()
         self.inbound_handler.assert_not_called()
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class MailjetInboundCostTests(MailjetWebhookTestCase):
+    """What a request costs stays proportional to its size, whatever it holds."""
+
+    def post_measured(self, payload: dict) -> tuple[Any, int, float, int]:
+        """Post payload; return the response, peak memory and time taken, and body size."""
+        body = json.dumps(payload).encode()
+        tracemalloc.start()
+        try:
+            start = time.perf_counter()
+            response = self.post_webhook(body, url=INBOUND_PATH)
+            elapsed = time.perf_counter() - start
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        return response, peak, elapsed, len(body)
+
+    def test_repeated_content_refs_decode_the_content_once(self):
+        # Each reference used to decode (and keep) the content again: a 1.4 MiB request
+        # could cost 1.4 GiB
+        content = random.Random(8).randbytes(256 * 1024)
+        parts = [
+            {
+                "Headers": {
+                    "Content-Type": "application/pdf",
+                    "Content-Disposition": f'attachment; filename="copy{n}.pdf"',
+                },
+                "ContentRef": "Attachment1",
+            }
+            for n in range(300)
+        ]
+        payload = dict(DOCS_PAYLOAD, Parts=DOCS_PAYLOAD["Parts"] + parts, Attachment1=b64(content))
+        response, peak, _, size = self.post_measured(payload)
+        self.assertEqual(response.status_code, 200)
+        self.assertLess(peak, 12 * size)  # (it was over 400 times)
+        message = self.inbound_handler.call_args.kwargs["event"].message
+        (attachment,) = message.attachments  # the first reference describes it
+        self.assertEqual(attachment.get_filename(), "copy0.pdf")
+        self.assertEqual(attachment.get_content_bytes(), content)
+        self.assertEqual(message.text, DOCS_PAYLOAD["Text-part"])
+
+    def test_header_bombs(self):
+        subject = "=?utf-8?q?a?= " * (64 * 1024)  # ~900 KiB of RFC 2047 words
+        reply_to = '""' * (45 * 1024)  # 90 KiB of quoted strings
+        disposition = "attachment; filename=" + ";" * (256 * 1024)
+        payload = dict(
+            ATTACHMENTS_PAYLOAD,
+            Headers=dict(
+                ATTACHMENTS_PAYLOAD["Headers"],
+                Subject=subject,
+                **{"Reply-To": reply_to, "X-Commas": "," * (256 * 1024)},
+            ),
+            Parts=ATTACHMENTS_PAYLOAD["Parts"]
+            + [
+                {
+                    "Headers": {
+                        "Content-Type": "application/pdf; name=" + '";' * (128 * 1024),
+                        "Content-Disposition": disposition,
+                    },
+                    "ContentRef": "Attachment4",
+                }
+            ],
+            Attachment4=b64(b"%PDF-1.4 bomb"),
+        )
+        response, peak, elapsed, size = self.post_measured(payload)
+        self.assertEqual(response.status_code, 200)
+        self.assertLess(elapsed, 5.0)
+        self.assertLess(peak, 8 * size)
+        message = self.inbound_handler.call_args.kwargs["event"].message
+        self.assertIsNone(message.subject)  # too long to parse
+        self.assertEqual(message.raw_header("Subject"), subject)
+        self.assertEqual(message["Reply-To"], reply_to)
+        self.assertEqual(message.from_email.display_name, "Sender, Esq.")
+        self.assertEqual(len(message.attachments), 3)
+        bomb = message.attachments[-1]
+        self.assertEqual(bomb.get_content_bytes(), b"%PDF-1.4 bomb")
+        self.assertEqual(bomb.get_content_type(), "application/pdf")
+        self.assertEqual(bomb.safe_filename, "attachment.pdf")
 
 
 @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})

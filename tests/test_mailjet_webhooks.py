@@ -6,6 +6,7 @@ object per event when it's off; both must work.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 from unittest import mock
@@ -256,8 +257,17 @@ class MailjetTrackingEventTests(MailjetWebhookTestCase):
         (event,) = self.tracking_events()
         self.assertIsInstance(event, AnymailTrackingEvent)
         self.assertEqual(event.esp_event, esp_event)
-        self.assertIsNone(event.event_id)  # Mailjet events have no unique id
+        # Mailjet events have no id of their own: Anymail's is a digest of the event
+        self.assertIsInstance(event.event_id, str)
+        self.assertTrue(event.event_id)
         return event
+
+    def test_event_id_is_the_same_when_mailjet_posts_the_event_again(self):
+        self.post_webhook([SENT_EVENT, OPEN_EVENT])
+        self.post_webhook(SENT_EVENT)  # (a retry, with "group events" since turned off)
+        first_sent, first_open, retried_sent = self.tracking_events()
+        self.assertEqual(retried_sent.event_id, first_sent.event_id)
+        self.assertNotEqual(first_open.event_id, first_sent.event_id)
 
     def test_sent_event(self):
         event = self.assert_single_event(SENT_EVENT)
@@ -591,22 +601,29 @@ class MailjetTrackingErrorTests(MailjetWebhookTestCase):
         self.assert_400(inbound_payload, "anymail/mailjet/inbound/")
 
     def test_malformed_bodies(self):
-        for body in (
-            b"not json",
-            b"\xff\xfe{}",
-            "null",
-            '"sent"',
-            "42",
-            "[1, 2]",
-            '[["nested"]]',
-            "[null]",
-        ):
+        # Not an Event API payload at all: retrying can't help
+        for body in (b"not json", b"\xff\xfe{}", "null", '"sent"', "42", "{bad json"):
             with self.subTest(body=body):
                 self.assert_400(body)
 
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class MailjetOddEventTests(MailjetWebhookTestCase):
+    """An event Anymail can't normalize reaches receivers as "unknown", with its raw data,
+    and costs neither the rest of its batch nor a retry loop (Mailjet retries non-200s)."""
+
+    def assert_unknown_event(self, body: Any, esp_event: Any) -> AnymailTrackingEvent:
+        response = self.post_webhook(body)
+        self.assertEqual(response.status_code, 200)
+        (event,) = self.tracking_events()
+        self.assertEqual(event.event_type, "unknown")
+        self.assertEqual(event.esp_event, esp_event)
+        self.assertTrue(event.event_id)
+        return event
+
     def test_event_without_type(self):
         esp_event = {key: value for key, value in SENT_EVENT.items() if key != "event"}
-        self.assert_400(esp_event, "no 'event' type")
+        self.assert_unknown_event(esp_event, esp_event)
 
     def test_wrong_field_types(self):
         for field, value in [
@@ -615,21 +632,54 @@ class MailjetTrackingErrorTests(MailjetWebhookTestCase):
             ("MessageID", {"id": 1}),
             ("MessageID", True),
             ("MessageID", 1.5),
-            ("time", "yesterday"),
+            ("time", "soon"),
             ("time", [1433333949]),
             ("time", 1e300),
-            ("Payload", {"already": "parsed"}),
+            ("Payload", {"already": "parsed"}),  # metadata JSON that isn't a string
             ("customcampaign", 12),
             ("smtp_reply", False),
         ]:
             with self.subTest(field=field, value=value):
-                self.assert_400(dict(SENT_EVENT, **{field: value}))
+                self.tracking_handler.reset_mock()
+                esp_event = dict(SENT_EVENT, **{field: value})
+                self.assert_unknown_event(esp_event, esp_event)
+                self.tracking_handler.reset_mock()
+                self.assert_unknown_event([esp_event], esp_event)
 
-    def test_one_bad_event_in_a_group_delivers_none(self):
-        self.assert_400([SENT_EVENT, dict(OPEN_EVENT, time="garbage"), CLICK_EVENT])
+    def test_items_that_are_not_event_objects(self):
+        for item in (1, ["nested"], None, "sent"):
+            with self.subTest(item=item):
+                self.tracking_handler.reset_mock()
+                self.assert_unknown_event([item], item)
 
     def test_nan_timestamp(self):
-        self.assert_400('{"event": "sent", "time": NaN, "email": "a@example.com"}')
+        event = self.assert_unknown_event(
+            '{"event": "sent", "time": NaN, "email": "a@example.com"}', mock.ANY
+        )
+        self.assertEqual(event.esp_event["email"], "a@example.com")
+
+    def test_one_bad_event_among_many_costs_nothing(self):
+        good_events = [
+            dict(SENT_EVENT, MessageID=1000 + n, email=f"to{n}@example.com") for n in range(150)
+        ]
+        bad_event = dict(OPEN_EVENT, time="soon")
+        batch = good_events[:75] + [bad_event] + good_events[75:]
+        response = self.post_webhook(batch)
+        self.assertEqual(response.status_code, 200)
+        events = self.tracking_events()
+        self.assertEqual([event.esp_event for event in events], batch)  # all, in order
+        self.assertEqual(events[75].event_type, "unknown")
+        others = events[:75] + events[76:]
+        self.assertEqual({event.event_type for event in others}, {"delivered"})
+        self.assertEqual(
+            [event.recipient for event in others], [f"to{n}@example.com" for n in range(150)]
+        )
+        self.assertEqual(len({event.event_id for event in events}), 151)
+
+    def test_a_bad_event_is_logged_with_its_data(self):
+        with self.assertLogs("anymail.webhooks", level="WARNING") as logs:
+            self.post_webhook([SENT_EVENT, dict(OPEN_EVENT, time="soon")])
+        self.assertIn("'time': 'soon'", "\n".join(logs.output))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -689,6 +739,11 @@ class MailjetTrackingPropertyTests(MailjetWebhookTestCase):
         response = self.post_webhook(body)
         self.assertIn(response.status_code, (200, 400))
         if response.status_code == 200:
+            # every event posted reaches receivers (as "unknown" if it can't be read)
+            posted = json.loads(body)
+            self.assertEqual(
+                len(self.tracking_events()), len(posted) if isinstance(posted, list) else 1
+            )
             for event in self.tracking_events():
                 self.assertIsInstance(event, AnymailTrackingEvent)
                 self.assertIsInstance(event.event_type, str)
