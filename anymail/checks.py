@@ -84,3 +84,27 @@ def routed_webhook_views() -> list[type]:
                 if isinstance(view_class, type) and issubclass(view_class, AnymailBaseWebhookView):
                     found.append(view_class)
     return found
+
+
+def check_size_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Size limits must be numbers of bytes: a bad one would otherwise show up only when
+    mail arrives, as refused webhook calls the ESP may give up on."""
+    from .conf import get_anymail_setting
+    from .exceptions import AnymailConfigurationError
+    from .inbound import max_header_size
+
+    errors = []
+    for name in ("inbound_max_body_size", "tracking_max_body_size"):
+        value = get_anymail_setting(name, default=1)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            errors.append(
+                checks.Error(
+                    f"{name.upper()} must be a positive number of bytes, not {value!r}.",
+                    id="anymail.E003",
+                )
+            )
+    try:
+        max_header_size()
+    except AnymailConfigurationError as err:
+        errors.append(checks.Error(str(err), id="anymail.E003"))
+    return errors

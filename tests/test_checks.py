@@ -8,7 +8,7 @@ from unittest import mock, skipUnless
 from django.core import checks
 from django.test import SimpleTestCase, override_settings
 
-from anymail.checks import check_webhook_security, routed_webhook_views
+from anymail.checks import check_size_settings, check_webhook_security, routed_webhook_views
 
 from .test_base_webhooks import SampleInboundWebhookView, SampleTrackingWebhookView
 
@@ -110,3 +110,25 @@ class AmazonSESCheckTests(SimpleTestCase):
         (error,) = [message for message in messages if message.id == "anymail.E002"]
         self.assertIsInstance(error, checks.Error)
         self.assertIn("django-anymail[amazon_ses]", error.msg)
+
+
+class SizeSettingsCheckTests(SimpleTestCase):
+    def test_valid_and_default_sizes_pass(self):
+        self.assertEqual(check_size_settings(), [])
+        with override_settings(
+            ANYMAIL={"INBOUND_MAX_BODY_SIZE": 1, "INBOUND_MAX_HEADER_SIZE": None}
+        ):
+            self.assertEqual(check_size_settings(), [])
+
+    def test_invalid_sizes_are_errors(self):
+        for name, value in [
+            ("INBOUND_MAX_BODY_SIZE", "50MB"),
+            ("TRACKING_MAX_BODY_SIZE", 0),
+            ("TRACKING_MAX_BODY_SIZE", True),
+            ("INBOUND_MAX_HEADER_SIZE", -1),
+        ]:
+            with self.subTest(name=name, value=value):
+                with override_settings(ANYMAIL={name: value}):
+                    (error,) = check_size_settings()
+                self.assertEqual(error.id, "anymail.E003")
+                self.assertIn(name, error.msg)
