@@ -384,30 +384,37 @@ class AnymailInboundMessage(Message):
         self._changed()
 
     def set_raw(self, name: str, value: Any) -> None:
+        """``email.message.Message.set_raw()``, noting the change (cached structure)."""
         super().set_raw(name, value)
         self._changed()
 
     def add_header(self, _name: str, _value: str, **_params: Any) -> None:
+        """``email.message.Message.add_header()``, noting the change (cached structure)."""
         super().add_header(_name, _value, **_params)
         self._changed()
 
     def replace_header(self, _name: str, _value: Any) -> None:
+        """``email.message.Message.replace_header()``, noting the change (cached structure)."""
         super().replace_header(_name, _value)
         self._changed()
 
     def set_payload(self, payload: Any, charset: Any = None) -> None:
+        """``email.message.Message.set_payload()``, noting the change (cached structure)."""
         super().set_payload(payload, charset)
         self._changed()
 
     def attach(self, payload: Any) -> None:
+        """``email.message.Message.attach()``, noting the change (cached structure)."""
         super().attach(payload)
         self._changed()
 
     def set_boundary(self, boundary: str) -> None:
+        """``email.message.Message.set_boundary()``, noting the change (cached structure)."""
         super().set_boundary(boundary)
         self._changed()
 
     def set_default_type(self, ctype: str) -> None:
+        """``email.message.Message.set_default_type()``, noting the change (cached structure)."""
         super().set_default_type(ctype)
         self._changed()
 

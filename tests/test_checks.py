@@ -132,3 +132,18 @@ class SizeSettingsCheckTests(SimpleTestCase):
                     (error,) = check_size_settings()
                 self.assertEqual(error.id, "anymail.E003")
                 self.assertIn(name, error.msg)
+
+
+@override_settings(ROOT_URLCONF="tests.urls")
+class SignedWebhooksCheckTests(SimpleTestCase):
+    def unauthenticated_esps(self):
+        (warning,) = check_webhook_security()
+        return warning.msg
+
+    @override_settings(ANYMAIL={})
+    def test_mailgun_always_signs_mandrill_only_with_a_key(self):
+        self.assertNotIn("Mailgun", self.unauthenticated_esps())  # it won't run without a key
+        self.assertIn("Mandrill", self.unauthenticated_esps())
+        self.assertIn("SendGrid", self.unauthenticated_esps())
+        with override_settings(ANYMAIL={"MANDRILL_WEBHOOK_KEY": "key"}):
+            self.assertNotIn("Mandrill", self.unauthenticated_esps())

@@ -706,11 +706,11 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView):
         A missing object or one over the size limit raises ValueError (a 400: a retry can't
         help, so it's logged here); any other failure AnymailAPIError (a 503: SNS retries).
         """
+        backend = amazon_ses_backend()  # (first: it raises if boto3 isn't installed)
         file = CappedSpooledFile(
             max_size=self.inbound_s3_max_size,
             spool_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE,
         )
-        backend = amazon_ses_backend()
         where = f"S3 bucket {bucket!r}, key {key!r}"
         try:
             client = boto3_client("s3", self.session_params, self.client_params)

@@ -77,6 +77,11 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
     api_key: str | None = None
     webhook_max_age: int | None = None  # allows as_view(webhook_max_age=...)
 
+    @classmethod
+    def signature_key_is_configured(cls) -> bool:
+        # Mailgun's views don't run without a signing key, so no call is unauthenticated
+        return True
+
     def __init__(self, **kwargs: Any) -> None:
         signing_key = get_anymail_setting(
             "webhook_signing_key", esp_name=self.esp_name, kwargs=kwargs, default=None

@@ -90,6 +90,10 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
     webhook_url: str | None = None  # allows as_view(webhook_url=...)
     webhook_replay_window: int | None = None  # allows as_view(webhook_replay_window=...)
 
+    @classmethod
+    def signature_key_is_configured(cls) -> bool:
+        return bool(get_anymail_setting("webhook_key", default=None, esp_name=cls.esp_name))
+
     def __init__(self, **kwargs: Any) -> None:
         # Not required at startup: Mandrill only issues the key after it has checked (with a
         # HEAD request, which needs no key) that the url works. Docs: "deploying twice".
