@@ -225,7 +225,41 @@ def formatted(emails: list[EmailAddress]) -> list[str]:
     return [email.formatted() for email in emails]
 
 
-class LocalESPServer:
+class LocalHTTPServer:
+    """A real HTTP server on 127.0.0.1, in a thread, answering with handler_class.
+
+    Use as a context manager; ``address`` is its "http://host:port".
+    """
+
+    def __init__(self, handler_class: type, poll_interval: float = 0.5) -> None:
+        import http.server
+        import threading
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+        self._httpd.daemon_threads = True
+        self._httpd.block_on_close = False  # (don't wait out a deliberately slow answer)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": poll_interval},
+            daemon=True,
+        )
+
+    @property
+    def address(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> LocalHTTPServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+class LocalESPServer(LocalHTTPServer):
     """A real HTTP/1.1 server on 127.0.0.1 playing an ESP's API, for tests of what crosses the wire.
 
     Records each request (method, path, headers, raw body bytes, client port) and answers with
@@ -234,7 +268,6 @@ class LocalESPServer:
 
     def __init__(self, response_json: Any = None, status: int = 200) -> None:
         import http.server
-        import threading
 
         self.requests: list[dict[str, Any]] = []
         self.response_json = response_json if response_json is not None else {}
@@ -265,22 +298,11 @@ class LocalESPServer:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/"
-
-    def __enter__(self) -> LocalESPServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        return f"{self.address}/"
 
 
 # Webhook test helpers

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import functools
 import http.server
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -37,6 +36,8 @@ from anymail.webhooks.sns import (
     fetch_signing_certificate,
     verify_sns_message,
 )
+
+from .fakes import LocalHTTPServer
 
 #: The SigningCertURL of every signed test message (as in AWS's examples)
 TEST_CERT_URL = (
@@ -519,7 +520,7 @@ class SNSPropertyTests(SNSTestCase):
 # ---------------------------------------------------------------------------------------------
 
 
-class CertificateServer:
+class CertificateServer(LocalHTTPServer):
     """An HTTP server on 127.0.0.1 answering each GET with ``status``, ``body`` (after
     ``delay`` seconds), and ``headers``; records the paths asked for."""
 
@@ -551,25 +552,10 @@ class CertificateServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False  # (don't wait out a deliberately slow answer)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        super().__init__(Handler, poll_interval=0.05)
 
     def url(self, path: str = "/SimpleNotificationService-test.pem") -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}{path}"
-
-    def __enter__(self) -> CertificateServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        return f"{self.address}{path}"
 
 
 class FetchSigningCertificateTests(SimpleTestCase):
