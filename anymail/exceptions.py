@@ -84,7 +84,10 @@ class AnymailError(Exception):
             detail = text
         if len(detail) > 2000:
             detail = detail[:2000] + "... (truncated)"
-        return f"{self.esp_name or 'ESP'} API response {self.status_code}:\n{detail}"
+        heading = f"{self.esp_name or 'ESP'} API response {self.status_code}"
+        if heading in " ".join(str(arg) for arg in self.args):
+            heading = "Response body"  # the message already said which response it was
+        return f"{heading}:\n{detail}"
 
 
 class AnymailAPIError(AnymailError):

@@ -7,7 +7,7 @@ these urls load without them installed.
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import URLPattern, path
 
 from .webhooks.amazon_ses import AmazonSESInboundWebhookView, AmazonSESTrackingWebhookView
 from .webhooks.mailgun import MailgunInboundWebhookView, MailgunTrackingWebhookView
@@ -18,67 +18,34 @@ from .webhooks.sendgrid import SendGridInboundWebhookView, SendGridTrackingWebho
 from .webhooks.sendinblue import SendinBlueTrackingWebhookView
 from .webhooks.sparkpost import SparkPostInboundWebhookView, SparkPostTrackingWebhookView
 
+
+def webhook(route: str, view_class: type, name: str) -> list[URLPattern]:
+    """The url, and the same without its final slash.
+
+    An ESP configured without the slash would otherwise meet Django's APPEND_SLASH, which can't
+    redirect a POST (a 500 with DEBUG, a body-less redirect without): its events would be lost.
+    """
+    view = view_class.as_view()
+    return [path(route, view, name=name), path(route.rstrip("/"), view)]
+
+
 urlpatterns = [
-    path(
-        "amazon_ses/inbound/",
-        AmazonSESInboundWebhookView.as_view(),
-        name="amazon_ses_inbound_webhook",
-    ),
-    path(
-        "amazon_ses/tracking/",
-        AmazonSESTrackingWebhookView.as_view(),
-        name="amazon_ses_tracking_webhook",
-    ),
-    path("mailgun/inbound/", MailgunInboundWebhookView.as_view(), name="mailgun_inbound_webhook"),
+    *webhook("amazon_ses/inbound/", AmazonSESInboundWebhookView, "amazon_ses_inbound_webhook"),
+    *webhook("amazon_ses/tracking/", AmazonSESTrackingWebhookView, "amazon_ses_tracking_webhook"),
+    *webhook("mailgun/inbound/", MailgunInboundWebhookView, "mailgun_inbound_webhook"),
     # The url tells Mailgun to forward raw MIME (rather than parsed fields); one view takes both
-    path(
-        "mailgun/inbound_mime/",
-        MailgunInboundWebhookView.as_view(),
-        name="mailgun_inbound_webhook_mime",
-    ),
-    path(
-        "mailgun/tracking/", MailgunTrackingWebhookView.as_view(), name="mailgun_tracking_webhook"
-    ),
-    path("mailjet/inbound/", MailjetInboundWebhookView.as_view(), name="mailjet_inbound_webhook"),
-    path(
-        "mailjet/tracking/", MailjetTrackingWebhookView.as_view(), name="mailjet_tracking_webhook"
-    ),
-    path("mandrill/", MandrillCombinedWebhookView.as_view(), name="mandrill_webhook"),
+    *webhook("mailgun/inbound_mime/", MailgunInboundWebhookView, "mailgun_inbound_webhook_mime"),
+    *webhook("mailgun/tracking/", MailgunTrackingWebhookView, "mailgun_tracking_webhook"),
+    *webhook("mailjet/inbound/", MailjetInboundWebhookView, "mailjet_inbound_webhook"),
+    *webhook("mailjet/tracking/", MailjetTrackingWebhookView, "mailjet_tracking_webhook"),
+    *webhook("mandrill/", MandrillCombinedWebhookView, "mandrill_webhook"),
     # The pre-inbound url (Anymail < 1.3) still works, for tracking and inbound alike
-    path(
-        "mandrill/tracking/",
-        MandrillTrackingWebhookView.as_view(),
-        name="mandrill_tracking_webhook",
-    ),
-    path(
-        "postmark/inbound/", PostmarkInboundWebhookView.as_view(), name="postmark_inbound_webhook"
-    ),
-    path(
-        "postmark/tracking/",
-        PostmarkTrackingWebhookView.as_view(),
-        name="postmark_tracking_webhook",
-    ),
-    path(
-        "sendgrid/inbound/", SendGridInboundWebhookView.as_view(), name="sendgrid_inbound_webhook"
-    ),
-    path(
-        "sendgrid/tracking/",
-        SendGridTrackingWebhookView.as_view(),
-        name="sendgrid_tracking_webhook",
-    ),
-    path(
-        "sendinblue/tracking/",
-        SendinBlueTrackingWebhookView.as_view(),
-        name="sendinblue_tracking_webhook",
-    ),
-    path(
-        "sparkpost/inbound/",
-        SparkPostInboundWebhookView.as_view(),
-        name="sparkpost_inbound_webhook",
-    ),
-    path(
-        "sparkpost/tracking/",
-        SparkPostTrackingWebhookView.as_view(),
-        name="sparkpost_tracking_webhook",
-    ),
+    *webhook("mandrill/tracking/", MandrillTrackingWebhookView, "mandrill_tracking_webhook"),
+    *webhook("postmark/inbound/", PostmarkInboundWebhookView, "postmark_inbound_webhook"),
+    *webhook("postmark/tracking/", PostmarkTrackingWebhookView, "postmark_tracking_webhook"),
+    *webhook("sendgrid/inbound/", SendGridInboundWebhookView, "sendgrid_inbound_webhook"),
+    *webhook("sendgrid/tracking/", SendGridTrackingWebhookView, "sendgrid_tracking_webhook"),
+    *webhook("sendinblue/tracking/", SendinBlueTrackingWebhookView, "sendinblue_tracking_webhook"),
+    *webhook("sparkpost/inbound/", SparkPostInboundWebhookView, "sparkpost_inbound_webhook"),
+    *webhook("sparkpost/tracking/", SparkPostTrackingWebhookView, "sparkpost_tracking_webhook"),
 ]

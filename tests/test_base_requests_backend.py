@@ -165,6 +165,9 @@ class RequestsBackendTests(RequestsFakeTestCase):
             first_line, "Sample ESP API response 400 (Bad Request): Sender domain not verified"
         )
         self.assertIn('"error": "Sender domain not verified"', str(error))  # the whole body too
+        # ... introduced without repeating the status line
+        self.assertEqual(str(error).count("API response 400"), 1)
+        self.assertEqual(str(error).splitlines()[1], "Response body:")
         self.assertIsInstance(error, AnymailAPIError)
         self.assertIsInstance(error, requests.RequestException)
 

@@ -127,3 +127,43 @@ class AnymailUrlsIncludeTests(SimpleTestCase):
                 if "<" not in str(pattern.pattern):  # a plain path resolves to its own view
                     match = resolve("/anymail/" + str(pattern.pattern))
                     self.assertIs(match.func.view_class, callback.view_class)
+
+
+class WebhookUrlSlashTests(SimpleTestCase):
+    """An ESP configured without the final slash still reaches the webhook."""
+
+    def test_every_url_also_resolves_without_its_slash(self):
+        from django.urls import reverse
+
+        for name in [
+            "amazon_ses_tracking_webhook",
+            "mailgun_inbound_webhook",
+            "mandrill_webhook",
+            "sendinblue_tracking_webhook",
+        ]:
+            with self.subTest(name=name):
+                url = reverse(name)
+                self.assertTrue(url.endswith("/"))  # the documented form keeps its slash
+                self.assertIs(
+                    resolve(url.rstrip("/")).func.view_class, resolve(url).func.view_class
+                )
+
+    def test_post_without_slash_with_append_slash_middleware(self):
+        # CommonMiddleware can't redirect a POST: without the slash-less route, this was a 500
+        from django.test import Client, override_settings
+
+        from .fakes import basic_auth_header
+
+        with override_settings(
+            MIDDLEWARE=["django.middleware.common.CommonMiddleware"],
+            APPEND_SLASH=True,
+            DEBUG=True,
+            ANYMAIL={"WEBHOOK_SECRET": "user:pass"},
+        ):
+            response = Client(raise_request_exception=False).post(
+                "/anymail/sendinblue/tracking",
+                data=json.dumps({"event": "delivered", "email": "a@example.com"}),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=basic_auth_header("user:pass"),
+            )
+        self.assertEqual(response.status_code, 200)
