@@ -1,7 +1,12 @@
 from django.apps import AppConfig
 from django.core import checks
 
-from .checks import check_deprecated_settings, check_size_settings, check_webhook_security
+from .checks import (
+    check_deprecated_settings,
+    check_setting_names,
+    check_size_settings,
+    check_webhook_security,
+)
 
 
 class AnymailBaseConfig(AppConfig):
@@ -13,3 +18,4 @@ class AnymailBaseConfig(AppConfig):
         checks.register(check_deprecated_settings)
         checks.register(check_webhook_security, checks.Tags.security, checks.Tags.urls)
         checks.register(check_size_settings)
+        checks.register(check_setting_names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from django.conf import settings
@@ -108,3 +109,70 @@ def check_size_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     except AnymailConfigurationError as err:
         errors.append(checks.Error(str(err), id="anymail.E003"))
     return errors
+
+
+def check_setting_names(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Catch a misspelled Anymail setting, which would otherwise be silently ignored."""
+    from .conf import BARE_SETTINGS, ESP_SETTING_PREFIXES, KNOWN_SETTINGS
+
+    esp_prefixes = tuple(f"{prefix}_" for prefix in ESP_SETTING_PREFIXES)
+
+    def unknown_setting_hint(name: str, prefix: str = "") -> str | None:
+        """None for a known name (or plausibly a custom backend's); else a hint."""
+        if name in KNOWN_SETTINGS or name == "WEBHOOK_AUTHORIZATION":  # (that one: E001)
+            return None
+        close = difflib.get_close_matches(name, KNOWN_SETTINGS, n=1, cutoff=0.8)
+        if close:
+            return f"Did you mean {prefix}{close[0]}?"
+        if name.startswith(esp_prefixes):
+            return "Anymail doesn't read a setting by that name: see its settings reference."
+        return None
+
+    warnings = []
+    for name in getattr(settings, "ANYMAIL", None) or {}:
+        hint = unknown_setting_hint(str(name))
+        if hint:
+            warnings.append(
+                checks.Warning(
+                    f"Unknown setting {name!r} in ANYMAIL.", hint=hint, id="anymail.W006"
+                )
+            )
+    for setting_name in dir(settings):
+        hint = None
+        if setting_name.startswith("ANYMAIL_"):
+            hint = unknown_setting_hint(setting_name.removeprefix("ANYMAIL_"), prefix="ANYMAIL_")
+        elif setting_name.startswith(esp_prefixes) and setting_name not in BARE_SETTINGS:
+            # Bare names are shared with other apps: only a near miss of one Anymail reads
+            close = difflib.get_close_matches(setting_name, BARE_SETTINGS, n=1, cutoff=0.85)
+            hint = f"Did you mean {close[0]}?" if close else None
+        if hint:
+            warnings.append(
+                checks.Warning(f"Unknown setting {setting_name}.", hint=hint, id="anymail.W006")
+            )
+    warnings.extend(check_mailer_options())
+    return warnings
+
+
+def check_mailer_options() -> list[checks.CheckMessage]:
+    """Django 6.1 MAILERS: OPTIONS of an Anymail backend that no Anymail backend reads."""
+    from .conf import backend_option_names
+
+    mailers = getattr(settings, "MAILERS", None) or {}
+    warnings = []
+    for alias, config in mailers.items():
+        backend = str(config.get("BACKEND", "")) if isinstance(config, dict) else ""
+        if not backend.startswith("anymail.backends."):
+            continue
+        known = backend_option_names(backend.split(".")[2].replace("_", " "))
+        for option in config.get("OPTIONS", {}) or {}:
+            if str(option) in known:
+                continue
+            close = difflib.get_close_matches(str(option), known, n=1, cutoff=0.7)
+            warnings.append(
+                checks.Warning(
+                    f"MAILERS[{alias!r}] OPTIONS has {option!r}, which {backend} doesn't take.",
+                    hint=f"Did you mean {close[0]!r}?" if close else None,
+                    id="anymail.W007",
+                )
+            )
+    return warnings

@@ -76,3 +76,97 @@ def get_anymail_setting(
 def esp_setting_prefix(esp_name: str) -> str:
     """ "Amazon SES" -> "AMAZON_SES", the form ESP names take in setting names."""
     return esp_name.upper().replace(" ", "_")
+
+
+#: The ESPs whose settings Anymail reads, as they appear in setting names
+ESP_SETTING_PREFIXES = (
+    "AMAZON_SES",
+    "MAILGUN",
+    "MAILJET",
+    "MANDRILL",
+    "POSTMARK",
+    "SENDGRID",
+    "SENDINBLUE",
+    "SPARKPOST",
+)
+
+#: Every setting Anymail reads (in ANYMAIL, or as ANYMAIL_<NAME>), so the system checks can
+#: catch a misspelled one. (tests/test_conf.py checks it against the code's lookups.)
+KNOWN_SETTINGS = frozenset(
+    {
+        "DEBUG_API_REQUESTS",
+        "DEDUPLICATE_WEBHOOK_EVENTS",
+        "IGNORE_RECIPIENT_STATUS",
+        "IGNORE_UNSUPPORTED_FEATURES",
+        "INBOUND_MAX_BODY_SIZE",
+        "INBOUND_MAX_HEADER_SIZE",
+        "REQUESTS_TIMEOUT",
+        "SEND_DEFAULTS",
+        "TRACKING_MAX_BODY_SIZE",
+        "WEBHOOK_CACHE",
+        "WEBHOOK_DEDUPLICATION_TIMEOUT",
+        "WEBHOOK_REQUIRE_AUTHENTICATION",
+        "WEBHOOK_SECRET",
+        "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS",
+        "AMAZON_SES_CLIENT_PARAMS",
+        "AMAZON_SES_CONFIGURATION_SET_NAME",
+        "AMAZON_SES_INBOUND_S3_BUCKETS",
+        "AMAZON_SES_INBOUND_S3_MAX_SIZE",
+        "AMAZON_SES_MESSAGE_TAG_NAME",
+        "AMAZON_SES_SESSION_PARAMS",
+        "AMAZON_SES_SNS_TOPIC_ARNS",
+        "AMAZON_SES_VERIFY_SNS_SIGNATURES",
+        "MAILGUN_API_KEY",
+        "MAILGUN_API_URL",
+        "MAILGUN_SENDER_DOMAIN",
+        "MAILGUN_WEBHOOK_MAX_AGE",
+        "MAILGUN_WEBHOOK_SIGNING_KEY",
+        "MAILJET_API_KEY",
+        "MAILJET_API_URL",
+        "MAILJET_SECRET_KEY",
+        "MANDRILL_API_KEY",
+        "MANDRILL_API_URL",
+        "MANDRILL_WEBHOOK_KEY",
+        "MANDRILL_WEBHOOK_REPLAY_WINDOW",
+        "MANDRILL_WEBHOOK_URL",
+        "POSTMARK_API_URL",
+        "POSTMARK_SERVER_TOKEN",
+        "SENDGRID_API_KEY",
+        "SENDGRID_API_URL",
+        "SENDGRID_GENERATE_MESSAGE_ID",
+        "SENDGRID_MERGE_FIELD_FORMAT",
+        "SENDINBLUE_API_KEY",
+        "SENDINBLUE_API_URL",
+        "SPARKPOST_API_KEY",
+        "SPARKPOST_API_URL",
+    }
+    # <ESP>_SEND_DEFAULTS, for every ESP and the test and console backends
+    | {f"{prefix}_SEND_DEFAULTS" for prefix in (*ESP_SETTING_PREFIXES, "TEST", "CONSOLE")}
+)
+
+
+def backend_option_names(esp_name: str) -> set[str]:
+    """The keyword args (MAILERS OPTIONS) an ESP's backend may take: its settings, lowercase,
+    without the ESP prefix, plus the general ones. (A superset: some are webhook settings.)"""
+    prefix = f"{esp_setting_prefix(esp_name)}_"
+    esp_prefixes = tuple(f"{name}_" for name in (*ESP_SETTING_PREFIXES, "TEST", "CONSOLE"))
+    names = {name.lower() for name in KNOWN_SETTINGS if not name.startswith(esp_prefixes)}
+    names |= {
+        name.removeprefix(prefix).lower() for name in KNOWN_SETTINGS if name.startswith(prefix)
+    }
+    return names | {"esp_send_defaults", "fail_silently", "payload_class", "stream", "api_url"}
+
+
+#: The settings also read without the ANYMAIL_ prefix (names other libraries share)
+BARE_SETTINGS = frozenset(
+    {
+        "MAILGUN_API_KEY",
+        "MAILJET_API_KEY",
+        "MAILJET_SECRET_KEY",
+        "MANDRILL_API_KEY",
+        "POSTMARK_SERVER_TOKEN",
+        "SENDGRID_API_KEY",
+        "SENDINBLUE_API_KEY",
+        "SPARKPOST_API_KEY",
+    }
+)

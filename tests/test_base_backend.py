@@ -1123,3 +1123,30 @@ class TestBackendParamsTests(SimpleTestCase):
             EmailMessage("S", "B", to=["a@example.com"], headers={"To": "x@example.com"}).send()
         with self.assertRaisesMessage(AnymailUnsupportedFeature, "multiple from emails"):
             EmailMessage("S", "B", "a@example.com, b@example.com", ["to@example.com"]).send()
+
+
+class UnknownBackendOptionTests(SimpleTestCase):
+    def test_unknown_keyword_is_a_type_error_naming_it(self):
+        from anymail.backends.test import EmailBackend
+
+        with self.assertRaisesMessage(
+            TypeError,
+            "anymail.backends.test.EmailBackend() got unexpected keyword argument(s) "
+            "'send_default' (did you mean 'send_defaults'?), 'zzz'",
+        ):
+            EmailBackend(send_default={"tags": ["x"]}, zzz=1)
+
+    def test_djangos_own_keywords_are_accepted(self):
+        from anymail.backends.test import EmailBackend
+
+        # send_mail(auth_user=..., auth_password=...) passes these to get_connection()
+        backend = EmailBackend(username="u", password="p", fail_silently=True)
+        self.assertTrue(backend.fail_silently)
+
+    def test_esp_settings_given_as_keywords_are_known(self):
+        connection = get_connection(
+            "anymail.backends.mailgun.EmailBackend", api_key="k", sender_domain="mg.example.com"
+        )
+        self.assertEqual(connection.sender_domain, "mg.example.com")
+        with self.assertRaisesMessage(TypeError, "'sender_domian' (did you mean 'sender_domain'?)"):
+            get_connection("anymail.backends.mailgun.EmailBackend", api_key="k", sender_domian="x")

@@ -147,3 +147,77 @@ class SignedWebhooksCheckTests(SimpleTestCase):
         self.assertIn("SendGrid", self.unauthenticated_esps())
         with override_settings(ANYMAIL={"MANDRILL_WEBHOOK_KEY": "key"}):
             self.assertNotIn("Mandrill", self.unauthenticated_esps())
+
+
+class SettingNamesCheckTests(SimpleTestCase):
+    def messages(self):
+        from anymail.checks import check_setting_names
+
+        return [(m.id, m.msg, m.hint) for m in check_setting_names()]
+
+    @override_settings(
+        ANYMAIL={"WEBHOOK_SECRETS": "u:p", "MAILGUN_APIKEY": "k", "SEND_DEFAULTS": {}}
+    )
+    def test_misspelled_anymail_keys_get_did_you_mean(self):
+        messages = self.messages()
+        self.assertIn(
+            (
+                "anymail.W006",
+                "Unknown setting 'WEBHOOK_SECRETS' in ANYMAIL.",
+                "Did you mean WEBHOOK_SECRET?",
+            ),
+            messages,
+        )
+        self.assertIn(
+            (
+                "anymail.W006",
+                "Unknown setting 'MAILGUN_APIKEY' in ANYMAIL.",
+                "Did you mean MAILGUN_API_KEY?",
+            ),
+            messages,
+        )
+        self.assertEqual(len(messages), 2)  # SEND_DEFAULTS is fine
+
+    @override_settings(ANYMAIL={"MAILGUN_FAVORITE_COLOR": "blue", "EXAMPLE_ESP_API_KEY": "k"})
+    def test_unknown_key_for_a_known_esp_but_not_a_custom_backends(self):
+        (message,) = self.messages()
+        self.assertIn("MAILGUN_FAVORITE_COLOR", message[1])
+        self.assertIn("settings reference", message[2])
+
+    @override_settings(ANYMAIL_WEBHOOK_SECRT="u:p", MAILGUN_APIKEY="k", MAILGUN_OTHER_APP="x")
+    def test_prefixed_and_bare_settings(self):
+        messages = self.messages()
+        self.assertIn(
+            (
+                "anymail.W006",
+                "Unknown setting ANYMAIL_WEBHOOK_SECRT.",
+                "Did you mean ANYMAIL_WEBHOOK_SECRET?",
+            ),
+            messages,
+        )
+        self.assertIn(
+            ("anymail.W006", "Unknown setting MAILGUN_APIKEY.", "Did you mean MAILGUN_API_KEY?"),
+            messages,
+        )
+        self.assertEqual(len(messages), 2)  # another app's MAILGUN_OTHER_APP isn't ours to judge
+
+    @override_settings(
+        MAILERS={
+            "default": {
+                "BACKEND": "anymail.backends.mailgun.EmailBackend",
+                "OPTIONS": {"api_key": "k", "sender_domian": "mg.example.com", "send_defaults": {}},
+            },
+            "other": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"x": 1},
+            },
+        }
+    )
+    def test_mailer_options(self):
+        (message,) = self.messages()
+        self.assertEqual(message[0], "anymail.W007")
+        self.assertIn("'sender_domian'", message[1])
+        self.assertEqual(message[2], "Did you mean 'sender_domain'?")
+
+    def test_the_test_projects_settings_pass(self):
+        self.assertEqual(self.messages(), [])

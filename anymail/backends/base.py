@@ -8,6 +8,7 @@ address and header rules, unsupported-feature refusal, recipient status and erro
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -34,6 +35,9 @@ from ..signals import post_send, pre_send
 from ..timestamps import aware_send_at
 
 REFUSED_STATUSES = {"invalid", "rejected"}
+
+#: Keyword args Django itself passes to (or reads from) email backends
+DJANGO_BACKEND_KWARGS = frozenset({"username", "password", "alias", "_ignore_unknown_kwargs"})
 
 logger = logging.getLogger("anymail.backends")
 
@@ -62,7 +66,11 @@ class AnymailBaseBackend(BaseEmailBackend):
             )
         # ESP-specific defaults replace (not merge with) the global value for the same key
         self.send_defaults: dict[str, Any] = {**(send_defaults or {}), **(esp_send_defaults or {})}
-        # What's left (e.g., send_mail's username/password, Django 6.1's alias) is Django's
+        # What's left should be Django's: send_mail's username/password, Django 6.1's alias
+        # (Under Django 6.1's MAILERS, Django itself refuses unknown OPTIONS, naming the alias)
+        unknown = set(kwargs) - DJANGO_BACKEND_KWARGS
+        if unknown and kwargs.get("alias") is None:
+            raise TypeError(unknown_kwargs_message(type(self), unknown))
         super().__init__(**kwargs)
         self.fail_silently = fail_silently
 
@@ -533,3 +541,18 @@ OPTIONAL_FEATURES_WITH_HOOK_CHAINS: dict[str, str | tuple[str, ...]] = {
     "alternatives": ("add_alternative", "set_alternatives"),
     "attachments": ("add_attachment", "set_attachments"),
 }
+
+
+def unknown_kwargs_message(backend_class: type, unknown: set[str]) -> str:
+    """A TypeError's message for options no Anymail backend setting matches."""
+    from ..conf import backend_option_names
+
+    known = backend_option_names(getattr(backend_class, "esp_name", ""))
+    parts = []
+    for name in sorted(unknown):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (
+        f"{backend_class.__module__}.{backend_class.__qualname__}() got unexpected keyword "
+        f"argument(s) {', '.join(parts)}"
+    )
