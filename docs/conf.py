@@ -26,13 +26,46 @@ if not settings.configured:
     )
     django.setup()
 
-from anymail import __version__  # noqa: E402
+from anymail._version import __version__  # noqa: E402
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10 (docs/requirements.txt adds tomli there)
+    import tomli as tomllib
+
+# The name and supported versions, from pyproject.toml (the one place they're written), for
+# the docs to show without restating them
+PROJECT = tomllib.loads((DOCS_DIR.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def classifier_versions(prefix: str) -> str:
+    """Versions in the "<prefix>3.10"-style classifiers, as "3.10, 3.11 and 3.12"."""
+    found = [
+        classifier.removeprefix(prefix)
+        for classifier in PROJECT["classifiers"]
+        if re.fullmatch(re.escape(prefix) + r"\d+\.\d+", classifier)  # (not "3 :: Only")
+    ]
+    found.sort(key=lambda found_version: [int(part) for part in found_version.split(".")])
+    return ", ".join(found[:-1]) + " and " + found[-1] if len(found) > 1 else "".join(found)
+
 
 project = "Anymail"
 author = "Anymail contributors"
 copyright = "Anymail contributors (see AUTHORS.txt)"
 release = __version__
 version = ".".join(__version__.split(".")[:2])
+dist_name = PROJECT["name"]
+# The wheel's file name, as the wheel spec spells it (runs of "-_." in the name become "_")
+wheel_file = f"{re.sub(r'[-_.]+', '_', dist_name)}-{release}-py3-none-any.whl"
+
+# |dist_name| etc. work in prose and in parsed-literal blocks (Sphinx itself provides
+# |release| and |version|)
+rst_epilog = f"""
+.. |dist_name| replace:: {dist_name}
+.. |wheel_file| replace:: {wheel_file}
+.. |python_versions| replace:: {classifier_versions("Programming Language :: Python :: ")}
+.. |django_versions| replace:: {classifier_versions("Framework :: Django :: ")}
+"""
 
 extensions = [
     "sphinx.ext.autodoc",

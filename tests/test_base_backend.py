@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pickle
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from email.mime.image import MIMEImage
 from email.mime.text import MIMEText
@@ -38,6 +38,8 @@ from .fakes import (
     MinimalPayload,
     formatted,
 )
+
+UTC = timezone.utc  # (datetime.UTC is Python 3.11+)
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 16
 TEST_BACKEND = "anymail.backends.test.EmailBackend"

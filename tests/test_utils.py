@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from email.mime.text import MIMEText
 
 from django.http import QueryDict
@@ -21,6 +21,8 @@ from anymail.exceptions import (
 )
 
 from .fakes import basic_auth_header
+
+UTC = timezone.utc  # (datetime.UTC is Python 3.11+)
 
 
 class UtilsExportsTests(SimpleTestCase):
