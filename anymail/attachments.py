@@ -64,13 +64,14 @@ class Attachment:
         if part.is_multipart():
             # e.g., message/rfc822: a forwarded message is the attachment's content
             payload = part.get_payload()
-            if part.get_content_type() == "message/rfc822" and payload:
-                self.content = payload[0].as_bytes()
+            parts = [sub for sub in payload if isinstance(sub, Message)]
+            if part.get_content_type() == "message/rfc822" and parts:
+                self.content = parts[0].as_bytes()
             else:
-                self.content = b"".join(sub.as_bytes() for sub in payload)
+                self.content = b"".join(sub.as_bytes() for sub in parts)
         else:
             decoded = part.get_payload(decode=True)
-            self.content = decoded if decoded is not None else b""
+            self.content = decoded if isinstance(decoded, bytes) else b""
 
     def _content_bytes(self, content: Any) -> bytes:
         if isinstance(content, bytes):

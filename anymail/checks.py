@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import checks
 
+if TYPE_CHECKING:
+    from .webhooks.base import AnymailBaseWebhookView
+
 
 def check_deprecated_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    errors = []
+    errors: list[checks.CheckMessage] = []
     anymail_settings = getattr(settings, "ANYMAIL", None) or {}
     # Renamed in 1.4 so Django's error reports redact it (CVE-2018-1000089); dropped in 2.0
     if "WEBHOOK_AUTHORIZATION" in anymail_settings:
@@ -67,13 +70,13 @@ def check_webhook_security(app_configs: Any = None, **kwargs: Any) -> list[check
     ]
 
 
-def routed_webhook_views() -> list[type]:
+def routed_webhook_views() -> list[type[AnymailBaseWebhookView]]:
     """The Anymail webhook view classes in the project's URLconf."""
     from django.urls import URLPattern, URLResolver, get_resolver
 
     from .webhooks.base import AnymailBaseWebhookView
 
-    found: list[type] = []
+    found: list[type[AnymailBaseWebhookView]] = []
     pending = [get_resolver()]
     while pending:  # iterative: include() nesting can't exhaust the stack
         resolver = pending.pop()
@@ -94,7 +97,7 @@ def check_size_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     from .exceptions import AnymailConfigurationError
     from .inbound import max_header_size
 
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for name in ("inbound_max_body_size", "tracking_max_body_size"):
         value = get_anymail_setting(name, default=1)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -128,7 +131,7 @@ def check_setting_names(app_configs: Any = None, **kwargs: Any) -> list[checks.C
             return "Anymail doesn't read a setting by that name: see its settings reference."
         return None
 
-    warnings = []
+    warnings: list[checks.CheckMessage] = []
     for name in getattr(settings, "ANYMAIL", None) or {}:
         hint = unknown_setting_hint(str(name))
         if hint:
@@ -158,7 +161,7 @@ def check_mailer_options() -> list[checks.CheckMessage]:
     from .conf import backend_option_names
 
     mailers = getattr(settings, "MAILERS", None) or {}
-    warnings = []
+    warnings: list[checks.CheckMessage] = []
     for alias, config in mailers.items():
         backend = str(config.get("BACKEND", "")) if isinstance(config, dict) else ""
         if not backend.startswith("anymail.backends."):

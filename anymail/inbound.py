@@ -32,7 +32,7 @@ from email.utils import (
     parsedate_to_datetime,
     unquote,
 )
-from typing import IO, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
@@ -44,6 +44,9 @@ from .conf import get_anymail_setting
 from .exceptions import AnymailConfigurationError, AnymailInvalidAddress
 
 __all__ = ["AnymailInboundMessage", "INBOUND_MAX_HEADER_SIZE", "max_header_size"]
+
+_T = TypeVar("_T")
+
 
 #: Default for the INBOUND_MAX_HEADER_SIZE setting: the longest header value (in characters,
 #: folding included) that is parsed. Real headers are far shorter: RFC 5322 advises 78
@@ -84,7 +87,16 @@ _MIME_HEADERS = frozenset(
 _LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 
 
-class _LenientPolicy(EmailPolicy):
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
+
+    # (typeshed's policies are generic in the message class they build; not so at runtime)
+    _EmailPolicyBase = EmailPolicy["AnymailInboundMessage"]
+else:
+    _EmailPolicyBase = EmailPolicy
+
+
+class _LenientPolicy(_EmailPolicyBase):
     """``email.policy.default``, bounded and forgiving, for mail from strangers.
 
     - A header longer than INBOUND_MAX_HEADER_SIZE is never parsed: it reads back as its raw
@@ -121,7 +133,8 @@ class _LenientPolicy(EmailPolicy):
         if not hasattr(value, "name"):  # as received: write it back as received
             return _sanitize(self._unrefolded(name, str(value)))
         try:
-            return super().fold(name, value)
+            folded: str = super().fold(name, value)  # (typeshed leaves EmailPolicy.fold untyped)
+            return folded
         except Exception:
             return _sanitize(self._unrefolded(name, str(value)))
 
@@ -217,11 +230,19 @@ class AnymailInboundMessage(Message):
 
     # --- Documented alias and raw access ---
 
-    def getall(self, name: str, failobj: Any = None) -> Any:
+    @overload
+    def getall(self, name: str, failobj: None = None) -> list[str] | None: ...
+    @overload
+    def getall(self, name: str, failobj: _T) -> list[str] | _T: ...
+    def getall(self, name: str, failobj: object = None) -> object:
         """Alias for ``get_all()``: Anymail's docs show ``message.getall('DKIM-Signature')``."""
         return self.get_all(name, failobj)
 
-    def raw_header(self, name: str, failobj: Any = None) -> Any:
+    @overload
+    def raw_header(self, name: str, failobj: None = None) -> str | None: ...
+    @overload
+    def raw_header(self, name: str, failobj: _T) -> str | _T: ...
+    def raw_header(self, name: str, failobj: object = None) -> object:
         """The first ``name`` header exactly as received (not unfolded, decoded or size-capped),
         or ``failobj`` if there is none.
 
@@ -278,8 +299,9 @@ class AnymailInboundMessage(Message):
             if not values or values[0] is None:
                 return None
             value = values[0]
-            if hasattr(value, "datetime"):
-                return value.datetime
+            if hasattr(value, "datetime"):  # a headerregistry DateHeader
+                parsed: datetime | None = value.datetime
+                return parsed
             return parsedate_to_datetime(_unfold(value))
         except AnymailConfigurationError:
             raise
@@ -362,7 +384,10 @@ class AnymailInboundMessage(Message):
         Reused while no part (nor any payload list) has changed since: checking that is
         cheap, and catches changes made through Message methods on any part.
         """
-        cached = getattr(self, "_structure_cache", None)
+        # (getattr: tolerates an instance that was built without calling __init__)
+        cached: tuple[_Structure, list[tuple[Any, ...]]] | None = getattr(
+            self, "_structure_cache", None
+        )
         if cached is not None and all(_unchanged(entry) for entry in cached[1]):
             return cached[0]
         nodes: list[Any] = []
@@ -496,7 +521,11 @@ class AnymailInboundMessage(Message):
         disposition), other than a text/plain or text/html body part."""
         return _is_inline_attachment(self)
 
-    def get_filename(self, failobj: Any = None) -> Any:
+    @overload
+    def get_filename(self, failobj: None = None) -> str | None: ...
+    @overload
+    def get_filename(self, failobj: _T) -> str | _T: ...
+    def get_filename(self, failobj: object = None) -> object:
         """The sender's filename (RFC 2231 and RFC 2047 decoded), or ``failobj``.
 
         Never use this as a path to write to: it is attacker-controlled. (``safe_filename`` is
@@ -536,7 +565,8 @@ class AnymailInboundMessage(Message):
         name = _truncate_filename(name.strip()).strip()
         if name not in ("", ".", ".."):
             try:
-                return validate_file_name(name)
+                validate_file_name(name)  # (raises for a name Django won't store)
+                return name
             except SuspiciousFileOperation:
                 pass
         return _FALLBACK_FILENAME + (_extension_for(self.get_content_type()) or "")
@@ -616,8 +646,10 @@ class AnymailInboundMessage(Message):
             return parser.parsebytes(data, headersonly=True)
 
     @classmethod
-    def parse_raw_mime_file(cls, fp: IO[str] | IO[bytes]) -> AnymailInboundMessage:
-        """Parse a raw RFC 5322 message from a text or binary file object."""
+    def parse_raw_mime_file(
+        cls, fp: SupportsRead[str] | SupportsRead[bytes]
+    ) -> AnymailInboundMessage:
+        """Parse a raw RFC 5322 message from a text or binary file object (or uploaded file)."""
         data = fp.read()
         if isinstance(data, str):
             return cls.parse_raw_mime(data)
@@ -660,15 +692,15 @@ class AnymailInboundMessage(Message):
             items = headers.items() if isinstance(headers, Mapping) else headers
             for name, value in items:
                 msg._add_header(name, value)
-        for name, value in (
+        for name, field in (
             ("From", from_email),
             ("To", _address_header_value(to)),
             ("Cc", _address_header_value(cc)),
             ("Subject", subject),
         ):
-            if value is not None:
+            if field is not None:
                 del msg[name]
-                msg._add_header(name, str(value))
+                msg._add_header(name, str(field))
 
         body_parts = []
         if text is not None:
@@ -678,9 +710,9 @@ class AnymailInboundMessage(Message):
         body = body_parts[0] if len(body_parts) == 1 else None
         if len(body_parts) > 1:
             body = cls._multipart("alternative", body_parts)
-        attachments = list(attachments or [])
-        if attachments:
-            body = cls._multipart("mixed", ([body] if body is not None else []) + attachments)
+        attachment_parts = list(attachments or [])
+        if attachment_parts:
+            body = cls._multipart("mixed", ([body] if body is not None else []) + attachment_parts)
 
         for name in _BODY_HEADERS:
             del msg[name]
@@ -785,7 +817,7 @@ class AnymailInboundMessage(Message):
         return part
 
     @classmethod
-    def _multipart(cls, subtype: str, parts: list[Message]) -> AnymailInboundMessage:
+    def _multipart(cls, subtype: str, parts: Iterable[Message]) -> AnymailInboundMessage:
         container = cls()
         # "=_" can't occur in base64 content, and the random part avoids any other collision
         container.add_header(
@@ -796,7 +828,7 @@ class AnymailInboundMessage(Message):
 
 
 # (message_factory: the parser builds every sub-part as an AnymailInboundMessage, too)
-_POLICY: Policy = _LenientPolicy(message_factory=AnymailInboundMessage)
+_POLICY: Policy[AnymailInboundMessage] = _LenientPolicy(message_factory=AnymailInboundMessage)
 
 
 class _Structure(NamedTuple):
@@ -857,7 +889,8 @@ def _leaf_parts(message: Message, nodes: list[Any] | None = None) -> Iterator[Me
         if nodes is not None:
             nodes.append(part)
         if part.get_content_maintype() == "multipart" and part.is_multipart():
-            stack.extend(reversed(part.get_payload()))
+            payload = part.get_payload()
+            stack.extend(reversed(payload if isinstance(payload, list) else []))
         else:
             yield part
 
@@ -948,12 +981,10 @@ def _body_text(part: Message | None) -> str | None:
     try:
         if isinstance(part, AnymailInboundMessage):
             return part.get_content_text()
-        return _decode_bytes(
-            part.get_payload(decode=True) or b"", part.get_content_charset(), "replace"
-        )
+        return _decode_bytes(_decoded_payload(part), part.get_content_charset(), "replace")
     except Exception:
         try:
-            return (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+            return _decoded_payload(part).decode("utf-8", "replace")
         except Exception:
             return ""
 
@@ -1140,3 +1171,9 @@ def _address_header_value(value: Any) -> str | None:
     if isinstance(value, (str, EmailAddress)):
         return str(value)
     return ", ".join(str(address) for address in value) or None
+
+
+def _decoded_payload(part: Message) -> bytes:
+    """A leaf part's payload with its transfer encoding undone (b"" for a multipart part)."""
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""

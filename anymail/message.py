@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import mimetypes
 import os
+from collections.abc import Sequence
+from datetime import date, datetime
 from email.mime.image import MIMEImage
 from email.utils import make_msgid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import django
 from django.core.mail import EmailMessage, EmailMultiAlternatives
+
+if TYPE_CHECKING:
+    from email.mime.base import MIMEBase
+
+    from django.core.mail.backends.base import BaseEmailBackend
+    from django.utils.functional import Promise
+
+    # For type checkers, the mixin is an EmailMessage (it is only ever mixed into one)
+    _MixinBase = EmailMessage
+else:
+    _MixinBase = object
 
 __all__ = [
     "ANYMAIL_STATUSES",
@@ -40,9 +53,15 @@ ANYMAIL_STATUSES = ("sent", "queued", "invalid", "rejected", "failed", "unknown"
 
 
 class AnymailRecipientStatus:
-    """The ESP's id and normalized send status for one recipient."""
+    """The ESP's id and normalized send status for one recipient.
 
-    def __init__(self, message_id: Any, status: str) -> None:
+    ``status`` is one of ANYMAIL_STATUSES; ``message_id`` is the ESP's id (None if it gave none).
+    """
+
+    message_id: str | None
+    status: str
+
+    def __init__(self, message_id: str | None, status: str) -> None:
         if status not in ANYMAIL_STATUSES:
             raise ValueError(f"Invalid Anymail status {status!r}; use one of {ANYMAIL_STATUSES}")
         self.message_id = message_id
@@ -56,7 +75,8 @@ class AnymailStatus:
     """The normalized ESP response to sending one message (``message.anymail_status``)."""
 
     def __init__(self) -> None:
-        self.message_id: Any = None  # a str, or a set of them when ids differ by recipient
+        # a str, or a set of them when ids differ by recipient (None: the send failed)
+        self.message_id: str | set[str | None] | None = None
         self.status: set[str] | None = None
         self.recipients: dict[str, AnymailRecipientStatus] = {}
         self.esp_response: Any = None
@@ -77,12 +97,26 @@ class AnymailStatus:
         )
 
 
-class AnymailMessageMixin:
+class AnymailMessageMixin(_MixinBase):
     """Adds Anymail's attributes (as constructor kwargs) and helpers to an EmailMessage class.
 
     Attributes not given stay unset, so settings' SEND_DEFAULTS still apply to them; setting one
     to None suppresses the default.
     """
+
+    # (declared for type checkers; an instance has only those given or set)
+    envelope_sender: str | None
+    metadata: dict[str, Any] | None
+    merge_metadata: dict[str, dict[str, Any]] | None
+    send_at: datetime | date | int | float | None
+    tags: list[str] | None
+    track_clicks: bool | None
+    track_opens: bool | None
+    template_id: str | int | None
+    merge_data: dict[str, dict[str, Any]] | None
+    merge_global_data: dict[str, Any] | None
+    esp_extra: dict[str, Any] | None
+    anymail_status: AnymailStatus
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         anymail_kwargs = {
@@ -118,6 +152,36 @@ class AnymailMessageMixin:
 class AnymailMessage(AnymailMessageMixin, EmailMultiAlternatives):
     """An EmailMultiAlternatives that takes Anymail's attributes as constructor kwargs."""
 
+    if TYPE_CHECKING:
+        # The signature type checkers see: Django's (arguments after ``to`` keyword-only, as
+        # Django 6 wants them) plus Anymail's. At runtime, AnymailMessageMixin.__init__ runs.
+        def __init__(
+            self,
+            subject: str | Promise = "",
+            body: str | Promise | None = "",
+            from_email: str | None = None,
+            to: Sequence[str] | None = None,
+            *,
+            bcc: Sequence[str] | None = None,
+            connection: BaseEmailBackend | None = None,
+            attachments: Sequence[MIMEBase | tuple[Any, ...]] | None = None,
+            headers: dict[str, str] | None = None,
+            alternatives: Sequence[tuple[Any, str]] | None = None,
+            cc: Sequence[str] | None = None,
+            reply_to: Sequence[str] | None = None,
+            envelope_sender: str | None = ...,
+            metadata: dict[str, Any] | None = ...,
+            merge_metadata: dict[str, dict[str, Any]] | None = ...,
+            send_at: datetime | date | int | float | None = ...,
+            tags: list[str] | None = ...,
+            track_clicks: bool | None = ...,
+            track_opens: bool | None = ...,
+            template_id: str | int | None = ...,
+            merge_data: dict[str, dict[str, Any]] | None = ...,
+            merge_global_data: dict[str, Any] | None = ...,
+            esp_extra: dict[str, Any] | None = ...,
+        ) -> None: ...
+
 
 def attach_inline_image_file(
     message: EmailMessage,
@@ -152,8 +216,8 @@ def attach_inline_image(
         # Django 6 deprecates MIMEBase attachments in favor of the modern MIMEPart
         from email.message import MIMEPart
 
-        image = MIMEPart()
-        image.set_content(
+        part = MIMEPart()
+        part.set_content(
             content,
             maintype="image",
             subtype=subtype,
@@ -161,11 +225,12 @@ def attach_inline_image(
             filename=filename,
             cid=content_id,
         )
+        message.attach(part)
     else:
         image = MIMEImage(content, subtype)
         image.add_header("Content-Disposition", "inline", filename=filename)
         image.add_header("Content-ID", content_id)
-    message.attach(image)
+        message.attach(image)
     return content_id[1:-1]
 
 

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
-from typing import Any
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from django.dispatch import Signal
 from django.utils import timezone as django_timezone
+
+if TYPE_CHECKING:
+    from .inbound import AnymailInboundMessage
+
+__all__ = [
+    "AnymailEvent",
+    "AnymailInboundEvent",
+    "AnymailTrackingEvent",
+    "EventType",
+    "RejectReason",
+    "inbound",
+    "post_send",
+    "pre_send",
+    "tracking",
+]
 
 #: Sent for each tracking event: receivers take (sender, event, esp_name, **kwargs).
 tracking = Signal()
@@ -22,8 +39,32 @@ pre_send = Signal()
 post_send = Signal()
 
 
-class EventType:
-    """The normalized ``event_type`` values."""
+class _PlainStrEnum(str, Enum):
+    """enum.StrEnum for Python 3.10: str() and format() give the plain value.
+
+    A bare (str, Enum) would print as "EventType.SENT" in f-strings and logs, which breaks
+    code written for the documented plain strings.
+    """
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, format_spec: str) -> str:
+        return str.__format__(self, format_spec)
+
+
+if sys.version_info >= (3, 11):
+    from enum import StrEnum as _StrEnum
+else:
+    _StrEnum = _PlainStrEnum
+
+
+class EventType(_StrEnum):
+    """The normalized ``event_type`` values.
+
+    Members are strs, so they compare equal to (and serialize as) the documented strings:
+    ``EventType.SENT == "sent"``, ``f"{EventType.SENT}" == "sent"``.
+    """
 
     # Delivery (and non-delivery)
     QUEUED = "queued"
@@ -47,8 +88,11 @@ class EventType:
     UNKNOWN = "unknown"
 
 
-class RejectReason:
-    """The normalized ``reject_reason`` values for bounced and rejected events."""
+class RejectReason(_StrEnum):
+    """The normalized ``reject_reason`` values for bounced and rejected events.
+
+    Members are strs that compare equal to the documented strings, like EventType's.
+    """
 
     INVALID = "invalid"
     BOUNCED = "bounced"
@@ -57,6 +101,25 @@ class RejectReason:
     SPAM = "spam"
     UNSUBSCRIBED = "unsubscribed"
     OTHER = "other"
+
+
+def _event_type(value: EventType | str) -> EventType:
+    # Receivers only ever see documented values: a string no member has (say, a custom ESP
+    # module's typo) becomes "unknown", just as an ESP event Anymail can't normalize does.
+    try:
+        return EventType(value)
+    except ValueError:
+        return EventType.UNKNOWN
+
+
+def _reject_reason(value: RejectReason | str | None) -> RejectReason | None:
+    # Likewise, an undocumented reject reason is "other" (None stays None: no rejection).
+    if value is None:
+        return None
+    try:
+        return RejectReason(value)
+    except ValueError:
+        return RejectReason.OTHER
 
 
 def _aware(timestamp: datetime | None) -> datetime | None:
@@ -68,17 +131,26 @@ def _aware(timestamp: datetime | None) -> datetime | None:
 
 
 class AnymailEvent:
-    """What every normalized webhook event has."""
+    """What every normalized webhook event has.
+
+    ``event_type`` may be given as an EventType or its string; it is always stored as an
+    EventType (an unrecognized string as EventType.UNKNOWN).
+    """
+
+    event_type: EventType
+    timestamp: datetime | None
+    event_id: str | None
+    esp_event: Any
 
     def __init__(
         self,
-        event_type: str,
+        event_type: EventType | str,
         timestamp: datetime | None = None,
         event_id: str | None = None,
         esp_event: Any = None,
         **kwargs: Any,
     ) -> None:
-        self.event_type = event_type
+        self.event_type = _event_type(event_type)
         self.timestamp = _aware(timestamp)
         self.event_id = event_id
         self.esp_event = esp_event
@@ -91,11 +163,24 @@ class AnymailEvent:
 
 
 class AnymailTrackingEvent(AnymailEvent):
-    """A normalized status-tracking event for a sent message."""
+    """A normalized status-tracking event for a sent message.
+
+    ``reject_reason`` is stored as a RejectReason (an unrecognized string as OTHER) or None.
+    """
+
+    message_id: str | None
+    recipient: str | None
+    metadata: dict[str, Any]
+    tags: list[str]
+    reject_reason: RejectReason | None
+    description: str | None
+    mta_response: str | None
+    user_agent: str | None
+    click_url: str | None
 
     def __init__(
         self,
-        event_type: str,
+        event_type: EventType | str,
         timestamp: datetime | None = None,
         event_id: str | None = None,
         esp_event: Any = None,
@@ -103,7 +188,7 @@ class AnymailTrackingEvent(AnymailEvent):
         recipient: str | None = None,
         metadata: dict[str, Any] | None = None,
         tags: list[str] | None = None,
-        reject_reason: str | None = None,
+        reject_reason: RejectReason | str | None = None,
         description: str | None = None,
         mta_response: str | None = None,
         user_agent: str | None = None,
@@ -115,7 +200,7 @@ class AnymailTrackingEvent(AnymailEvent):
         self.recipient = recipient
         self.metadata = metadata if metadata is not None else {}
         self.tags = tags if tags is not None else []
-        self.reject_reason = reject_reason
+        self.reject_reason = _reject_reason(reject_reason)
         self.description = description
         self.mta_response = mta_response
         self.user_agent = user_agent
@@ -125,13 +210,15 @@ class AnymailTrackingEvent(AnymailEvent):
 class AnymailInboundEvent(AnymailEvent):
     """A normalized inbound-message event; the message itself is in ``message``."""
 
+    message: AnymailInboundMessage | None
+
     def __init__(
         self,
-        event_type: str = EventType.INBOUND,
+        event_type: EventType | str = EventType.INBOUND,
         timestamp: datetime | None = None,
         event_id: str | None = None,
         esp_event: Any = None,
-        message: Any = None,
+        message: AnymailInboundMessage | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(event_type, timestamp, event_id, esp_event, **kwargs)

@@ -8,6 +8,7 @@ these urls load without them installed.
 from __future__ import annotations
 
 from django.urls import URLPattern, path
+from django.views import View
 
 from .webhooks.amazon_ses import AmazonSESInboundWebhookView, AmazonSESTrackingWebhookView
 from .webhooks.mailgun import MailgunInboundWebhookView, MailgunTrackingWebhookView
@@ -19,7 +20,7 @@ from .webhooks.sendinblue import SendinBlueTrackingWebhookView
 from .webhooks.sparkpost import SparkPostInboundWebhookView, SparkPostTrackingWebhookView
 
 
-def webhook(route: str, view_class: type, name: str) -> list[URLPattern]:
+def webhook(route: str, view_class: type[View], name: str) -> list[URLPattern]:
     """The url, and the same without its final slash.
 
     An ESP configured without the slash would otherwise meet Django's APPEND_SLASH, which can't

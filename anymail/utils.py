@@ -61,7 +61,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 def combine(*args: Any) -> Any:
     """Combine the args that aren't UNSET: later mappings update earlier ones (shallow), later
     lists extend earlier ones, and any other value replaces what came before."""
-    result = UNSET
+    result: object = UNSET
     for value in args:
         if value is UNSET:
             continue
@@ -82,7 +82,9 @@ def last(*args: Any) -> Any:
     return UNSET
 
 
-def update_deep(dct: MutableMapping[Any, Any], other: Mapping[Any, Any]) -> MutableMapping:
+def update_deep(
+    dct: MutableMapping[Any, Any], other: Mapping[Any, Any]
+) -> MutableMapping[Any, Any]:
     """Merge other into dct in place, recursing where both hold a mapping; returns dct."""
     for key, value in other.items():
         if isinstance(value, Mapping) and isinstance(dct.get(key), MutableMapping):
@@ -152,7 +154,7 @@ def get_content_disposition(mimeobj: Message) -> str | None:
     return str(value).split(";", 1)[0].strip().lower() or None
 
 
-class CaseInsensitiveCasePreservingDict(CaseInsensitiveDict):
+class CaseInsensitiveCasePreservingDict(CaseInsensitiveDict[Any]):
     """A case-insensitive dict that keeps the case of a key as it was *first* set.
 
     (requests' CaseInsensitiveDict keeps the last.) So a header set as "Reply-To" and later
@@ -160,5 +162,6 @@ class CaseInsensitiveCasePreservingDict(CaseInsensitiveDict):
     """
 
     def __setitem__(self, key: str, value: Any) -> None:
-        existing = self._store.get(key.lower())
-        super().__setitem__(existing[0] if existing else key, value)
+        lower_key = key.lower()
+        existing = next((name for name in self if name.lower() == lower_key), key)
+        super().__setitem__(existing, value)

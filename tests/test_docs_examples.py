@@ -3,7 +3,8 @@
 Each ``.. code-block:: python`` in docs/**/*.rst becomes its own test, named after its file
 and line (e.g. ``test_sending_rst_L120``), and runs on its own, in a fresh namespace:
 
-* Ordinary examples run with ``EMAIL_BACKEND`` set to Anymail's test backend. On an ESP's page
+* Ordinary examples send through Anymail's test backend (see below for how it's configured,
+  MAILERS or EMAIL_BACKEND). On an ESP's page
   (docs/esps/<esp>.rst) they run with that ESP's real backend instead, with its API faked
   (no network), so an example that the ESP's backend would refuse fails here.
 * A block whose first line is ``# settings.py`` is a settings fragment: it is executed in a
@@ -23,6 +24,30 @@ and line (e.g. ``test_sending_rst_L120``), and runs on its own, in a fresh names
   run too, and they must pass.
 
 ``.. code-block:: json`` blocks must parse; console and text blocks aren't run.
+
+Django 6.1's ``MAILERS`` and the older ``EMAIL_BACKEND`` are two ways to configure mail, and
+the docs show both, ``MAILERS`` first. A python block written for one of them says so in its
+``:caption:``, by naming "Django 6.1" (the MAILERS form, e.g. "settings.py, Django 6.1 and
+later (MAILERS)") or "Django 4.2" (the EMAIL_BACKEND form, e.g. "Django 4.2 to 6.0
+(EMAIL_BACKEND)"). A block that uses ``MAILERS``, ``using=`` or ``mail.mailers`` must be
+captioned as the MAILERS form, one that uses ``EMAIL_BACKEND``, ``get_connection`` or
+``connection=`` as the EMAIL_BACKEND form, and a run of captioned blocks starts with the
+MAILERS form and includes the other. Then:
+
+* A MAILERS-form block runs only on Django 6.1 or later (below, it's skipped, saying why), with
+  ``MAILERS`` from the last MAILERS-form ``# settings.py`` block above it on its page (if any;
+  else one ``"default"`` mailer with the backend described above). A MAILERS settings block is
+  checked by running Anymail's system checks for misspelled settings and options (W006,
+  W007) and creating each of its mailers through ``django.core.mail.mailers``, with only that
+  block's settings: an unknown option or a missing credential fails.
+* An EMAIL_BACKEND-form block runs with ``EMAIL_BACKEND`` on every Django (6.1 still allows it
+  when ``MAILERS`` isn't set).
+* Any other block runs with ``MAILERS`` on Django 6.1 and later, else with ``EMAIL_BACKEND``.
+* Except for EMAIL_BACKEND-form blocks on Django 6.1 (which are deprecated there by design),
+  Django's deprecation warnings are errors while a block runs, so the docs can't teach an API
+  that's on its way out.
+* An Output block right after a MAILERS-form block and its EMAIL_BACKEND-form twin (with only
+  blank lines between them) is what each of the two must print.
 """
 
 from __future__ import annotations
@@ -40,7 +65,9 @@ import re
 import shutil
 import tempfile
 import textwrap
+import tokenize
 import unittest
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,9 +75,11 @@ from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
 
+import django
 import requests
-from django.core import mail
+from django.core import checks, mail
 from django.test import Client, SimpleTestCase, override_settings
+from django.utils import deprecation as django_deprecation
 from django.utils.module_loading import import_string
 
 from anymail import signals as anymail_signals
@@ -93,6 +122,26 @@ CODE_BLOCK = re.compile(r"^(?P<indent>\s*)\.\. code-block::\s*(?P<language>\S+)\
 DOCS_TEST_COMMENT = re.compile(r"^(?P<indent>\s*)\.\. docs-test:\s*(?P<args>.*?)\s*$")
 OPTION = re.compile(r"^\s*:(?P<name>[\w-]+):\s*(?P<value>.*?)\s*$")
 
+#: The two ways to configure mail, and the captions that mark a block as one of them
+MAILERS_FORM = "MAILERS"
+EMAIL_BACKEND_FORM = "EMAIL_BACKEND"
+FORM_CAPTIONS = {
+    MAILERS_FORM: re.compile(r"\bDjango 6\.1\b"),
+    EMAIL_BACKEND_FORM: re.compile(r"\bDjango 4\.2\b"),
+}
+#: What code (comments aside) uses that belongs to one form only
+FORM_APIS = {
+    MAILERS_FORM: re.compile(r"\bMAILERS\b|\busing=|\bmailers\b"),
+    EMAIL_BACKEND_FORM: re.compile(r"\bEMAIL_BACKEND\b|\bget_connection\b|\bconnection=(?!=)"),
+}
+HAS_MAILERS = django.VERSION >= (6, 1)
+#: Django's "this is going away" warnings (RemovedInDjango60Warning, ...)
+DJANGO_DEPRECATIONS = tuple(
+    getattr(django_deprecation, name)
+    for name in dir(django_deprecation)
+    if name.startswith("RemovedInDjango")
+)
+
 
 # --- Finding the examples ---
 
@@ -114,6 +163,8 @@ class DocBlock:
     first_code_line: int  # 1-based line of the code's first line in the .rst
     expected_output: str | None = None
     webhook_posts: list[WebhookPost] = field(default_factory=list)
+    #: For a MAILERS-form block: the page's last MAILERS-form settings block above it
+    mailers_settings: DocBlock | None = None
 
     @property
     def relpath(self) -> str:
@@ -132,9 +183,48 @@ class DocBlock:
         return self.code.lstrip().splitlines()[0].strip() if self.code.strip() else ""
 
     @property
+    def form(self) -> str | None:
+        """MAILERS_FORM or EMAIL_BACKEND_FORM, as the caption says; None for either."""
+        caption = self.options.get("caption", "")
+        for form, pattern in FORM_CAPTIONS.items():
+            if pattern.search(caption):
+                return form
+        return None
+
+    @property
+    def is_settings(self) -> bool:
+        return self.first_line == SETTINGS_MARKER
+
+    @property
+    def where(self) -> str:
+        return f"{self.relpath}:{self.line}"
+
+    def forms_used(self) -> set[str]:
+        """The forms whose mail APIs this block's code (comments aside) uses."""
+        code = code_without_comments(self.code)
+        return {form for form, pattern in FORM_APIS.items() if pattern.search(code)}
+
+    @property
     def test_name(self) -> str:
         slug = re.sub(r"\W+", "_", self.relpath).strip("_")
         return f"test_{slug}_L{self.line}"
+
+
+def code_without_comments(code: str) -> str:
+    """Python code with its comments blanked out (so a comment may mention either form)."""
+    lines = code.splitlines(keepends=True)
+    try:
+        comments = [
+            token
+            for token in tokenize.generate_tokens(io.StringIO(code).readline)
+            if token.type == tokenize.COMMENT
+        ]
+    except (tokenize.TokenError, SyntaxError):
+        return code
+    for token in reversed(comments):
+        row, col = token.start
+        lines[row - 1] = lines[row - 1][:col] + "\n"
+    return "".join(lines)
 
 
 def indentation(line: str) -> int:
@@ -193,6 +283,8 @@ def collect_blocks(paths: list[Path]) -> list[DocBlock]:
         lines = path.read_text(encoding="utf-8").splitlines()
         index = 0
         current_python: DocBlock | None = None  # the python block a follower belongs to
+        twin: DocBlock | None = None  # current_python's MAILERS-form twin, just above it
+        mailers_settings: DocBlock | None = None  # the last MAILERS-form settings block
         while index < len(lines):
             line = lines[index]
             if not line.strip():
@@ -207,10 +299,27 @@ def collect_blocks(paths: list[Path]) -> list[DocBlock]:
                             "block (with nothing but blank lines or docs-test comments between)"
                         )
                     current_python.expected_output = block.code
-                    current_python = None
+                    if twin is not None and twin.expected_output is None:
+                        twin.expected_output = block.code
+                    current_python = twin = None
                     continue
                 blocks.append(block)
-                current_python = block if block.language == "python" else None
+                if block.language != "python":
+                    current_python = twin = None
+                    continue
+                twin = None
+                if (
+                    current_python is not None
+                    and current_python.form == MAILERS_FORM
+                    and block.form == EMAIL_BACKEND_FORM
+                ):
+                    twin = current_python
+                if block.form == MAILERS_FORM:
+                    if block.is_settings:
+                        mailers_settings = block
+                    else:
+                        block.mailers_settings = mailers_settings
+                current_python = block
                 continue
             comment = DOCS_TEST_COMMENT.match(line)
             if comment:
@@ -228,7 +337,7 @@ def collect_blocks(paths: list[Path]) -> list[DocBlock]:
                     )
                 )
                 continue
-            current_python = None
+            current_python = twin = None
             index += 1
     return blocks
 
@@ -272,8 +381,11 @@ def settings_read_by_code() -> CodeSettings:
                 continue
             keywords = {keyword.arg: keyword.value for keyword in node.keywords}
             setting = node.args[0].value.upper()
-            if "esp_name" not in keywords:
+            esp_name = keywords.get("esp_name")
+            if esp_name is None:
                 found = {setting}
+            elif isinstance(esp_name, ast.Constant):  # e.g. esp_name="Amazon SES"
+                found = {f"{esp_name.value.upper().replace(' ', '_')}_{setting}"}
             elif path.parent.name in ("backends", "webhooks") and path.stem.upper() in set(
                 esp_prefixes()
             ):
@@ -480,11 +592,37 @@ class DocsExamplesTests(SimpleTestCase):
             raise unittest.SkipTest(
                 f"{block.relpath}:{block.line}: {block.first_line.removeprefix('# ')}"
             )
+        if block.form == MAILERS_FORM and not HAS_MAILERS:
+            raise unittest.SkipTest(
+                f"{block.where}: the MAILERS form needs Django 6.1 or later (this is Django "
+                f"{django.get_version()}); the EMAIL_BACKEND form beside it runs instead"
+            )
         self.skip_without_esp_package(block)
-        if block.first_line == SETTINGS_MARKER:
-            self.check_settings_block(block)
-            return
-        self.run_python_block(block)
+        with self.deprecations_as_errors(block):
+            if block.is_settings:
+                self.check_settings_block(block)
+            else:
+                self.run_python_block(block)
+
+    @contextlib.contextmanager
+    def deprecations_as_errors(self, block: DocBlock) -> Iterator[None]:
+        """Make Django's deprecation warnings errors, but where the docs show a deprecated form."""
+        with warnings.catch_warnings():
+            if not (block.form == EMAIL_BACKEND_FORM and HAS_MAILERS):
+                for category in DJANGO_DEPRECATIONS:
+                    warnings.filterwarnings("error", category=category)
+            yield
+
+    def mail_settings(self, block: DocBlock) -> dict[str, Any]:
+        """MAILERS or EMAIL_BACKEND for running a block (see the module docstring)."""
+        backend = "anymail.backends.test.EmailBackend"
+        if block.esp is not None:
+            backend = f"anymail.backends.{block.esp}.EmailBackend"
+        if block.form == EMAIL_BACKEND_FORM or not HAS_MAILERS:
+            return {"EMAIL_BACKEND": backend}
+        if block.form == MAILERS_FORM and block.mailers_settings is not None:
+            return {"MAILERS": settings_namespace(block.mailers_settings)["MAILERS"]}
+        return {"MAILERS": {"default": {"BACKEND": backend}}}
 
     def skip_without_esp_package(self, block: DocBlock) -> None:
         package, extra = ESP_PACKAGES.get(block.esp, (None, None))
@@ -500,14 +638,11 @@ class DocsExamplesTests(SimpleTestCase):
         return compile(source, str(block.path), "exec")
 
     def run_python_block(self, block: DocBlock) -> None:
-        backend = "anymail.backends.test.EmailBackend"
-        if block.esp is not None:
-            backend = f"anymail.backends.{block.esp}.EmailBackend"
         stdout = io.StringIO()
         namespace = {"__name__": "docs_example"}
         with (
             override_settings(
-                EMAIL_BACKEND=backend,
+                **self.mail_settings(block),
                 ANYMAIL=dict(EXAMPLE_ANYMAIL_SETTINGS),
                 ROOT_URLCONF="tests.urls",
                 DEFAULT_FROM_EMAIL="Example <from@example.com>",
@@ -545,11 +680,11 @@ class DocsExamplesTests(SimpleTestCase):
         suite = unittest.TestSuite(loader.loadTestsFromTestCase(case) for case in test_cases)
         report = io.StringIO()
         result = unittest.TextTestRunner(stream=report, verbosity=2).run(suite)
-        self.assertTrue(result.testsRun, f"{block.relpath}:{block.line}: no tests ran")
         self.assertTrue(
             result.wasSuccessful(),
             f"{block.relpath}:{block.line}: the example's tests failed:\n{report.getvalue()}",
         )
+        self.assertTrue(result.testsRun, f"{block.relpath}:{block.line}: no tests ran")
 
     def post_webhook(self, block: DocBlock, post: WebhookPost) -> None:
         credentials = base64.b64encode(WEBHOOK_SECRET.encode("utf-8")).decode("ascii")
@@ -567,16 +702,17 @@ class DocsExamplesTests(SimpleTestCase):
         )
 
     def check_settings_block(self, block: DocBlock) -> None:
-        namespace: dict[str, Any] = {}
-        exec(self.compiled(block), namespace)
+        namespace = settings_namespace(block)
         code_settings = settings_read_by_code()
-        where = f"{block.relpath}:{block.line}"
-        names = [
-            name
-            for name, value in namespace.items()
-            if not name.startswith("__") and not isinstance(value, type(os))
-        ]
+        where = block.where
+        names = list(namespace)
         self.assertTrue(names, f"{where}: a settings example that sets nothing")
+        if "MAILERS" in names:
+            self.assertNotIn(
+                "EMAIL_BACKEND", names, f"{where}: Django refuses EMAIL_BACKEND beside MAILERS"
+            )
+            if HAS_MAILERS:  # (else test_mail_forms_are_captioned_and_paired complains)
+                self.check_mailers(block, namespace)
         for name in names:
             self.assertTrue(name.isupper(), f"{where}: {name} isn't a (capitalized) setting")
             if name == "ANYMAIL":
@@ -600,6 +736,46 @@ class DocsExamplesTests(SimpleTestCase):
                 import_string(namespace[name])  # (ESP packages are imported only when used)
             elif name == "INSTALLED_APPS":
                 self.assertIn("anymail", namespace[name], f"{where}: INSTALLED_APPS")
+
+    def check_mailers(self, block: DocBlock, namespace: dict[str, Any]) -> None:
+        """Check each mailer as Django will create it, with only the block's own settings."""
+        mailers = namespace["MAILERS"]
+        self.assertIsInstance(mailers, dict, f"{block.where}: MAILERS")
+        for alias, config in mailers.items():
+            unknown = set(config) - {"BACKEND", "OPTIONS"}
+            self.assertFalse(unknown, f"{block.where}: MAILERS[{alias!r}] has {unknown}")
+            self.assertIn("BACKEND", config, f"{block.where}: MAILERS[{alias!r}]")
+        # Settings the block doesn't set mustn't help: no ANYMAIL but its own
+        overrides = {name: value for name, value in namespace.items() if name != "INSTALLED_APPS"}
+        overrides.setdefault("ANYMAIL", {})
+        with override_settings(**overrides):
+            # Anymail's system checks find nothing misspelled (OPTIONS or settings)
+            misspelled = [
+                message
+                for message in checks.run_checks()
+                if message.id in ("anymail.W006", "anymail.W007")
+            ]
+            self.assertEqual(misspelled, [], f"{block.where}: the system checks warn")
+            for alias in mailers:
+                try:
+                    mail.mailers[alias].close()
+                except Exception as error:
+                    self.fail(
+                        f"{block.where}: creating the {alias!r} mailer failed: "
+                        f"{type(error).__name__}: {error}"
+                    )
+
+
+def settings_namespace(block: DocBlock) -> dict[str, Any]:
+    """The settings a ``# settings.py`` block sets (its capitalized names, imports aside)."""
+    namespace: dict[str, Any] = {}
+    source = "\n" * (block.first_code_line - 1) + block.code
+    exec(compile(source, str(block.path), "exec"), namespace)
+    return {
+        name: value
+        for name, value in namespace.items()
+        if not name.startswith("__") and not isinstance(value, type(os))
+    }
 
 
 def make_test(block: DocBlock) -> Any:
@@ -706,3 +882,159 @@ class DocsExamplesCollectionTests(SimpleTestCase):
         self.assertEqual(json.loads(first.webhook_posts[0].body), {"RecordType": "Open"})
         self.assertEqual(skipped.first_line, "# docs-test: skip (needs live ESP)")
         self.assertEqual(settings_block.first_line, SETTINGS_MARKER)
+
+    def test_mail_forms_are_captioned_and_paired(self) -> None:
+        """MAILERS-only and EMAIL_BACKEND-only code is captioned so, MAILERS first, twinned."""
+        problems = []
+        for path in doc_files():
+            blocks = [b for b in DOC_BLOCKS if b.path == path and b.language == "python"]
+            for block in blocks:
+                used = block.forms_used()
+                if len(used) > 1:
+                    problems.append(f"{block.where}: mixes the MAILERS and EMAIL_BACKEND forms")
+                elif used and block.form not in used:
+                    (form,) = used
+                    problems.append(
+                        f"{block.where}: uses {form}-form mail APIs, so its caption must name "
+                        + ("Django 6.1" if form == MAILERS_FORM else "Django 4.2")
+                    )
+            run: list[DocBlock] = []
+            for block in [*blocks, None]:
+                if block is not None and block.form is not None:
+                    run.append(block)
+                    continue
+                if run and run[0].form != MAILERS_FORM:
+                    problems.append(f"{run[0].where}: the MAILERS form comes first")
+                if run and EMAIL_BACKEND_FORM not in {each.form for each in run}:
+                    problems.append(f"{run[0].where}: no EMAIL_BACKEND form follows")
+                run = []
+        self.assertEqual(problems, [])
+
+    def test_collector_mail_forms(self) -> None:
+        """Captions mark the two forms; a twin shares its Output; MAILERS come from settings."""
+        sample = textwrap.dedent(
+            """\
+            .. code-block:: python
+               :caption: settings.py, Django 6.1 and later (MAILERS)
+
+               # settings.py
+               MAILERS = {"bulk": {"BACKEND": "anymail.backends.test.EmailBackend"}}
+
+            .. code-block:: python
+               :caption: Django 6.1 and later (MAILERS)
+
+               print(send_mail("Hi", "Hi", None, ["to@example.com"], using="bulk"))
+
+            .. code-block:: python
+               :caption: Django 4.2 to 6.0 (EMAIL_BACKEND)
+
+               print(send_mail("Hi", "Hi", None, ["to@example.com"]))
+
+            .. code-block:: text
+               :caption: Output
+
+               1
+
+            .. code-block:: python
+
+               print("either")
+            """
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "sample.rst"
+            path.write_text(sample, encoding="utf-8")
+            settings_block, mailers_block, backend_block, plain = collect_blocks([path])
+        self.assertEqual(settings_block.form, MAILERS_FORM)
+        self.assertTrue(settings_block.is_settings)
+        self.assertEqual((mailers_block.form, backend_block.form), (MAILERS_FORM, "EMAIL_BACKEND"))
+        self.assertIs(mailers_block.mailers_settings, settings_block)
+        self.assertEqual(mailers_block.expected_output, "1\n")
+        self.assertEqual(backend_block.expected_output, "1\n")
+        self.assertIsNone(plain.form)
+        self.assertEqual(mailers_block.forms_used(), {MAILERS_FORM})
+        self.assertEqual(plain.forms_used(), set())
+        # Comments don't count: only code
+        comment_only = DocBlock(path, 1, "python", {}, "# EMAIL_BACKEND or MAILERS\nx = 1\n", 2)
+        self.assertEqual(comment_only.forms_used(), set())
+
+
+def sample_block(code: str, caption: str = "") -> DocBlock:
+    """A python block as if from docs/sample.rst (not an ESP page)."""
+    options = {"caption": caption} if caption else {}
+    return DocBlock(DOCS_DIR / "sample.rst", 1, "python", options, textwrap.dedent(code), 2)
+
+
+class DocsExamplesHarnessTests(SimpleTestCase):
+    """How the harness runs each form, on this Django."""
+
+    def run_block(self, block: DocBlock) -> None:
+        DocsExamplesTests(methodName="run_doc_block").run_doc_block(block)
+
+    mailers_settings = """\
+        # settings.py
+        MAILERS = {
+            "default": {
+                "BACKEND": "anymail.backends.mailgun.EmailBackend",
+                "OPTIONS": {"api_key": "key", "sender_domian": "mg.example.com"},
+            },
+        }
+        """
+
+    @unittest.skipIf(HAS_MAILERS, "runs on Django 6.1")
+    def test_mailers_form_skipped_below_61(self) -> None:
+        block = sample_block(self.mailers_settings, "Django 6.1 and later")
+        with self.assertRaisesRegex(unittest.SkipTest, r"needs Django 6\.1 or later"):
+            self.run_block(block)
+
+    @unittest.skipUnless(HAS_MAILERS, "needs Django 6.1")
+    def test_mailers_settings_checked_by_creating_mailers(self) -> None:
+        block = sample_block(self.mailers_settings, "Django 6.1 and later")
+        with self.assertRaisesRegex(AssertionError, "sender_domian"):  # (checks or creation)
+            self.run_block(block)
+        # Correctly spelled, it passes; without its api_key (only in ANYMAIL elsewhere), not
+        fixed = self.mailers_settings.replace("domian", "domain")
+        self.run_block(sample_block(fixed, "Django 6.1 and later"))
+        no_key = self.mailers_settings.replace('"api_key": "key", ', "")
+        with self.assertRaisesRegex(AssertionError, "MAILGUN_API_KEY"):
+            self.run_block(sample_block(no_key.replace("domian", "domain"), "Django 6.1 and later"))
+
+    @unittest.skipUnless(HAS_MAILERS, "needs Django 6.1")
+    def test_mailers_form_runs_with_its_settings(self) -> None:
+        settings_block = sample_block(
+            """\
+            # settings.py
+            MAILERS = {"bulk": {"BACKEND": "anymail.backends.test.EmailBackend"}}
+            """,
+            "Django 6.1 and later",
+        )
+        block = sample_block(
+            """\
+            from django.core import mail
+            print(type(mail.mailers["bulk"]).__module__, "bulk" in mail.mailers)
+            """,
+            "Django 6.1 and later",
+        )
+        block.mailers_settings = settings_block
+        block.expected_output = "anymail.backends.test True\n"
+        self.run_block(block)
+
+    @unittest.skipUnless(HAS_MAILERS, "needs Django 6.1")
+    def test_deprecated_mail_api_fails_outside_email_backend_form(self) -> None:
+        code = """\
+            from django.core.mail import get_connection
+            get_connection()
+            """
+        with self.assertRaisesRegex(Warning, "get_connection"):
+            self.run_block(sample_block(code))
+        # ... but the EMAIL_BACKEND form is deprecated on 6.1 by design
+        self.run_block(sample_block(code, "Django 4.2 to 6.0"))
+
+    def test_plain_block_uses_this_djangos_preferred_form(self) -> None:
+        block = sample_block(
+            """\
+            from django.conf import settings
+            print(hasattr(settings, "MAILERS"))
+            """
+        )
+        block.expected_output = f"{HAS_MAILERS}\n"
+        self.run_block(block)

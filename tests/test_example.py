@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import django
 from django.test import SimpleTestCase
 
 from anymail.backends.test import EmailBackend as TestEmailBackend
@@ -22,6 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MANAGE_PY = REPO_ROOT / "example" / "manage.py"
 LOGO_PNG = REPO_ROOT / "example" / "example_app" / "logo.png"
 PARAMS_MARKER = "----- Anymail send params"
+HAS_MAILERS = django.VERSION >= (6, 1)
 
 
 class ApiKeyBackend(TestEmailBackend):
@@ -39,11 +41,16 @@ class ApiKeyBackend(TestEmailBackend):
         return {"recipient_status": {email.addr_spec: status for email in payload.all_recipients}}
 
 
-def send_example(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run `python example/manage.py send_example ARGS` from the repo root."""
+def send_example(*args: str, show_warnings: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run `python example/manage.py send_example ARGS` from the repo root.
+
+    With show_warnings, every warning (deprecations included) is printed to stderr.
+    """
     env = dict(os.environ)
     env.pop("DJANGO_SETTINGS_MODULE", None)  # manage.py must pick the example's settings
-    env.pop("PYTHONWARNINGS", None)  # (Django 6.1's pending deprecations would add stderr lines)
+    env.pop("PYTHONWARNINGS", None)  # (so only show_warnings decides)
+    if show_warnings:
+        env["PYTHONWARNINGS"] = "always"
     # So --backend tests.test_example... resolves to this module (manage.py already adds the
     # repo root, but last, where a stray installed "tests" package could shadow ours)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
@@ -79,6 +86,14 @@ class SendExampleTests(SimpleTestCase):
 
     def test_no_errors(self) -> None:
         self.assertNotIn("Traceback", self.result.stderr)
+
+    def test_sent_through_the_settings_default(self) -> None:
+        # Django 6.1: MAILERS["default"]; older Django: EMAIL_BACKEND
+        if HAS_MAILERS:
+            sent_through = 'the "default" mailer (anymail.backends.console.EmailBackend)'
+        else:
+            sent_through = "anymail.backends.console.EmailBackend"
+        self.assertIn(f"Messages sent through {sent_through}: 1\n", self.stdout)
 
     def test_headers(self) -> None:
         self.assertEqual(self.message["Subject"], "Welcome to the Anymail example")
@@ -211,3 +226,53 @@ class SendExampleOptionsTests(SimpleTestCase):
         result = send_example("--setting", "api_key")
         self.assertEqual(result.returncode, 2)  # argparse's usage error
         self.assertIn("expected KEY=VALUE, got 'api_key'", result.stderr)
+
+
+class SendExampleDjangoVersionTests(SimpleTestCase):
+    """The example is set up the way this Django wants, so it runs without deprecations."""
+
+    def assertNoWarnings(self, result: subprocess.CompletedProcess[str]) -> None:
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertNotIn("Warning", result.stderr)
+
+    def test_settings_use_this_djangos_mail_setting(self) -> None:
+        result = subprocess.run(
+            [sys.executable, "-c", "import example_project.settings as s; print(dir(s))"],
+            cwd=REPO_ROOT / "example",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        names = result.stdout
+        self.assertEqual(result.returncode, 0, result.stderr)
+        # Django 6.1 refuses to start with both, and deprecates EMAIL_BACKEND
+        self.assertEqual("'MAILERS'" in names, HAS_MAILERS, names)
+        self.assertEqual("'EMAIL_BACKEND'" in names, not HAS_MAILERS, names)
+
+    def test_no_deprecation_warnings(self) -> None:
+        self.assertNoWarnings(send_example(show_warnings=True))
+
+    def test_no_deprecation_warnings_with_backend_and_settings(self) -> None:
+        result = send_example(
+            "--backend",
+            "anymail.backends.console.EmailBackend",
+            "--setting",
+            'send_defaults={"tags": ["from-the-command-line"]}',
+            show_warnings=True,
+        )
+        self.assertNoWarnings(result)
+        self.assertIn("tags: ['from-the-command-line', 'welcome']", result.stdout)
+
+    def test_setting_alone_updates_the_default_backend(self) -> None:
+        # Without --backend, --setting options go to the settings' default backend
+        result = send_example("--setting", 'send_defaults={"tags": ["cli"]}')
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("tags: ['cli', 'welcome']", result.stdout)
+        sent_through = "Messages sent through anymail.backends.console.EmailBackend: 1"
+        self.assertIn(sent_through, result.stdout)
+
+    def test_unknown_setting(self) -> None:
+        result = send_example("--setting", "api_kye=KEY123")
+        self.assertNotEqual(result.returncode, 0, result.stdout)
+        self.assertNotIn("Traceback", result.stderr)
+        self.assertIn("'api_kye'", result.stderr)

@@ -123,7 +123,8 @@ def boto3_client(
 def boto3_error_status(error: Exception) -> int | None:
     """The HTTP status of an AWS error response (botocore ClientError), if there was one."""
     response = getattr(error, "response", None) or {}
-    return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    status: int | None = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status
 
 
 def is_aws_refusal(error: Exception) -> bool:
@@ -153,7 +154,7 @@ AWS_RETRYABLE_CODES = frozenset(
 )
 
 
-class EmailBackend(AnymailBaseBackend):
+class EmailBackend(AnymailBaseBackend["AmazonSESPayload"]):
     """Anymail's Amazon SES EmailBackend (``anymail.backends.amazon_ses.EmailBackend``)."""
 
     esp_name = "Amazon SES"
@@ -271,7 +272,7 @@ class AmazonSESPayload(BasePayload):
         self.spoofed_to: str | None = None
         self.subject: str = ""
         self.content: list[str] = []  # what a body or alternative would override in a template
-        self.extra_headers: CaseInsensitiveDict = CaseInsensitiveDict()
+        self.extra_headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
         self.attachments: list[Attachment] = []
         self.envelope_sender: EmailAddress | None = None
         self.metadata: dict[str, Any] = {}
@@ -304,9 +305,12 @@ class AmazonSESPayload(BasePayload):
         self.params = {key: value for key, value in self.params.items() if value is not None}
 
     def call_send_api(self, client: Any) -> dict[str, Any]:
-        if self.is_template_send:
-            return client.send_bulk_templated_email(**self.params)
-        return client.send_raw_email(**self.params)
+        """Call the SES API (client: a boto3 SES client); return its parsed response."""
+        api_call = (
+            client.send_bulk_templated_email if self.is_template_send else client.send_raw_email
+        )
+        response: dict[str, Any] = api_call(**self.params)
+        return response
 
     # Recording the message (see build_raw_params and build_template_params for their use)
 
@@ -327,7 +331,7 @@ class AmazonSESPayload(BasePayload):
     def set_reply_to(self, emails: list[EmailAddress]) -> None:
         self.reply_to = emails
 
-    def set_extra_headers(self, headers: CaseInsensitiveDict) -> None:
+    def set_extra_headers(self, headers: CaseInsensitiveDict[str]) -> None:
         self.extra_headers = headers
 
     def set_text_body(self, body: str) -> None:
@@ -568,7 +572,9 @@ def encode_8bit_text_parts(mime: Message) -> None:
             continue
         if str(part.get("Content-Transfer-Encoding", "")).strip().lower() != "8bit":
             continue
-        data = part.get_payload(decode=True) or b""
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            data = b""
         # (quoprimime works on text; latin-1 maps each byte to one character and back)
         part.set_payload(quoprimime.body_encode(data.decode("latin-1")))
         part.replace_header("Content-Transfer-Encoding", "quoted-printable")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import BadHeaderError
@@ -41,8 +41,11 @@ DJANGO_BACKEND_KWARGS = frozenset({"username", "password", "alias", "_ignore_unk
 
 logger = logging.getLogger("anymail.backends")
 
+#: The payload class a backend builds (so its hooks can take that class, for type checkers)
+PayloadT = TypeVar("PayloadT", bound="BasePayload")
 
-class AnymailBaseBackend(BaseEmailBackend):
+
+class AnymailBaseBackend(BaseEmailBackend, Generic[PayloadT]):
     """Django EmailBackend that sends each message through an ESP payload."""
 
     esp_name = "Anymail"  #: Shown in errors and signals; also the settings prefix ("Mailgun")
@@ -169,16 +172,16 @@ class AnymailBaseBackend(BaseEmailBackend):
 
     # The three hooks an ESP backend implements:
 
-    def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> BasePayload:
+    def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> PayloadT:
         """Return the ESP's payload object for message (usually ``SomePayload(...)``)."""
         raise NotImplementedError(f"{self.__class__.__name__} must implement build_message_payload")
 
-    def post_to_esp(self, payload: BasePayload, message: Any) -> Any:
+    def post_to_esp(self, payload: PayloadT, message: Any) -> Any:
         """Call the ESP's send API; return its response, or raise AnymailAPIError."""
         raise NotImplementedError(f"{self.__class__.__name__} must implement post_to_esp")
 
     def parse_recipient_status(
-        self, response: Any, payload: BasePayload, message: Any
+        self, response: Any, payload: PayloadT, message: Any
     ) -> dict[str, AnymailRecipientStatus]:
         """Map each recipient's addr_spec to its AnymailRecipientStatus, from the response."""
         raise NotImplementedError(
@@ -197,7 +200,9 @@ class BasePayload:
     ``set_alternatives`` -> ``set_html_body`` or ``add_alternative``.
     """
 
-    def __init__(self, message: Any, defaults: dict[str, Any], backend: AnymailBaseBackend):
+    def __init__(
+        self, message: Any, defaults: dict[str, Any], backend: AnymailBaseBackend[Any]
+    ) -> None:
         self.message = message
         self.defaults = defaults
         self.backend = backend
@@ -433,7 +438,7 @@ class BasePayload:
     def set_reply_to(self, emails: list[EmailAddress]) -> None:
         self.unsupported_feature("reply_to")
 
-    def set_extra_headers(self, headers: CaseInsensitiveDict) -> None:
+    def set_extra_headers(self, headers: CaseInsensitiveDict[str]) -> None:
         self.unsupported_feature("extra_headers")
 
     def set_spoofed_to_header(self, header_to: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from functools import cache
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urljoin
 
 import requests
@@ -18,8 +18,16 @@ from .base import AnymailBaseBackend, BasePayload
 
 DEFAULT_REQUESTS_TIMEOUT = 30  # seconds
 
+RequestsPayloadT = TypeVar("RequestsPayloadT", bound="RequestsPayload")
 
-class AnymailRequestsBackend(AnymailBaseBackend):
+
+class SupportsRequestParams(Protocol):
+    """What post_to_esp needs: a payload, or any other API call an ESP backend makes."""
+
+    def get_request_params(self, api_url: str) -> dict[str, Any]: ...
+
+
+class AnymailRequestsBackend(AnymailBaseBackend[RequestsPayloadT]):
     """Posts each payload's request with a shared ``requests.Session``."""
 
     def __init__(self, api_url: str, **kwargs: Any) -> None:
@@ -37,7 +45,7 @@ class AnymailRequestsBackend(AnymailBaseBackend):
         self.session = requests.Session()
         self.session.headers["User-Agent"] = (
             f"django-anymail/{__version__}-{self.esp_name.lower().replace(' ', '')} "
-            f"{self.session.headers.get('User-Agent', '')}".strip()
+            f"{requests.utils.default_user_agent()}"  # (what a new Session sends)
         )
         return True
 
@@ -47,7 +55,7 @@ class AnymailRequestsBackend(AnymailBaseBackend):
             self.session = None
 
     @sensitive_variables("params")  # (not via method_decorator: its frame would show them)
-    def post_to_esp(self, payload: RequestsPayload, message: Any) -> requests.Response:
+    def post_to_esp(self, payload: SupportsRequestParams, message: Any) -> requests.Response:
         """Make the payload's API request; AnymailRequestsAPIError for any failure.
 
         ``params`` holds the API key (in headers, auth or the url), so Django's error reports
@@ -61,11 +69,13 @@ class AnymailRequestsBackend(AnymailBaseBackend):
         if created_session:
             self.open()
             session = self.session
+        assert session is not None  # (open() made one)
         try:
             response = session.request(**params)
         except requests.RequestException as err:
             err.with_traceback(None)  # its frames' locals include the request's auth headers
-            raise network_error_class(type(err))(
+            # (a class is hashable: typeshed's protocol check trips on its __hash__ signature)
+            raise network_error_class(type(err))(  # type: ignore[arg-type]
                 f"Error calling {self.esp_name} API at {params.get('url')}: {err}",
                 email_message=message,
                 payload=payload,
@@ -139,7 +149,7 @@ class RequestsPayload(BasePayload):
         self,
         message: Any,
         defaults: dict[str, Any],
-        backend: AnymailRequestsBackend,
+        backend: AnymailRequestsBackend[Any],
         method: str = "POST",
         params: dict[str, Any] | None = None,
         data: Any = None,

@@ -12,8 +12,8 @@ import uuid
 from typing import Any
 
 from ..addresses import EmailAddress
+from .base import BasePayload
 from .test import EmailBackend as TestEmailBackend
-from .test import TestPayload
 
 
 class EmailBackend(TestEmailBackend):
@@ -28,18 +28,20 @@ class EmailBackend(TestEmailBackend):
         # Unique across runs, like a real ESP's (the outbox index restarts each process)
         return uuid.uuid4().hex
 
-    def post_to_esp(self, payload: TestPayload, message: Any) -> dict[str, Any]:
+    def post_to_esp(self, payload: BasePayload, message: Any) -> Any:
         response = super().post_to_esp(payload, message)
+        message_id: str = getattr(payload, "message_id")  # noqa: B009 (set by super())
         with self._lock:
-            self.stream.write(self.format_message(message, payload, payload.message_id))
+            self.stream.write(self.format_message(message, payload, message_id))
             self.stream.flush()
         return response
 
-    def format_message(self, message: Any, payload: TestPayload, message_id: str) -> str:
+    def format_message(self, message: Any, payload: BasePayload, message_id: str) -> str:
         mime = message.message().as_bytes().decode("utf-8", errors="replace")
+        payload_params: dict[str, Any] = getattr(payload, "params", {})
         params = "\n".join(
             f"  {name}: {readable(value)!r}"
-            for name, value in payload.params.items()
+            for name, value in payload_params.items()
             if name not in ("text_body", "html_body")
         )
         return (

@@ -27,7 +27,7 @@ from .base_requests import AnymailRequestsBackend, RequestsPayload
 DEFAULT_API_URL = "https://api.mailgun.net/v3/"  # (EU region: "https://api.eu.mailgun.net/v3/")
 
 
-class EmailBackend(AnymailRequestsBackend):
+class EmailBackend(AnymailRequestsBackend["MailgunPayload"]):
     """Anymail's Mailgun EmailBackend (``anymail.backends.mailgun.EmailBackend``)."""
 
     esp_name = "Mailgun"
@@ -79,6 +79,8 @@ class EmailBackend(AnymailRequestsBackend):
 
 class MailgunPayload(RequestsPayload):
     """Builds the form fields (and files) for POST <api_url>/<sender_domain>/messages."""
+
+    backend: EmailBackend
 
     def __init__(self, message: Any, defaults: dict[str, Any], backend: EmailBackend) -> None:
         super().__init__(message, defaults, backend)
@@ -189,7 +191,7 @@ class MailgunPayload(RequestsPayload):
     def set_reply_to(self, emails: list[EmailAddress]) -> None:
         self.data["h:Reply-To"] = ", ".join(email.address for email in emails)
 
-    def set_extra_headers(self, headers: CaseInsensitiveDict) -> None:
+    def set_extra_headers(self, headers: CaseInsensitiveDict[str]) -> None:
         for name, value in headers.items():
             self.data[f"h:{name}"] = value
 

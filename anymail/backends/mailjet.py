@@ -22,7 +22,7 @@ from ..attachments import Attachment
 from ..conf import get_anymail_setting
 from ..exceptions import AnymailRequestsAPIError
 from ..message import AnymailRecipientStatus
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsPayload, SupportsRequestParams
 
 # (Endpoints are joined to it, so it ends with "/": see EmailBackend.__init__)
 DEFAULT_API_URL = "https://api.mailjet.com/v3/"
@@ -33,7 +33,7 @@ MAILJET_TRACKING_DISABLED = 1
 MAILJET_TRACKING_ENABLED = 2
 
 
-class EmailBackend(AnymailRequestsBackend):
+class EmailBackend(AnymailRequestsBackend["MailjetPayload"]):
     """Mailjet Send API v3 EmailBackend."""
 
     esp_name = "Mailjet"
@@ -59,13 +59,13 @@ class EmailBackend(AnymailRequestsBackend):
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> MailjetPayload:
         return MailjetPayload(message, defaults, self)
 
-    def post_to_esp(self, payload: MailjetPayload, message: Any) -> requests.Response:
+    def post_to_esp(self, payload: SupportsRequestParams, message: Any) -> requests.Response:
         """Send; first, for a template with no from_email, fetch the template's sender.
 
         The v3 Send API requires FromEmail even with a stored template (the docs promise that
         ``from_email = None`` uses the template's sender), so ask the template API for it.
         """
-        if not payload.needs_template_sender:
+        if not isinstance(payload, MailjetPayload) or not payload.needs_template_sender:
             return super().post_to_esp(payload, message)
         created_session = self.open()  # one session for both calls
         try:
@@ -210,14 +210,13 @@ class MailjetPayload(RequestsPayload):
 
     # Serialization: the per-message pieces are only known once every attribute is read
 
-    @property
     def is_batch(self) -> bool:
         # An empty merge_data (or merge_metadata) still asks for one message per "to"
         has_merge = self.merge_data is not None or self.merge_metadata is not None
         return has_merge and bool(self.recipients["to"])
 
     def serialize_data(self) -> str:
-        if not self.is_batch:
+        if not self.is_batch():
             return self.serialize_json(self.build_message(self.recipients["to"], None))
         # Batch: Mailjet's "Send in bulk" takes a "Messages" list of complete messages. Each
         # "to" gets its own message (with the shared cc and bcc), so recipients can't see
@@ -275,7 +274,7 @@ class MailjetPayload(RequestsPayload):
         # v3 has no Reply-To property; its docs set it through Headers
         self.data.setdefault("Headers", {})["Reply-To"] = format_address_list(emails)
 
-    def set_extra_headers(self, headers: CaseInsensitiveDict) -> None:
+    def set_extra_headers(self, headers: CaseInsensitiveDict[str]) -> None:
         self.data.setdefault("Headers", {}).update(headers)
 
     def add_attachment(self, attachment: Attachment) -> None:
@@ -365,6 +364,8 @@ def template_sender(headers: dict[str, Any] | str | None) -> EmailAddress | None
     """
     if not headers:
         return None  # (empty: "" or null rather than an object)
+    if not isinstance(headers, dict):
+        raise TypeError(f"template Headers should be an object, not {headers!r}")
     from_header = (headers.get("From") or "").strip()
     if from_header:
         name, bracket, addr = from_header.rpartition("<")

@@ -40,7 +40,7 @@ SEND_STATUSES = {
 }
 
 
-class EmailBackend(AnymailRequestsBackend):
+class EmailBackend(AnymailRequestsBackend["MandrillPayload"]):
     """Django EmailBackend for Mandrill."""
 
     esp_name = "Mandrill"
@@ -111,6 +111,8 @@ def mandrill_error_text(response: requests.Response) -> str | None:
 class MandrillPayload(RequestsPayload):
     """One messages/send (or messages/send-template) call."""
 
+    backend: EmailBackend
+
     def __init__(self, message: Any, defaults: dict[str, Any], backend: EmailBackend) -> None:
         super().__init__(message, defaults, backend, headers={"Content-Type": "application/json"})
 
@@ -129,7 +131,8 @@ class MandrillPayload(RequestsPayload):
     @property
     def msg(self) -> dict[str, Any]:
         """The 'message' sub-dict, where Mandrill wants most options."""
-        return self.data["message"]
+        message: dict[str, Any] = self.data["message"]
+        return message
 
     def process_message(self) -> None:
         super().process_message()

@@ -47,7 +47,7 @@ INACTIVE_ADDRESSES_RE = re.compile(r"inactive addresses:\s*(.+?)\.(?:\s|$)", re.
 RECIPIENT_FIELD_RE = re.compile(r"'(?:To|Cc|Bcc)'", re.IGNORECASE)
 
 
-class EmailBackend(AnymailRequestsBackend):
+class EmailBackend(AnymailRequestsBackend["PostmarkPayload"]):
     """Django EmailBackend for Postmark."""
 
     esp_name = "Postmark"
@@ -195,6 +195,8 @@ def _json_or_none(response: requests.Response) -> Any:
 
 class PostmarkPayload(RequestsPayload):
     """Collects the message's fields, then lays them out as one or more Postmark messages."""
+
+    headers: dict[str, str]  # (always given: they carry the server token)
 
     @sensitive_variables("headers")  # the API key: kept out of Django's error reports
     def __init__(self, message: Any, defaults: dict[str, Any], backend: EmailBackend) -> None:

@@ -49,7 +49,7 @@ DELIMITED_MERGE_FIELD = re.compile(r"^\W|\W$")
 V2_SMTPAPI_KEY = "x-smtpapi"
 
 
-class EmailBackend(AnymailRequestsBackend):
+class EmailBackend(AnymailRequestsBackend["SendGridPayload"]):
     """SendGrid Web API v3 EmailBackend."""
 
     esp_name = "SendGrid"
@@ -273,7 +273,6 @@ class SendGridPayload(RequestsPayload):
                         self.message_ids.setdefault(email, anymail_id)
         return personalizations
 
-    @property
     def is_batch(self) -> bool:
         # An empty merge_data (or merge_metadata) still asks for one message per "to"
         has_merge = self.merge_data is not None or self.merge_metadata is not None
@@ -284,7 +283,7 @@ class SendGridPayload(RequestsPayload):
         if not to:
             # v3: "The to parameter is required for all personalization objects"
             self.unsupported_feature("messages without any 'to' recipients (cc or bcc only)")
-        if not self.is_batch:
+        if not self.is_batch():
             return [self.build_personalization(to, None, merge_field_format)]
         # Batch: a personalization per "to" (each sees only their own address); cc and bcc
         # are repeated in every one, as the docs describe
@@ -374,7 +373,7 @@ class SendGridPayload(RequestsPayload):
         given, else from the template_id (dynamic template ids start with "d-")."""
         if self.use_dynamic_template is not None:
             return bool(self.use_dynamic_template)
-        return bool(self.template_id) and self.template_id.startswith(DYNAMIC_TEMPLATE_PREFIX)
+        return self.template_id is not None and self.template_id.startswith(DYNAMIC_TEMPLATE_PREFIX)
 
     def new_message_id(self, recipients: list[EmailAddress]) -> str:
         """A fresh anymail_id, recorded as the message_id of recipients (unless already set)."""
@@ -409,7 +408,7 @@ class SendGridPayload(RequestsPayload):
         emails = self.at_most_one(emails, "multiple reply_to addresses")
         self.data["reply_to"] = email_object(emails[0])
 
-    def set_extra_headers(self, headers: CaseInsensitiveDict) -> None:
+    def set_extra_headers(self, headers: CaseInsensitiveDict[str]) -> None:
         # v3 header values must be strings (the base has already made them str)
         self.data["headers"] = dict(headers)
 

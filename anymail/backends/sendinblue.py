@@ -43,7 +43,7 @@ TAG_HEADER = "X-Mailin-tag"
 METADATA_HEADER = "X-Mailin-custom"
 
 
-class EmailBackend(AnymailRequestsBackend):
+class EmailBackend(AnymailRequestsBackend["SendinBluePayload"]):
     """Django EmailBackend for SendinBlue (API v3)."""
 
     esp_name = "SendinBlue"
@@ -127,7 +127,7 @@ class SendinBluePayload(RequestsPayload):
         self.subject: str | None = None
         self.html_body: str | None = None
         self.text_body: str | None = None
-        self.email_headers: CaseInsensitiveDict = CaseInsensitiveDict()
+        self.email_headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
         self.attachments: list[dict[str, str]] = []
         self.template_id: int | None = None
         self.params: dict[str, Any] | None = None
@@ -156,7 +156,7 @@ class SendinBluePayload(RequestsPayload):
         # (the docs' "HTML body required" quirk), and its error explains that best.
         self.text_body = body
 
-    def set_extra_headers(self, headers: CaseInsensitiveDict) -> None:
+    def set_extra_headers(self, headers: CaseInsensitiveDict[str]) -> None:
         self.email_headers.update(headers)
 
     # Attachments: no inline images in API v3 (confirmed by SendinBlue support, Feb 2018)
@@ -194,7 +194,7 @@ class SendinBluePayload(RequestsPayload):
 
     # Building the request
 
-    def serialize_data(self) -> bytes:
+    def serialize_data(self) -> str:
         if self.template_id is not None:
             self.apply_template_limitations()
         data: dict[str, Any] = {}

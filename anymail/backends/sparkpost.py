@@ -52,7 +52,7 @@ from .base import AnymailBaseBackend, BasePayload
 from .base_requests import DEFAULT_REQUESTS_TIMEOUT, describe_request_and_response
 
 
-class EmailBackend(AnymailBaseBackend):
+class EmailBackend(AnymailBaseBackend["SparkPostPayload"]):
     """Django EmailBackend for SparkPost: one sparkpost client (and HTTP session) per open()."""
 
     esp_name = "SparkPost"
@@ -407,12 +407,14 @@ def sparkpost_client_class() -> type:
 
     (Defined on first use, since it subclasses the optional package's classes.)
     """
-    sparkpost = import_sparkpost()
+    import_sparkpost()  # (AnymailImproperlyInstalled if it's missing)
     from email.utils import getaddresses
 
+    from sparkpost import RequestsTransport, SparkPost
+    from sparkpost import Transmissions as BaseTransmissions
     from sparkpost.base import Resource
 
-    class SessionTransport(sparkpost.RequestsTransport):
+    class SessionTransport(RequestsTransport):
         """python-sparkpost's transport, on a shared session and with a timeout."""
 
         def __init__(self, session: requests.Session, timeout: Any) -> None:
@@ -424,7 +426,7 @@ def sparkpost_client_class() -> type:
             kwargs.setdefault("timeout", self.timeout)
             return super().request(method, uri, headers, **kwargs)
 
-    class Transmissions(sparkpost.Transmissions):
+    class Transmissions(BaseTransmissions):
         def _parse_address(self, address: str) -> Any:
             # python-sparkpost turns a from_email string into {"email", "name"} with
             # parseaddr(), which keeps only the first of several From addresses. SparkPost
@@ -433,7 +435,7 @@ def sparkpost_client_class() -> type:
                 return address
             return super()._parse_address(address)
 
-    class SparkPostClient(sparkpost.SparkPost):
+    class SparkPostClient(SparkPost):
         def __init__(
             self,
             session: requests.Session,

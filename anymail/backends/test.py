@@ -20,12 +20,14 @@ from ..message import AnymailRecipientStatus
 from .base import AnymailBaseBackend, BasePayload
 
 
-class EmailBackend(AnymailBaseBackend):
+class EmailBackend(AnymailBaseBackend[BasePayload]):
     """Anymail's test backend (``anymail.backends.test.EmailBackend``)."""
 
     esp_name = "Test"
 
-    def __init__(self, *args: Any, payload_class: type[BasePayload] | None = None, **kwargs: Any):
+    def __init__(
+        self, *args: Any, payload_class: type[BasePayload] | None = None, **kwargs: Any
+    ) -> None:
         # A test can plug in its own payload, e.g. to check what a custom backend's would do
         self.payload_class = payload_class or TestPayload
         super().__init__(*args, **kwargs)
@@ -51,7 +53,8 @@ class EmailBackend(AnymailBaseBackend):
                     for email in payload.all_recipients
                 }
             }
-        payload.message_id = message_id
+        # (parse_recipient_status reads it back; a test's own payload_class gets one, too)
+        payload.message_id = message_id  # type: ignore[attr-defined]
         return response
 
     def new_message_id(self, message: Any) -> Any:

@@ -62,7 +62,10 @@ try:
 except ImportError:
     # anymail.urls imports this module, so it must load without boto3 (the amazon_ses extra);
     # using boto3 then raises the error
-    boto3 = _LazyError(AnymailImproperlyInstalled(missing_package="boto3", backend="amazon_ses"))
+    # (a stand-in object where the module would be)
+    boto3 = _LazyError(  # type: ignore[assignment]
+        AnymailImproperlyInstalled(missing_package="boto3", backend="amazon_ses")
+    )
 
 logger = logging.getLogger("anymail.webhooks")
 
@@ -265,10 +268,10 @@ class AmazonSESBaseWebhookView(AnymailBaseWebhookView):
                 "your WEBHOOK_SECRET, so it knows the request came from you)",
             )
         # ConfirmSubscription must go to the topic's own region
-        client_params = {**self.client_params, "region_name": match["region"]}
+        client_params = {**(self.client_params or {}), "region_name": match["region"]}
         backend = amazon_ses_backend()
         try:
-            client = boto3_client("sns", self.session_params, client_params)
+            client = boto3_client("sns", self.session_params or {}, client_params)
             # AuthenticateOnUnsubscribe: only the topic owner can unsubscribe this webhook
             client.confirm_subscription(
                 TopicArn=topic_arn, Token=token, AuthenticateOnUnsubscribe="true"
@@ -314,7 +317,7 @@ def parse_sns_message(request: HttpRequest) -> dict[str, Any]:
                 "TopicArn": request.headers.get("x-amz-sns-topic-arn"),
                 "Message": text,
             }
-    body = parse_json_body(request, dict)
+    body: dict[str, Any] = parse_json_body(request, dict)
     if "Type" not in body and header_type == "Notification" and raw_delivery:
         # A subscription with "raw message delivery" posts the SES JSON without an envelope
         return {
@@ -442,7 +445,7 @@ class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView):
         "DeliveryDelay": "deliveryDelay",
     }
     # SES "Bounce types" table: (bounceType, bounceSubType) -> reject_reason
-    bounce_reject_reasons = {
+    bounce_reject_reasons: dict[tuple[str | None, str | None], RejectReason] = {
         ("Undetermined", "Undetermined"): RejectReason.OTHER,
         ("Permanent", "General"): RejectReason.BOUNCED,
         ("Permanent", "NoEmail"): RejectReason.INVALID,  # "the target email address does not exist"
@@ -472,7 +475,7 @@ class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView):
         mail = required_dict(ses_event, "mail")
         details = optional_dict(ses_event, self.event_objects.get(kind, ""))
         headers = mail_headers(mail)
-        common = {
+        common: dict[str, Any] = {
             "event_type": self.event_types.get(kind, EventType.UNKNOWN),
             # When SNS published the notification, as in Anymail 6.1. (A raw delivery
             # subscription has no SNS envelope: then when SES says the event happened.)
@@ -713,7 +716,7 @@ class AmazonSESInboundWebhookView(AmazonSESBaseWebhookView):
         )
         where = f"S3 bucket {bucket!r}, key {key!r}"
         try:
-            client = boto3_client("s3", self.session_params, self.client_params)
+            client = boto3_client("s3", self.session_params or {}, self.client_params or {})
             # (boto3's managed transfer, as in 6.1: large messages come down in parallel parts,
             # each written at its offset in the file)
             client.download_fileobj(Bucket=bucket, Key=key, Fileobj=file)

@@ -17,7 +17,7 @@ import logging
 import warnings
 from collections.abc import Callable, Iterable
 from email.errors import MessageError
-from typing import Any
+from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
@@ -37,6 +37,9 @@ from . import dedup
 from .limits import INBOUND_MAX_BODY_SIZE, TRACKING_MAX_BODY_SIZE, BodyTooLarge, read_body
 
 logger = logging.getLogger("anymail.webhooks")
+
+#: The kind of event an ESP's converter makes (for normalize_event's type)
+EventT = TypeVar("EventT", bound=AnymailEvent)
 
 
 class AnymailBasicAuthMixin:
@@ -246,8 +249,8 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
         return all_ok
 
     def normalize_event(
-        self, convert: Callable[[Any], AnymailEvent], esp_event: Any
-    ) -> AnymailEvent:
+        self, convert: Callable[[Any], EventT], esp_event: Any
+    ) -> EventT | AnymailTrackingEvent:
         """convert(esp_event), or an "unknown" event holding esp_event if it can't be read.
 
         For ESPs that post batches: one odd event must not cost the others (the whole batch
@@ -321,17 +324,18 @@ def stable_event_id(event: AnymailEvent, esp_name: str) -> str | None:
     data isn't plain data.
     """
     source = event.esp_event
+    message = getattr(event, "message", None)  # (an inbound event's)
     if isinstance(source, MultiValueDict):
         source = {key: source.getlist(key) for key in sorted(source)}
     try:
         if isinstance(source, bytes):
             data = source
-        elif source is None and getattr(event, "message", None) is not None:
-            data = event.message.as_bytes()
+        elif source is None and message is not None:
+            data = message.as_bytes()
         elif source is None or isinstance(source, (dict, list, str, int, float, bool)):
             data = json.dumps(source, sort_keys=True, default=str).encode("utf-8", "replace")
-        elif getattr(event, "message", None) is not None:  # e.g., esp_event is the request
-            data = event.message.as_bytes()
+        elif message is not None:  # e.g., esp_event is the request
+            data = message.as_bytes()
         else:
             return None
     except Exception:  # an unusual esp_event or message: go without an id rather than fail
@@ -353,7 +357,9 @@ def collect_all_methods(cls: type, method_name: str) -> list[Any]:
     return methods
 
 
-def parse_json_body(request: HttpRequest, expected_type: type | tuple[type, ...] = (dict, list)):
+def parse_json_body(
+    request: HttpRequest, expected_type: type | tuple[type, ...] = (dict, list)
+) -> Any:
     """The request body as JSON of the expected type; ValueError (so a 400) otherwise."""
     data = json.loads(request.body.decode("utf-8"))
     if not isinstance(data, expected_type):

@@ -36,9 +36,10 @@ def _key(event: Any) -> str | None:
 
 
 def _timeout() -> int:
-    return get_anymail_setting(
+    timeout: int = get_anymail_setting(
         "webhook_deduplication_timeout", default=DEFAULT_DEDUPLICATION_TIMEOUT
     )
+    return timeout
 
 
 def first_delivery(event: Any) -> bool:

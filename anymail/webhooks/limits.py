@@ -15,8 +15,10 @@ from io import BytesIO
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest, QueryDict
 from django.http.multipartparser import MultiPartParser
+from django.utils.datastructures import MultiValueDict
 
 INBOUND_MAX_BODY_SIZE = 50 * 1024 * 1024  # SES's 40 MB messages, plus encoding overhead
 TRACKING_MAX_BODY_SIZE = 10 * 1024 * 1024  # the largest event batches ESPs post are ~a few MB
@@ -51,7 +53,9 @@ def read_body(request: HttpRequest, limit: int) -> None:
         return  # already read (e.g., by middleware): Django applied its own limit then
     stream = _CappedStream(request, limit)
     if request.content_type == "multipart/form-data":
-        request._post, request._files = _parse_multipart(request, stream, limit)
+        # (the private attributes request.POST and request.FILES are read from; not in the stubs)
+        post, files = _parse_multipart(request, stream, limit)
+        request._post, request._files = post, files  # type: ignore[attr-defined]
     else:
         body = stream.read()
         # What HttpRequest.body does after its own read (with its size check, which this replaces)
@@ -76,13 +80,23 @@ class _CappedStream:
         return chunk
 
 
-def _parse_multipart(request: HttpRequest, stream: _CappedStream, limit: int) -> tuple[Any, Any]:
-    parser = MultiPartParser(request.META, stream, request.upload_handlers, request.encoding)
+def _parse_multipart(
+    request: HttpRequest, stream: _CappedStream, limit: int
+) -> tuple[QueryDict, MultiValueDict[str, UploadedFile[bytes]]]:
+    # (django-stubs want a whole file-like input_data; the parser only ever calls read())
+    parser = MultiPartParser(
+        request.META,
+        stream,  # type: ignore[arg-type]
+        request.upload_handlers,
+        request.encoding,
+    )
     # Django's parser caps each request's form fields at DATA_UPLOAD_MAX_MEMORY_SIZE, read from
     # its module's `settings`. Run its own parsing code with a `settings` whose cap is ours:
     # nothing is copied or patched, and other requests (other threads) are unaffected.
-    parse_method = parser._parse if hasattr(parser, "_parse") else parser.parse
-    function = parse_method.__func__
+    # (Recent Django has parse() call _parse(); in older versions parse() does the work.)
+    function: types.FunctionType = getattr(
+        type(parser), "_parse" if hasattr(parser, "_parse") else "parse"
+    )
     scoped_globals = {**function.__globals__, "settings": _SettingsWithLimit(limit)}
     scoped = types.FunctionType(
         function.__code__,
@@ -94,7 +108,8 @@ def _parse_multipart(request: HttpRequest, stream: _CappedStream, limit: int) ->
     if hasattr(parser, "_parse"):
         parser._parse = types.MethodType(scoped, parser)  # parse() calls it, then tidies up
         return parser.parse()
-    return scoped(parser)
+    result: tuple[QueryDict, MultiValueDict[str, UploadedFile[bytes]]] = scoped(parser)
+    return result
 
 
 class _SettingsWithLimit:

@@ -141,9 +141,9 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
             and isinstance(signature, str)
         ):
             raise AnymailWebhookValidationFailure("Mailgun webhook has malformed signature fields")
-        expected = hmac.new(
-            self.webhook_signing_key, f"{timestamp}{token}".encode(), hashlib.sha256
-        ).hexdigest()
+        key = self.webhook_signing_key
+        assert isinstance(key, bytes)  # (__init__ made it bytes)
+        expected = hmac.new(key, f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(signature.encode("utf-8"), expected.encode("ascii")):
             raise AnymailWebhookValidationFailure(
                 "Mailgun webhook called with incorrect signature (check your "
@@ -329,7 +329,7 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
             click_url=optional_str(event_data, "url", numbers_ok=True),
         )
 
-    def failed_event_type(self, event_data: dict[str, Any]) -> str:
+    def failed_event_type(self, event_data: dict[str, Any]) -> EventType:
         if event_data.get("severity") == "temporary":
             return EventType.DEFERRED  # Mailgun will keep trying
         if str(event_data.get("reason", "")).startswith("suppress-"):
@@ -392,8 +392,8 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
         event_type = self.legacy_event_types.get(event_name, EventType.UNKNOWN)
         reject_reason = None
         if event_name == "dropped":
-            reject_reason = self.legacy_dropped_reasons.get(field("reason")) or (
-                self.legacy_dropped_codes.get(field("code"), RejectReason.BOUNCED)
+            reject_reason = self.legacy_dropped_reasons.get(field("reason") or "") or (
+                self.legacy_dropped_codes.get(field("code") or "", RejectReason.BOUNCED)
             )
         elif event_name == "bounced":
             reject_reason = RejectReason.BOUNCED
@@ -506,8 +506,8 @@ class MailgunInboundWebhookView(MailgunBaseWebhookView):
         post = request.POST
         if "body-mime" in post:
             message = AnymailInboundMessage.parse_raw_mime(post["body-mime"])
-        elif "body-mime" in request.FILES:
-            message = AnymailInboundMessage.parse_raw_mime_file(request.FILES["body-mime"])
+        elif (mime_file := request.FILES.get("body-mime")) is not None:
+            message = AnymailInboundMessage.parse_raw_mime_file(mime_file)
         elif is_inbound_form(post):
             message = self.construct_fully_parsed(request)
         else:

@@ -229,12 +229,12 @@ class MailjetInboundWebhookView(AnymailBaseWebhookView):
         message.spam_score = spam_score(esp_event)
         return message
 
-    def parse_parts(self, esp_event: dict[str, Any]) -> tuple[dict[str, str], list[Message]]:
+    def parse_parts(self, esp_event: dict[str, Any]) -> tuple[dict[str, str | None], list[Message]]:
         """Body charsets and attachments from Parts: each part's headers and ContentRef."""
         parts = esp_event.get("Parts") or []
         if not isinstance(parts, list):
             raise ValueError("Mailjet inbound 'Parts' should be a list")
-        charsets: dict[str, str] = {}
+        charsets: dict[str, str | None] = {}
         attachments: list[Message] = []
         seen_refs = set()
         for part in parts:

@@ -316,16 +316,16 @@ def event_timestamp(esp_event: dict[str, Any]) -> Any:
 
 def mta_response(msg: dict[str, Any]) -> str | None:
     """The receiving server's reply: msg.diag (bounces), else the latest smtp_events diag."""
-    diag = field(msg, "diag", str)
+    diag: str | None = field(msg, "diag", str)
     if diag is not None:
         return diag
     smtp_events = field(msg, "smtp_events", list, [])
     if not all(isinstance(smtp_event, dict) for smtp_event in smtp_events):
         raise ValueError("Mandrill msg.smtp_events must be a list of objects")
     for smtp_event in reversed(smtp_events):
-        diag = field(smtp_event, "diag", str)
-        if diag is not None:
-            return diag
+        event_diag: str | None = field(smtp_event, "diag", str)
+        if event_diag is not None:
+            return event_diag
     return None
 
 

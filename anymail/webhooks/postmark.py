@@ -174,7 +174,7 @@ class PostmarkTrackingWebhookView(PostmarkBaseWebhookView):
             raise ValueError("Postmark webhook Metadata is not an object")
 
         return AnymailTrackingEvent(
-            event_type=event_type,
+            event_type=event_type or EventType.UNKNOWN,  # (every kind above sets one)
             timestamp=timestamp,
             event_id=str(event_id) if event_id is not None else None,
             esp_event=esp_event,
@@ -367,7 +367,7 @@ def received_spf_params(text: str) -> dict[str, str]:
                 break
         else:
             return {}
-    params = {}
+    params: dict[str, str] = {}
     for key, value in SPF_PARAM_RE.findall(text):
         if value.startswith('"'):
             value = re.sub(r"\\(.)", r"\1", value[1:-1])

@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
 
 from ..conf import get_anymail_setting
 
 
-def webhook_cache():
+def webhook_cache() -> BaseCache:
     """The Django cache Anymail's webhooks remember things in."""
-    return caches[get_anymail_setting("webhook_cache", default="default")]
+    alias: str = get_anymail_setting("webhook_cache", default="default")
+    return caches[alias]
 
 
 def cache_key(namespace: str, key: str) -> str:
@@ -30,4 +32,5 @@ def remember_once(namespace: str, key: str, timeout: int) -> bool:
 
     Atomic where the cache backend's ``add()`` is (all of Django's built-in ones).
     """
-    return webhook_cache().add(cache_key(namespace, key), True, timeout=timeout)
+    added: bool = webhook_cache().add(cache_key(namespace, key), True, timeout=timeout)
+    return added

@@ -11,9 +11,9 @@ import hashlib
 import json
 import re
 from datetime import datetime
-from email.message import Message
 from typing import Any
 
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, QueryDict
 
 from ..backends.sendgrid import ANYMAIL_ID_ARG  # the custom arg carrying our message_id
@@ -231,7 +231,7 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.content_type == "multipart/form-data" and not (
-            hasattr(request, "_post") or request._read_started
+            hasattr(request, "_post") or getattr(request, "_read_started", False)
         ):
             # So the base view reads the form's fields as their bytes (each field is in its
             # own charset): see decoded_form_fields
@@ -285,21 +285,23 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
         digest = hashlib.sha256()
         for name in sorted(fields.raw):
             digest_value(digest, name.encode("utf-8"), fields.raw[name])
-        for field_name, uploaded in sorted(request.FILES.items()):
+        for field_name, uploaded in sorted(uploaded_files(request)):
             digest_value(
                 digest,
                 field_name.encode("utf-8"),
                 str(uploaded.name).encode("utf-8", "replace"),
                 str(uploaded.content_type).encode("utf-8", "replace"),
             )
-            digest.update(uploaded.size.to_bytes(8, "big"))
+            digest.update((uploaded.size or 0).to_bytes(8, "big"))
             for chunk in uploaded.chunks():  # (a large attachment may be in a temp file)
                 digest.update(chunk)
         return stable_event_id(
             AnymailEvent(EventType.INBOUND, esp_event=digest.digest()), self.esp_name
         )
 
-    def construct_message(self, request: HttpRequest, fields: DecodedFields) -> Message:
+    def construct_message(
+        self, request: HttpRequest, fields: DecodedFields
+    ) -> AnymailInboundMessage:
         """An AnymailInboundMessage from the parsed-mode fields and attachment files."""
         raw_headers = fields.get("headers")
         header_names = header_names_in(raw_headers)
@@ -320,11 +322,13 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
         )
         return message
 
-    def attachments(self, request: HttpRequest, fields: DecodedFields) -> list[Message]:
+    def attachments(
+        self, request: HttpRequest, fields: DecodedFields
+    ) -> list[AnymailInboundMessage]:
         # Files are "attachment1".."attachmentN"; "attachment-info" (JSON, keyed by those
         # names) has each one's filename, type and (for inline images) content-id
         info = parse_json_object(fields.get("attachment-info"), "attachment-info")
-        files = sorted(request.FILES.items(), key=lambda item: attachment_order(item[0]))
+        files = sorted(uploaded_files(request), key=lambda item: attachment_order(item[0]))
         attachments = []
         for field_name, uploaded in files:
             details = info.get(field_name) or {}
@@ -469,31 +473,46 @@ def decoded_form_fields(request: HttpRequest, original_encoding: str | None) -> 
         # urlencoded forms are UTF-8 by definition (Django 6.1 rejects any other encoding);
         # and if something already parsed the form (a middleware), that's what there is
         return DecodedFields(
-            {key: value.encode("utf-8") for key, value in request.POST.items()},
+            {key: value.encode("utf-8") for key, value in form_fields(request)},
             utf8_only=True,
         )
     # (FILES keep their bytes whatever the encoding)
-    raw = {key: value.encode(LOSSLESS_ENCODING) for key, value in request.POST.items()}
+    raw = {key: value.encode(LOSSLESS_ENCODING) for key, value in form_fields(request)}
     fields = DecodedFields(raw)
     decoded = QueryDict(mutable=True)
     for key in raw:
-        decoded[key] = fields.get(key)
-    request.encoding = original_encoding  # (this discards the 8-bit POST...)
-    request.POST = decoded  # (...replaced by the decoded fields; FILES are unaffected)
-    for uploaded in request.FILES.values():
-        uploaded.name = utf8_file_name(uploaded.name)
+        decoded[key] = fields.get(key) or ""  # (every key in raw has a value)
+    # (this discards the 8-bit POST...; None, Django's default, means DEFAULT_CHARSET, though
+    # django-stubs' setter takes only a str)
+    request.encoding = original_encoding  # type: ignore[assignment]
+    # (...replaced by the decoded fields; FILES are unaffected. django-stubs type POST as
+    # the immutable QueryDict that Django itself makes)
+    request.POST = decoded  # type: ignore[assignment]
+    for _, uploaded in uploaded_files(request):
+        if uploaded.name:
+            uploaded.name = utf8_file_name(uploaded.name)
     return fields
 
 
-def utf8_file_name(name: str | None) -> str | None:
+def form_fields(request: HttpRequest) -> list[tuple[str, str]]:
+    """request.POST.items(): each field's (last) value. (Typed: a value is always a str.)"""
+    return [(key, value) for key, value in request.POST.items() if isinstance(value, str)]
+
+
+def uploaded_files(request: HttpRequest) -> list[tuple[str, UploadedFile[bytes]]]:
+    """request.FILES.items(): each file field's (last) upload."""
+    return [
+        (key, upload) for key, upload in request.FILES.items() if isinstance(upload, UploadedFile)
+    ]
+
+
+def utf8_file_name(name: str) -> str:
     """An upload's filename, re-decoded: Django read its UTF-8 with the 8-bit encoding.
 
     Best effort: Django also drops "non-printable" characters from filenames, which removes
     some UTF-8 bytes (0x80-0x9f) before this can put them back. (Inbound Parse's
     attachment-info has every filename exactly, so attachments are named from that.)
     """
-    if not name:
-        return name
     try:
         return name.encode(LOSSLESS_ENCODING).decode("utf-8")
     except UnicodeError:

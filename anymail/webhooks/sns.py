@@ -90,8 +90,7 @@ def verify_sns_message(message: Mapping[str, Any]) -> None:
             f"(Anymail checks versions {', '.join(SIGNATURE_HASHES)})"
         )
     signature = decode_signature(message.get("Signature"))
-    cert_url = message.get("SigningCertURL")
-    check_signing_cert_url(cert_url)
+    cert_url = check_signing_cert_url(message.get("SigningCertURL"))
     data = string_to_sign(message)
     public_key = signing_public_key(cert_url)
 
@@ -118,13 +117,17 @@ def decode_signature(value: Any) -> bytes:
         ) from None
 
 
-def check_signing_cert_url(url: Any) -> None:
-    """Refuse any SigningCertURL but an https url of a .pem file on an SNS regional host."""
+def check_signing_cert_url(url: Any) -> str:
+    """Refuse any SigningCertURL but an https url of a .pem file on an SNS regional host.
+
+    Returns the url (now known to be a str).
+    """
     if not isinstance(url, str) or SIGNING_CERT_URL.fullmatch(url) is None:
         raise AnymailWebhookValidationFailure(
             f"Amazon SNS message's SigningCertURL {url!r} isn't an Amazon SNS certificate url "
             "(https://sns.<region>.amazonaws.com/<name>.pem)"
         )
+    return url
 
 
 def string_to_sign(message: Mapping[str, Any]) -> bytes:

@@ -5,6 +5,8 @@ For development only (DEBUG is on, and the secrets have insecure defaults).
 
 import os
 
+import django
+
 DEBUG = True
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-anymail-example-key")
 ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
@@ -17,12 +19,25 @@ INSTALLED_APPS = [
 ]
 
 # The console backend prints each message instead of sending it. To send for real, switch to
-# an ESP's backend (e.g., "anymail.backends.mailgun.EmailBackend") and add its settings to
-# ANYMAIL below -- or try one first with `manage.py send_example --backend ... --setting ...`.
-EMAIL_BACKEND = "anymail.backends.console.EmailBackend"
+# an ESP's backend (e.g., "anymail.backends.mailgun.EmailBackend") and give it its settings --
+# or try one first with `manage.py send_example --backend ... --setting ...`.
+if django.VERSION >= (6, 1):
+    # Django 6.1's MAILERS: the ESP's settings go in OPTIONS, lowercase, without the ESP's
+    # name (e.g., "OPTIONS": {"api_key": "..."} for Mailgun). Django refuses EMAIL_BACKEND here.
+    MAILERS = {
+        "default": {
+            "BACKEND": "anymail.backends.console.EmailBackend",
+            "OPTIONS": {},
+        },
+    }
+else:
+    # Django 4.2 to 6.0: the ESP's settings go in ANYMAIL (e.g., "MAILGUN_API_KEY": "...").
+    EMAIL_BACKEND = "anymail.backends.console.EmailBackend"
+
 DEFAULT_FROM_EMAIL = "Anymail Example <example@example.com>"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Settings for every Anymail backend (and the webhooks), whichever form selects the backend
 ANYMAIL = {
     # Merged into every message sent through Anymail (a message's own tags are added to these)
     "SEND_DEFAULTS": {
