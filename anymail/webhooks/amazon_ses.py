@@ -367,7 +367,8 @@ def amazon_ses_configured() -> bool:
     """Whether the project uses Amazon SES: its backend, or any AMAZON_SES_ setting."""
     from django.conf import settings
 
-    backends = [getattr(settings, "EMAIL_BACKEND", "")]
+    # (Django 6.1 warns about reading EMAIL_BACKEND in a project that has MAILERS)
+    backends = [] if hasattr(settings, "MAILERS") else [getattr(settings, "EMAIL_BACKEND", "")]
     backends += [
         str(mailer.get("BACKEND", ""))
         for mailer in (getattr(settings, "MAILERS", None) or {}).values()
