@@ -171,15 +171,18 @@ def _parse_address_string(text: str, field: str | None) -> list[EmailAddress]:
             f"Invalid email address {text!r}{_in_field(field)}: "
             "it contains a line break or NUL character"
         )
-    if not text.strip(" \t,"):
+    # Leading and trailing commas are harmless separators (Python 3.13's parser, unlike
+    # earlier ones, rejects a whole list that ends with one)
+    core = text.strip(" \t,")
+    if not core:
         return []
-    all_pairs = getaddresses([text])
+    all_pairs = getaddresses([core])
     pairs = [pair for pair in all_pairs if pair != ("", "")]
     # The parser skips what it can't understand, yielding an empty pair. That is harmless only
     # for blank entries between commas ("a@example.com, , b@example.com"); anything else was
     # dropped text (e.g., "alice@example.org)<bob@example.org>").
-    unquoted = _QUOTED_STRING.sub('""', text)
-    blank_entries = sum(1 for entry in unquoted.split(",")[:-1] if not entry.strip())
+    unquoted = _QUOTED_STRING.sub('""', core)
+    blank_entries = sum(1 for entry in unquoted.split(",") if not entry.strip())
     dropped_text = len(all_pairs) - len(pairs) > blank_entries
     # Every address has exactly one unquoted "@". If the parser found a different number of
     # addresses, it merged or split part of the text (e.g., an unquoted comma in a display

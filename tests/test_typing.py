@@ -14,7 +14,7 @@ import sys
 import tempfile
 import textwrap
 import unittest
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from enum import Enum
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +31,8 @@ from anymail.signals import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+UTC = timezone.utc  # (datetime.UTC is Python 3.11+)
 
 # Each reveal_type() line says what mypy must show for it ("# expect: <text>"), and no
 # revealed type may be (or contain) Any.
