@@ -37,10 +37,12 @@ UTC = timezone.utc  # (datetime.UTC is Python 3.11+)
 # Each reveal_type() line says what mypy must show for it ("# expect: <text>"), and no
 # revealed type may be (or contain) Any.
 USER_CODE = """
+import io
 from typing import Any
 
 from django.dispatch import receiver
 
+from anymail.backends.console import EmailBackend as ConsoleBackend
 from anymail.backends.mailgun import EmailBackend as MailgunBackend
 from anymail.message import AnymailMessage
 from anymail.signals import (
@@ -103,6 +105,10 @@ def send() -> None:
 
 def backend() -> None:
     reveal_type(MailgunBackend(api_key="key"))  # expect: anymail.backends.mailgun.EmailBackend
+    # Each backend's options are typed (USER_MISTAKES has the misspelled and mistyped ones)
+    MailgunBackend(api_key="k", sender_domain="mg.example.com")
+    MailgunBackend(api_key="k", requests_timeout=(3.05, 27), fail_silently=True, alias="eu")
+    ConsoleBackend(stream=io.StringIO(), send_defaults={"tags": ["dev"]})
 """
 
 # Mistakes a type checker should catch in user code (each line alone in a file)
@@ -111,6 +117,9 @@ USER_MISTAKES = {
     'AnymailMessage(track_clicks="yes")': 'Argument "track_clicks" to "AnymailMessage"',
     # (an event's reject_reason may be None)
     "AnymailTrackingEvent(EventType.SENT).reject_reason.upper()": 'Item "None" of',
+    # a backend's options (MAILERS OPTIONS, or get_connection() keywords)
+    'MailgunBackend(api_kee="k")': 'Unexpected keyword argument "api_kee" for "EmailBackend"',
+    'MailgunBackend(requests_timeout="30")': 'Argument "requests_timeout" to "EmailBackend"',
 }
 
 
@@ -195,6 +204,7 @@ class UserCodeTypeCheckTests(SimpleTestCase):
             with self.subTest(mistake), tempfile.TemporaryDirectory() as directory:
                 code = textwrap.dedent(
                     f"""\
+                    from anymail.backends.mailgun import EmailBackend as MailgunBackend
                     from anymail.message import AnymailMessage
                     from anymail.signals import AnymailTrackingEvent, EventType
 

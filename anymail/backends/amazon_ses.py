@@ -18,7 +18,7 @@ from email import quoprimime
 from email.generator import BytesGenerator
 from email.message import Message
 from io import BytesIO
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.utils.encoding import punycode
 from requests.structures import CaseInsensitiveDict
@@ -35,7 +35,10 @@ from ..exceptions import (
 )
 from ..message import AnymailRecipientStatus
 from ..serialization import serialize_json
-from .base import AnymailBaseBackend, BasePayload
+from .base import AnymailBackendOptions, AnymailBaseBackend, BasePayload
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # (typing.Unpack is Python 3.11+)
 
 try:
     # (boto3 first: with boto3 blocked or missing, botocore may still be importable)
@@ -154,26 +157,37 @@ AWS_RETRYABLE_CODES = frozenset(
 )
 
 
+class AmazonSESOptions(AnymailBackendOptions, total=False):
+    """Amazon SES's backend options (as AMAZON_SES_* settings, without the prefix)."""
+
+    session_params: dict[str, Any] | None  #: boto3.session.Session() kwargs
+    client_params: dict[str, Any] | None  #: session.client() kwargs
+    configuration_set_name: str | None
+    message_tag_name: str | None
+
+
 class EmailBackend(AnymailBaseBackend["AmazonSESPayload"]):
     """Anymail's Amazon SES EmailBackend (``anymail.backends.amazon_ses.EmailBackend``)."""
 
     esp_name = "Amazon SES"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[AmazonSESOptions]) -> None:
         esp_name = self.esp_name
+        options = cast("dict[str, Any]", kwargs)  # (get_anymail_setting pops what it reads)
         # boto3 Session and client kwargs; by default boto3 finds its own credentials and region
         self.session_params: dict[str, Any] = (
-            get_anymail_setting("session_params", esp_name=esp_name, kwargs=kwargs, default={})
+            get_anymail_setting("session_params", esp_name=esp_name, kwargs=options, default={})
             or {}
         )
         self.client_params: dict[str, Any] = (
-            get_anymail_setting("client_params", esp_name=esp_name, kwargs=kwargs, default={}) or {}
+            get_anymail_setting("client_params", esp_name=esp_name, kwargs=options, default={})
+            or {}
         )
         self.configuration_set_name: str | None = get_anymail_setting(
-            "configuration_set_name", esp_name=esp_name, kwargs=kwargs, default=None
+            "configuration_set_name", esp_name=esp_name, kwargs=options, default=None
         )
         self.message_tag_name: str | None = get_anymail_setting(
-            "message_tag_name", esp_name=esp_name, kwargs=kwargs, default=None
+            "message_tag_name", esp_name=esp_name, kwargs=options, default=None
         )
         if self.message_tag_name is not None and not SES_MESSAGE_TAG.match(
             str(self.message_tag_name)
@@ -182,7 +196,7 @@ class EmailBackend(AnymailBaseBackend["AmazonSESPayload"]):
                 f"AMAZON_SES_MESSAGE_TAG_NAME {self.message_tag_name!r} isn't a valid SES "
                 "Message Tag name: use only ASCII letters, digits, '_' and '-' (at most 256)."
             )
-        super().__init__(**kwargs)
+        super().__init__(**options)
         self.client: Any = None
 
     # One boto3 client per connection: open() makes it, send_messages() reuses it, close() ends it

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Iterable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, cast
 
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import BadHeaderError
@@ -34,10 +34,35 @@ from ..serialization import check_serializable, serialize_json
 from ..signals import post_send, pre_send
 from ..timestamps import aware_send_at
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # (typing.Unpack is Python 3.11+)
+
 REFUSED_STATUSES = {"invalid", "rejected"}
 
 #: Keyword args Django itself passes to (or reads from) email backends
 DJANGO_BACKEND_KWARGS = frozenset({"username", "password", "alias", "_ignore_unknown_kwargs"})
+
+
+class AnymailBackendOptions(TypedDict, total=False):
+    """Keyword args (or MAILERS OPTIONS) every Anymail backend takes.
+
+    Typed, so a type checker catches a misspelled or wrongly typed option in user code. Each
+    backend's own TypedDict extends this (or a subclass) with the settings it reads.
+    """
+
+    send_defaults: dict[str, Any] | None
+    esp_send_defaults: dict[str, Any] | None
+    ignore_unsupported_features: bool
+    ignore_recipient_status: bool
+    debug_api_requests: bool
+    fail_silently: bool
+    # Django's own (see DJANGO_BACKEND_KWARGS): send_mail's auth_user/auth_password, the
+    # MAILERS alias, and what Django 6.1's get_connection() tells the backend to ignore
+    username: str | None
+    password: str | None
+    alias: str | None
+    _ignore_unknown_kwargs: set[str] | None
+
 
 logger = logging.getLogger("anymail.backends")
 
@@ -50,19 +75,21 @@ class AnymailBaseBackend(BaseEmailBackend, Generic[PayloadT]):
 
     esp_name = "Anymail"  #: Shown in errors and signals; also the settings prefix ("Mailgun")
 
-    def __init__(self, **kwargs: Any) -> None:
-        fail_silently = kwargs.pop("fail_silently", False)
+    def __init__(self, **kwargs: Unpack[AnymailBackendOptions]) -> None:
+        # (the same dict: get_anymail_setting() pops each setting it reads from it)
+        options = cast("dict[str, Any]", kwargs)
+        fail_silently = options.pop("fail_silently", False)
         self.ignore_unsupported_features = get_anymail_setting(
-            "ignore_unsupported_features", default=False, kwargs=kwargs
+            "ignore_unsupported_features", default=False, kwargs=options
         )
         self.ignore_recipient_status = get_anymail_setting(
-            "ignore_recipient_status", default=False, kwargs=kwargs
+            "ignore_recipient_status", default=False, kwargs=options
         )
         self.debug_api_requests = get_anymail_setting(
-            "debug_api_requests", default=False, kwargs=kwargs
+            "debug_api_requests", default=False, kwargs=options
         )
-        send_defaults = get_anymail_setting("send_defaults", default={}, kwargs=kwargs)
-        esp_send_defaults = kwargs.pop("esp_send_defaults", UNSET)
+        send_defaults = get_anymail_setting("send_defaults", default={}, kwargs=options)
+        esp_send_defaults = options.pop("esp_send_defaults", UNSET)
         if esp_send_defaults is UNSET:
             esp_send_defaults = get_anymail_setting(
                 "send_defaults", default={}, esp_name=self.esp_name
@@ -71,10 +98,10 @@ class AnymailBaseBackend(BaseEmailBackend, Generic[PayloadT]):
         self.send_defaults: dict[str, Any] = {**(send_defaults or {}), **(esp_send_defaults or {})}
         # What's left should be Django's: send_mail's username/password, Django 6.1's alias
         # (Under Django 6.1's MAILERS, Django itself refuses unknown OPTIONS, naming the alias)
-        unknown = set(kwargs) - DJANGO_BACKEND_KWARGS
-        if unknown and kwargs.get("alias") is None:
+        unknown = set(options) - DJANGO_BACKEND_KWARGS
+        if unknown and options.get("alias") is None:
             raise TypeError(unknown_kwargs_message(type(self), unknown))
-        super().__init__(**kwargs)
+        super().__init__(**options)
         self.fail_silently = fail_silently
 
     # open() and close() are no-ops here; backends with connections override them.

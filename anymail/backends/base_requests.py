@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from functools import cache
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from urllib.parse import urljoin
 
 import requests
@@ -14,9 +14,26 @@ from .._version import __version__
 from ..conf import get_anymail_setting
 from ..exceptions import AnymailRequestsAPIError
 from ..serialization import serialize_json
-from .base import AnymailBaseBackend, BasePayload
+from .base import AnymailBackendOptions, AnymailBaseBackend, BasePayload
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # (typing.Unpack is Python 3.11+)
 
 DEFAULT_REQUESTS_TIMEOUT = 30  # seconds
+
+
+class RequestsTimeoutOptions(AnymailBackendOptions, total=False):
+    """The options of a backend whose API calls go through Requests."""
+
+    #: seconds; a (connect, read) pair; or None for no timeout (as Requests' own timeout)
+    requests_timeout: float | tuple[float, float] | None
+
+
+class RequestsBackendOptions(RequestsTimeoutOptions, total=False):
+    """RequestsTimeoutOptions plus the API url: what an ESP's Requests-based backend takes."""
+
+    api_url: str
+
 
 RequestsPayloadT = TypeVar("RequestsPayloadT", bound="RequestsPayload")
 
@@ -30,13 +47,14 @@ class SupportsRequestParams(Protocol):
 class AnymailRequestsBackend(AnymailBaseBackend[RequestsPayloadT]):
     """Posts each payload's request with a shared ``requests.Session``."""
 
-    def __init__(self, api_url: str, **kwargs: Any) -> None:
+    def __init__(self, api_url: str, **kwargs: Unpack[RequestsTimeoutOptions]) -> None:
         # Used as given (payloads urljoin their endpoint to it), as 6.1 did
         self.api_url = api_url
+        options = cast("dict[str, Any]", kwargs)  # (get_anymail_setting pops what it reads)
         self.timeout = get_anymail_setting(
-            "requests_timeout", default=DEFAULT_REQUESTS_TIMEOUT, kwargs=kwargs
+            "requests_timeout", default=DEFAULT_REQUESTS_TIMEOUT, kwargs=options
         )
-        super().__init__(**kwargs)
+        super().__init__(**options)
         self.session: requests.Session | None = None
 
     def open(self) -> bool:

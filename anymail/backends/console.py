@@ -9,20 +9,39 @@ from __future__ import annotations
 import sys
 import threading
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ..addresses import EmailAddress
 from .base import BasePayload
+from .test import AnymailTestBackendOptions
 from .test import EmailBackend as TestEmailBackend
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # (typing.Unpack is Python 3.11+)
+
+
+class TextStream(Protocol):
+    """Where the console backend writes: all it needs is write() and flush() (a text file)."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
+class ConsoleBackendOptions(AnymailTestBackendOptions, total=False):
+    """The console backend's options: the test backend's, and the stream to write to."""
+
+    stream: TextStream  #: default: sys.stdout
 
 
 class EmailBackend(TestEmailBackend):
     esp_name = "Console"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.stream = kwargs.pop("stream", sys.stdout)
+    def __init__(self, **kwargs: Unpack[ConsoleBackendOptions]) -> None:
+        options = cast("dict[str, Any]", kwargs)  # (the rest goes on to the test backend)
+        self.stream: TextStream = options.pop("stream", sys.stdout)
         self._lock = threading.RLock()
-        super().__init__(*args, **kwargs)
+        super().__init__(**options)
 
     def new_message_id(self, message: Any) -> str:
         # Unique across runs, like a real ESP's (the outbox index restarts each process)

@@ -11,7 +11,7 @@ import json
 import secrets
 from datetime import datetime, timezone
 from email.utils import format_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 import requests
@@ -22,9 +22,19 @@ from ..attachments import Attachment
 from ..conf import get_anymail_setting
 from ..exceptions import AnymailConfigurationError, AnymailError, AnymailRequestsAPIError
 from ..message import AnymailRecipientStatus
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsBackendOptions, RequestsPayload
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # (typing.Unpack is Python 3.11+)
 
 DEFAULT_API_URL = "https://api.mailgun.net/v3/"  # (EU region: "https://api.eu.mailgun.net/v3/")
+
+
+class MailgunOptions(RequestsBackendOptions, total=False):
+    """Mailgun's backend options (as MAILGUN_* settings, without the prefix)."""
+
+    api_key: str
+    sender_domain: str | None
 
 
 class EmailBackend(AnymailRequestsBackend["MailgunPayload"]):
@@ -32,23 +42,24 @@ class EmailBackend(AnymailRequestsBackend["MailgunPayload"]):
 
     esp_name = "Mailgun"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[MailgunOptions]) -> None:
         esp_name = self.esp_name
+        options = cast("dict[str, Any]", kwargs)  # (get_anymail_setting pops what it reads)
         # MAILGUN_API_KEY may also be a bare (un-prefixed) Django setting, as the docs promise
         self.api_key: str = get_anymail_setting(
-            "api_key", esp_name=esp_name, kwargs=kwargs, allow_bare=True
+            "api_key", esp_name=esp_name, kwargs=options, allow_bare=True
         )
         self.sender_domain: str | None = get_anymail_setting(
-            "sender_domain", esp_name=esp_name, kwargs=kwargs, default=None
+            "sender_domain", esp_name=esp_name, kwargs=options, default=None
         )
         api_url = get_anymail_setting(
-            "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
+            "api_url", esp_name=esp_name, kwargs=options, default=DEFAULT_API_URL
         )
         # The docs show MAILGUN_API_URL without a trailing slash (".../v3"), but the sender
         # domain is joined to it as a relative path, which would replace a last "v3" segment
         if not api_url.endswith("/"):
             api_url += "/"
-        super().__init__(api_url, **kwargs)
+        super().__init__(api_url, **options)
 
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> MailgunPayload:
         return MailgunPayload(message, defaults, self)

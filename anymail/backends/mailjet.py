@@ -11,7 +11,7 @@ resource reference for the template sender lookup.
 from __future__ import annotations
 
 from base64 import b64encode
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote, urljoin
 
 import requests
@@ -22,7 +22,15 @@ from ..attachments import Attachment
 from ..conf import get_anymail_setting
 from ..exceptions import AnymailRequestsAPIError
 from ..message import AnymailRecipientStatus
-from .base_requests import AnymailRequestsBackend, RequestsPayload, SupportsRequestParams
+from .base_requests import (
+    AnymailRequestsBackend,
+    RequestsBackendOptions,
+    RequestsPayload,
+    SupportsRequestParams,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # (typing.Unpack is Python 3.11+)
 
 # (Endpoints are joined to it, so it ends with "/": see EmailBackend.__init__)
 DEFAULT_API_URL = "https://api.mailjet.com/v3/"
@@ -33,28 +41,36 @@ MAILJET_TRACKING_DISABLED = 1
 MAILJET_TRACKING_ENABLED = 2
 
 
+class MailjetOptions(RequestsBackendOptions, total=False):
+    """Mailjet's backend options (as MAILJET_* settings, without the prefix)."""
+
+    api_key: str
+    secret_key: str
+
+
 class EmailBackend(AnymailRequestsBackend["MailjetPayload"]):
     """Mailjet Send API v3 EmailBackend."""
 
     esp_name = "Mailjet"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[MailjetOptions]) -> None:
         esp_name = self.esp_name
+        options = cast("dict[str, Any]", kwargs)  # (get_anymail_setting pops what it reads)
         # The docs promise bare MAILJET_API_KEY / MAILJET_SECRET_KEY fallbacks (not for API_URL)
         self.api_key = get_anymail_setting(
-            "api_key", esp_name=esp_name, kwargs=kwargs, allow_bare=True
+            "api_key", esp_name=esp_name, kwargs=options, allow_bare=True
         )
         self.secret_key = get_anymail_setting(
-            "secret_key", esp_name=esp_name, kwargs=kwargs, allow_bare=True
+            "secret_key", esp_name=esp_name, kwargs=options, allow_bare=True
         )
         api_url = get_anymail_setting(
-            "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
+            "api_url", esp_name=esp_name, kwargs=options, default=DEFAULT_API_URL
         )
         # The docs show the url without a trailing slash, but urljoin would then replace
         # its last segment ("v3") with the endpoint
         if not api_url.endswith("/"):
             api_url += "/"
-        super().__init__(api_url, **kwargs)
+        super().__init__(api_url, **options)
 
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> MailjetPayload:
         return MailjetPayload(message, defaults, self)

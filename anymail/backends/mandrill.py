@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import requests
 
@@ -24,7 +24,10 @@ from ..exceptions import (
 )
 from ..message import AnymailRecipientStatus
 from .base import deep_merge
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsBackendOptions, RequestsPayload
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # (typing.Unpack is Python 3.11+)
 
 # (Endpoints are joined to it, so it ends with "/": see EmailBackend.__init__)
 DEFAULT_API_URL = "https://mandrillapp.com/api/1.0/"
@@ -40,25 +43,32 @@ SEND_STATUSES = {
 }
 
 
+class MandrillOptions(RequestsBackendOptions, total=False):
+    """Mandrill's backend options (as MANDRILL_* settings, without the prefix)."""
+
+    api_key: str
+
+
 class EmailBackend(AnymailRequestsBackend["MandrillPayload"]):
     """Django EmailBackend for Mandrill."""
 
     esp_name = "Mandrill"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[MandrillOptions]) -> None:
         esp_name = self.esp_name
+        options = cast("dict[str, Any]", kwargs)  # (get_anymail_setting pops what it reads)
         # Docs: MANDRILL_API_KEY is also found at the root of settings (a Djrill leftover)
         self.api_key = get_anymail_setting(
-            "api_key", esp_name=esp_name, kwargs=kwargs, allow_bare=True
+            "api_key", esp_name=esp_name, kwargs=options, allow_bare=True
         )
         api_url = get_anymail_setting(
-            "api_url", default=DEFAULT_API_URL, esp_name=esp_name, kwargs=kwargs
+            "api_url", default=DEFAULT_API_URL, esp_name=esp_name, kwargs=options
         )
         # The docs show the url without a trailing slash, but urljoin would then replace
         # its last segment ("1.0") with the endpoint
         if not api_url.endswith("/"):
             api_url += "/"
-        super().__init__(api_url, **kwargs)
+        super().__init__(api_url, **options)
 
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> MandrillPayload:
         return MandrillPayload(message, defaults, self)

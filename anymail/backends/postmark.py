@@ -20,7 +20,7 @@ Postmark answers with one result per message, so anymail_status comes per recipi
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import requests
 from django.views.decorators.debug import sensitive_variables
@@ -30,7 +30,10 @@ from ..attachments import Attachment
 from ..conf import get_anymail_setting
 from ..exceptions import AnymailRequestsAPIError
 from ..message import AnymailRecipientStatus
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsBackendOptions, RequestsPayload
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # (typing.Unpack is Python 3.11+)
 
 DEFAULT_API_URL = "https://api.postmarkapp.com/"
 
@@ -47,25 +50,32 @@ INACTIVE_ADDRESSES_RE = re.compile(r"inactive addresses:\s*(.+?)\.(?:\s|$)", re.
 RECIPIENT_FIELD_RE = re.compile(r"'(?:To|Cc|Bcc)'", re.IGNORECASE)
 
 
+class PostmarkOptions(RequestsBackendOptions, total=False):
+    """Postmark's backend options (as POSTMARK_* settings, without the prefix)."""
+
+    server_token: str
+
+
 class EmailBackend(AnymailRequestsBackend["PostmarkPayload"]):
     """Django EmailBackend for Postmark."""
 
     esp_name = "Postmark"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[PostmarkOptions]) -> None:
         esp_name = self.esp_name
+        options = cast("dict[str, Any]", kwargs)  # (get_anymail_setting pops what it reads)
         # The spec documents a bare POSTMARK_SERVER_TOKEN fallback (Postmark's own libraries
         # read that name too)
         self.server_token = get_anymail_setting(
-            "server_token", esp_name=esp_name, kwargs=kwargs, allow_bare=True
+            "server_token", esp_name=esp_name, kwargs=options, allow_bare=True
         )
         api_url = get_anymail_setting(
-            "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
+            "api_url", esp_name=esp_name, kwargs=options, default=DEFAULT_API_URL
         )
         if not api_url.endswith("/"):
             # (endpoints are urljoin()ed: without the slash, a path's last segment would go)
             api_url += "/"
-        super().__init__(api_url, **kwargs)
+        super().__init__(api_url, **options)
 
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> PostmarkPayload:
         return PostmarkPayload(message, defaults, self)

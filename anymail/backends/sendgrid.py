@@ -15,7 +15,7 @@ import mimetypes
 import re
 import uuid
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -31,7 +31,10 @@ from ..exceptions import (
 )
 from ..message import AnymailRecipientStatus
 from .base import deep_merge
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsBackendOptions, RequestsPayload
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # (typing.Unpack is Python 3.11+)
 
 DEFAULT_API_URL = "https://api.sendgrid.com/v3/"
 
@@ -49,29 +52,38 @@ DELIMITED_MERGE_FIELD = re.compile(r"^\W|\W$")
 V2_SMTPAPI_KEY = "x-smtpapi"
 
 
+class SendGridOptions(RequestsBackendOptions, total=False):
+    """SendGrid's backend options (as SENDGRID_* settings, without the prefix)."""
+
+    api_key: str
+    generate_message_id: bool
+    merge_field_format: str | None
+
+
 class EmailBackend(AnymailRequestsBackend["SendGridPayload"]):
     """SendGrid Web API v3 EmailBackend."""
 
     esp_name = "SendGrid"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[SendGridOptions]) -> None:
         esp_name = self.esp_name
+        options = cast("dict[str, Any]", kwargs)  # (get_anymail_setting pops what it reads)
         # The docs promise a bare SENDGRID_API_KEY fallback (for the key only)
         self.api_key = get_anymail_setting(
-            "api_key", esp_name=esp_name, kwargs=kwargs, allow_bare=True
+            "api_key", esp_name=esp_name, kwargs=options, allow_bare=True
         )
         self.generate_message_id = get_anymail_setting(
-            "generate_message_id", esp_name=esp_name, kwargs=kwargs, default=True
+            "generate_message_id", esp_name=esp_name, kwargs=options, default=True
         )
         self.merge_field_format = get_anymail_setting(
-            "merge_field_format", esp_name=esp_name, kwargs=kwargs, default=None
+            "merge_field_format", esp_name=esp_name, kwargs=options, default=None
         )
         api_url = get_anymail_setting(
-            "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
+            "api_url", esp_name=esp_name, kwargs=options, default=DEFAULT_API_URL
         )
         if not api_url.endswith("/"):
             api_url += "/"  # the endpoint is joined to it: ".../v3" must not lose its "v3"
-        super().__init__(api_url, **kwargs)
+        super().__init__(api_url, **options)
 
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> SendGridPayload:
         return SendGridPayload(message, defaults, self)

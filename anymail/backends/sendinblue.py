@@ -22,7 +22,7 @@ the from, subject and body, and recipients and reply_to can't have display names
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import requests
 from django.views.decorators.debug import sensitive_variables
@@ -33,7 +33,10 @@ from ..attachments import Attachment
 from ..conf import get_anymail_setting
 from ..exceptions import AnymailRequestsAPIError, AnymailSerializationError
 from ..message import AnymailRecipientStatus
-from .base_requests import AnymailRequestsBackend, RequestsPayload
+from .base_requests import AnymailRequestsBackend, RequestsBackendOptions, RequestsPayload
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # (typing.Unpack is Python 3.11+)
 
 DEFAULT_API_URL = "https://api.sendinblue.com/v3/"
 
@@ -43,24 +46,31 @@ TAG_HEADER = "X-Mailin-tag"
 METADATA_HEADER = "X-Mailin-custom"
 
 
+class SendinBlueOptions(RequestsBackendOptions, total=False):
+    """Sendinblue's backend options (as SENDINBLUE_* settings, without the prefix)."""
+
+    api_key: str
+
+
 class EmailBackend(AnymailRequestsBackend["SendinBluePayload"]):
     """Django EmailBackend for SendinBlue (API v3)."""
 
     esp_name = "SendinBlue"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[SendinBlueOptions]) -> None:
         esp_name = self.esp_name
+        options = cast("dict[str, Any]", kwargs)  # (get_anymail_setting pops what it reads)
         # The docs promise a bare SENDINBLUE_API_KEY fallback at the root of settings
         self.api_key = get_anymail_setting(
-            "api_key", esp_name=esp_name, kwargs=kwargs, allow_bare=True
+            "api_key", esp_name=esp_name, kwargs=options, allow_bare=True
         )
         api_url = get_anymail_setting(
-            "api_url", esp_name=esp_name, kwargs=kwargs, default=DEFAULT_API_URL
+            "api_url", esp_name=esp_name, kwargs=options, default=DEFAULT_API_URL
         )
         if not api_url.endswith("/"):
             # (the endpoint is urljoin()ed: without the slash, "v3" would be dropped)
             api_url += "/"
-        super().__init__(api_url, **kwargs)
+        super().__init__(api_url, **options)
 
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> SendinBluePayload:
         return SendinBluePayload(message, defaults, self)

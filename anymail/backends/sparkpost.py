@@ -32,7 +32,7 @@ import functools
 import os
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import requests
 
@@ -49,7 +49,21 @@ from ..exceptions import (
 from ..message import AnymailRecipientStatus
 from ..serialization import check_serializable
 from .base import AnymailBaseBackend, BasePayload
-from .base_requests import DEFAULT_REQUESTS_TIMEOUT, describe_request_and_response
+from .base_requests import (
+    DEFAULT_REQUESTS_TIMEOUT,
+    RequestsTimeoutOptions,
+    describe_request_and_response,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # (typing.Unpack is Python 3.11+)
+
+
+class SparkPostOptions(RequestsTimeoutOptions, total=False):
+    """SparkPost's backend options (as SPARKPOST_* settings, without the prefix)."""
+
+    api_key: str | None  #: None: the sparkpost client reads the SPARKPOST_API_KEY env var
+    api_url: str | None  #: None: the sparkpost client's default endpoint
 
 
 class EmailBackend(AnymailBaseBackend["SparkPostPayload"]):
@@ -57,20 +71,21 @@ class EmailBackend(AnymailBaseBackend["SparkPostPayload"]):
 
     esp_name = "SparkPost"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[SparkPostOptions]) -> None:
         esp_name = self.esp_name
+        options = cast("dict[str, Any]", kwargs)  # (get_anymail_setting pops what it reads)
         # Spec: optional, and also read bare (SPARKPOST_API_KEY at the settings root)
         self.api_key = get_anymail_setting(
-            "api_key", esp_name=esp_name, kwargs=kwargs, default=None, allow_bare=True
+            "api_key", esp_name=esp_name, kwargs=options, default=None, allow_bare=True
         )
         # None: the sparkpost client's own default endpoint
         self.api_url = get_anymail_setting(
-            "api_url", esp_name=esp_name, kwargs=kwargs, default=None
+            "api_url", esp_name=esp_name, kwargs=options, default=None
         )
         self.timeout = get_anymail_setting(
-            "requests_timeout", default=DEFAULT_REQUESTS_TIMEOUT, kwargs=kwargs
+            "requests_timeout", default=DEFAULT_REQUESTS_TIMEOUT, kwargs=options
         )
-        super().__init__(**kwargs)
+        super().__init__(**options)
         self.sparkpost = import_sparkpost()  # AnymailImproperlyInstalled if it's missing
         # The client's own fallback, checked now (as 6.1 did) rather than at the first send
         self.api_key = self.api_key or os.environ.get("SPARKPOST_API_KEY")

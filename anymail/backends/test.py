@@ -9,7 +9,7 @@ tested too: an ``AnymailAPIError`` instance is raised, anything else is read as
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core import mail
 
@@ -17,7 +17,17 @@ from ..addresses import EmailAddress
 from ..attachments import Attachment
 from ..exceptions import AnymailAPIError
 from ..message import AnymailRecipientStatus
-from .base import AnymailBaseBackend, BasePayload
+from .base import AnymailBackendOptions, AnymailBaseBackend, BasePayload
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # (typing.Unpack is Python 3.11+)
+
+
+# (not "Test...": pytest would try to collect that as a test class)
+class AnymailTestBackendOptions(AnymailBackendOptions, total=False):
+    """The test backend's options: the general ones, and the payload class to build."""
+
+    payload_class: type[BasePayload] | None  #: None: TestPayload
 
 
 class EmailBackend(AnymailBaseBackend[BasePayload]):
@@ -25,12 +35,11 @@ class EmailBackend(AnymailBaseBackend[BasePayload]):
 
     esp_name = "Test"
 
-    def __init__(
-        self, *args: Any, payload_class: type[BasePayload] | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, **kwargs: Unpack[AnymailTestBackendOptions]) -> None:
+        options = cast("dict[str, Any]", kwargs)  # (the rest goes on to the base backend)
         # A test can plug in its own payload, e.g. to check what a custom backend's would do
-        self.payload_class = payload_class or TestPayload
-        super().__init__(*args, **kwargs)
+        self.payload_class: type[BasePayload] = options.pop("payload_class", None) or TestPayload
+        super().__init__(**options)
 
     def build_message_payload(self, message: Any, defaults: dict[str, Any]) -> BasePayload:
         return self.payload_class(message=message, defaults=defaults, backend=self)
