@@ -140,14 +140,11 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
         carries_inbound_mail = self.carries_inbound_mail
         if carries_inbound_mail is None:
             carries_inbound_mail = self.signal is inbound
-        if carries_inbound_mail:
-            self.max_body_size = get_anymail_setting(
-                "inbound_max_body_size", default=INBOUND_MAX_BODY_SIZE
-            )
-        else:
-            self.max_body_size = get_anymail_setting(
-                "tracking_max_body_size", default=TRACKING_MAX_BODY_SIZE
-            )
+        self.max_body_size = (
+            get_anymail_setting("inbound_max_body_size", default=INBOUND_MAX_BODY_SIZE)
+            if carries_inbound_mail
+            else get_anymail_setting("tracking_max_body_size", default=TRACKING_MAX_BODY_SIZE)
+        )
         self.require_authentication = get_anymail_setting(
             "webhook_require_authentication", default=False
         )
@@ -175,7 +172,7 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
                 "WEBHOOK_SECRET nor the ESP's webhook signing key is configured",
                 self.esp_name,
             )
-            return retry_later("Webhook authentication is not configured", self.retry_status)
+            return self.retry_later("Webhook authentication is not configured")
         if (
             self.basic_auth_challenge
             and self.basic_auth
@@ -208,14 +205,20 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
             return self.refuse(f"Malformed {self.esp_name} webhook payload")
         except Exception:  # a dependency failed (storage, network, memory): may work later
             logger.exception("Error handling a %s webhook; answering 503", self.esp_name)
-            return retry_later(f"Error processing {self.esp_name} webhook", self.retry_status)
+            return self.retry_later(f"Error processing {self.esp_name} webhook")
         if not self.deliver_events(events):
-            return retry_later("Error processing webhook event", self.retry_status)
+            return self.retry_later("Error processing webhook event")
         return HttpResponse()
 
     def refuse(self, reason: str) -> HttpResponse:
         """The answer to a call that can never succeed (400, or what the ESP reads as final)."""
         return HttpResponse(reason, status=self.refused_status)
+
+    def retry_later(self, reason: str, retry_after: int = 60) -> HttpResponse:
+        """The answer asking the ESP to try again (those that read Retry-After wait that long)."""
+        response = HttpResponse(reason, status=self.retry_status)
+        response["Retry-After"] = str(retry_after)
+        return response
 
     def deliver_events(self, events: list[AnymailEvent]) -> bool:
         """Send each event to every receiver; False if any receiver raised.
@@ -309,13 +312,6 @@ MALFORMED_PAYLOAD_ERRORS = (
 )
 
 
-def retry_later(reason: str, status: int = 503, retry_after: int = 60) -> HttpResponse:
-    """An answer asking the ESP to try again (those that read Retry-After wait that long)."""
-    response = HttpResponse(reason, status=status)
-    response["Retry-After"] = str(retry_after)
-    return response
-
-
 def stable_event_id(event: AnymailEvent, esp_name: str) -> str | None:
     """An id for an event the ESP gave none, the same each time the ESP posts that event.
 
@@ -340,6 +336,11 @@ def stable_event_id(event: AnymailEvent, esp_name: str) -> str | None:
             return None
     except Exception:  # an unusual esp_event or message: go without an id rather than fail
         return None
+    return data_event_id(data, esp_name)
+
+
+def data_event_id(data: bytes, esp_name: str) -> str:
+    """The event_id Anymail gives an event it knows by data (its own digest of it, say)."""
     digest = hashlib.sha256(esp_name.encode("utf-8") + b"\0" + data).hexdigest()
     return f"anymail-{digest[:40]}"
 

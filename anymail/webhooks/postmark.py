@@ -28,7 +28,7 @@ from ..signals import (
     tracking,
 )
 from ..timestamps import parse_iso_datetime
-from .base import AnymailBaseWebhookView, parse_json_body, stable_event_id
+from .base import AnymailBaseWebhookView, parse_json_body
 from .fields import optional_str
 
 
@@ -232,10 +232,8 @@ class PostmarkInboundWebhookView(PostmarkBaseWebhookView):
         return AnymailInboundEvent(
             event_type=EventType.INBOUND,
             timestamp=None,  # Postmark gives only the message's own Date
-            # (Without a MessageID, a digest of the JSON Postmark posted: one of the message
-            # rebuilt from it would differ each time, as its MIME boundaries are new)
-            event_id=optional_str(esp_event, "MessageID")
-            or stable_event_id(AnymailEvent(EventType.INBOUND, esp_event=esp_event), self.esp_name),
+            # (Without a MessageID, the base view uses a digest of the JSON Postmark posted)
+            event_id=optional_str(esp_event, "MessageID"),
             esp_event=esp_event,
             message=message,
         )

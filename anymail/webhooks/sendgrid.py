@@ -28,7 +28,7 @@ from ..signals import (
 from ..signals import inbound as inbound_signal
 from ..signals import tracking as tracking_signal
 from ..timestamps import timestamp_to_datetime
-from .base import AnymailBaseWebhookView, parse_json_body, stable_event_id
+from .base import AnymailBaseWebhookView, data_event_id, parse_json_body
 from .fields import optional_str
 
 INBOUND_URL = "anymail/sendgrid/inbound/"
@@ -295,9 +295,7 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
             digest.update((uploaded.size or 0).to_bytes(8, "big"))
             for chunk in uploaded.chunks():  # (a large attachment may be in a temp file)
                 digest.update(chunk)
-        return stable_event_id(
-            AnymailEvent(EventType.INBOUND, esp_event=digest.digest()), self.esp_name
-        )
+        return data_event_id(digest.digest(), self.esp_name)
 
     def construct_message(
         self, request: HttpRequest, fields: DecodedFields

@@ -33,7 +33,7 @@ from ..signals import (
 from ..signals import inbound as inbound_signal
 from ..signals import tracking as tracking_signal
 from ..timestamps import parse_iso_datetime, timestamp_to_datetime
-from .base import AnymailBaseWebhookView, parse_json_body, stable_event_id
+from .base import AnymailBaseWebhookView, parse_json_body
 from .fields import optional_str
 
 TRACKING_URL = "anymail/sparkpost/tracking/"
@@ -252,11 +252,8 @@ class SparkPostInboundWebhookView(AnymailBaseWebhookView):
         return AnymailInboundEvent(
             event_type=EventType.INBOUND,
             timestamp=None,  # (relay messages don't say when they arrived)
-            # Nor an id: a digest of the item, which has the envelope too (the same message
-            # relayed to two recipients is two events)
-            event_id=stable_event_id(
-                AnymailEvent(EventType.INBOUND, esp_event=item), self.esp_name
-            ),
+            # Nor an id: the base view uses a digest of the item, which has the envelope too
+            # (the same message relayed to two recipients is two events)
             esp_event=item,
             message=self.build_message(msys_event(event_class, item)),
         )
