@@ -424,6 +424,21 @@ class JsonWebhookTestCase(SimpleTestCase):
             self.assertEqual(call.kwargs["esp_name"], self.esp_name)
         return [call.kwargs["event"] for call in self.tracking_handler.call_args_list]
 
+    def post_with_a_failing_receiver(self, events: list[Any]) -> tuple[Any, list[Any]]:
+        """Post events while the tracking receiver raises: (response, the events another,
+        working receiver got). The error must be logged and the answer ask for a retry."""
+        from anymail.signals import tracking
+
+        other_receiver = mock_receiver("other_receiver")
+        tracking.connect(other_receiver, weak=False)
+        self.addCleanup(tracking.disconnect, other_receiver)
+        self.tracking_handler.side_effect = RuntimeError("database down")
+        with self.assertLogs("anymail.webhooks", level="ERROR"):
+            response = self.post_webhook(events)
+        self.assertTrue(response.has_header("Retry-After"))
+        self.assertEqual(self.tracking_handler.call_count, len(self.tracking_events()))
+        return response, [call.kwargs["event"] for call in other_receiver.call_args_list]
+
     def post_large_batch(self, events: list[Any]) -> list[Any]:
         """Post a large batch (see large_batch): it must be a 200, with nothing logged as an
         error; returns the tracking events delivered."""
