@@ -13,6 +13,7 @@ from email.errors import HeaderParseError, NonASCIILocalPartDefect
 from email.header import Header
 from email.headerregistry import Address
 from email.utils import getaddresses
+from functools import lru_cache
 from typing import Any
 
 from django.core.mail.message import BadHeaderError
@@ -25,6 +26,14 @@ _UNSAFE_CHARS = re.compile(r"[\r\n\x00]")
 # Used only for internationalized local parts, which Address() refuses to parse
 _EAI_ADDR_SPEC = re.compile(
     r"^[^\s@<>()\[\],;:\\\"]+@[^\s@<>()\[\],;:\\\"]+\.[^\s@<>()\[\],;:\\\"]+$"
+)
+# The everyday forms, "user@example.com" and "Plain Name <user@example.com>" (atoms only), which
+# the full parser would accept unchanged: recognized without it (see _address_pairs)
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_SIMPLE_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+_SIMPLE_ADDRESS = re.compile(
+    rf"(?:(?P<name>{_ATOM}(?: {_ATOM})*) <(?P<bracketed>{_SIMPLE_ADDR_SPEC})>"
+    rf"|(?P<bare>{_SIMPLE_ADDR_SPEC}))"
 )
 
 
@@ -79,21 +88,9 @@ class EmailAddress:
 
     def formatted(self, quote_always: bool = False, encode: bool = False) -> str:
         """The RFC 5322 form; with encode, ready for a header (RFC 2047 name, IDNA domain)."""
-        addr_spec = self.formattable_addr_spec() if encode else self.addr_spec
-        if not self.display_name:
-            return addr_spec
-        if encode and not self.display_name.isascii():
-            # A long name folds into several encoded-words; keep them on one line
-            encoded_name = " ".join(Header(self.display_name, "utf-8").encode().split())
-            return f"{encoded_name} <{addr_spec}>"
-        try:
-            formatted = str(Address(display_name=self.display_name, addr_spec=addr_spec))
-        except (ValueError, HeaderParseError, IndexError):
-            # Address() rejects internationalized local parts; quote the name ourselves
-            formatted = f'"{_escape_quoted(self.display_name)}" <{addr_spec}>'
-        if quote_always and not formatted.startswith('"'):
-            formatted = f'"{_escape_quoted(self.display_name)}" <{addr_spec}>'
-        return formatted
+        if isinstance(self.display_name, str) and isinstance(self.addr_spec, str):
+            return _formatted_address(self.display_name, self.addr_spec, quote_always, encode)
+        return _format_address(self, quote_always, encode)
 
     def __str__(self) -> str:
         return self.address
@@ -108,6 +105,30 @@ class EmailAddress:
 
     def __hash__(self) -> int:
         return hash((self.display_name, self.addr_spec))
+
+
+def _format_address(address: EmailAddress, quote_always: bool, encode: bool) -> str:
+    addr_spec = address.formattable_addr_spec() if encode else address.addr_spec
+    if not address.display_name:
+        return addr_spec
+    if encode and not address.display_name.isascii():
+        # A long name folds into several encoded-words; keep them on one line
+        encoded_name = " ".join(Header(address.display_name, "utf-8").encode().split())
+        return f"{encoded_name} <{addr_spec}>"
+    try:
+        formatted = str(Address(display_name=address.display_name, addr_spec=addr_spec))
+    except (ValueError, HeaderParseError, IndexError):
+        # Address() rejects internationalized local parts; quote the name ourselves
+        formatted = f'"{_escape_quoted(address.display_name)}" <{addr_spec}>'
+    if quote_always and not formatted.startswith('"'):
+        formatted = f'"{_escape_quoted(address.display_name)}" <{addr_spec}>'
+    return formatted
+
+
+@lru_cache(maxsize=1024)
+def _formatted_address(display_name: str, addr_spec: str, quote_always: bool, encode: bool) -> str:
+    """Formatting is pure and the same few senders recur in every message: remember it."""
+    return _format_address(EmailAddress(display_name, addr_spec), quote_always, encode)
 
 
 def _escape_quoted(text: str) -> str:
@@ -176,8 +197,33 @@ def _parse_address_string(text: str, field: str | None) -> list[EmailAddress]:
     core = text.strip(" \t,")
     if not core:
         return []
+    pairs = _address_pairs(core)
+    if pairs is None:
+        hint = ""
+        if "," in text and '"' not in text:
+            hint = " (if a display name contains a comma, put it in double quotes)"
+        raise AnymailInvalidAddress(f"Invalid email address {text!r}{_in_field(field)}{hint}")
+    return [EmailAddress(name, addr_spec) for name, addr_spec in pairs]
+
+
+@lru_cache(maxsize=1024)
+def _address_pairs(core: str) -> tuple[tuple[str, str], ...] | None:
+    """The (display_name, addr_spec) pairs in an address list, or None if it isn't one.
+
+    Parsing is pure, and the same sender and recipients recur across messages: remember it.
+    """
+    simple = _SIMPLE_ADDRESS.fullmatch(core)
+    if simple:
+        if simple["bare"]:
+            return (("", simple["bare"]),)
+        return ((simple["name"], simple["bracketed"]),)
+    return _parsed_address_pairs(core)
+
+
+def _parsed_address_pairs(core: str) -> tuple[tuple[str, str], ...] | None:
+    """The general case of _address_pairs, through the email package's parser."""
     all_pairs = getaddresses([core])
-    pairs = [pair for pair in all_pairs if pair != ("", "")]
+    pairs = tuple(pair for pair in all_pairs if pair != ("", ""))
     # The parser skips what it can't understand, yielding an empty pair. That is harmless only
     # for blank entries between commas ("a@example.com, , b@example.com"); anything else was
     # dropped text (e.g., "alice@example.org)<bob@example.org>").
@@ -192,11 +238,8 @@ def _parse_address_string(text: str, field: str | None) -> list[EmailAddress]:
         or unquoted.count("@") != len(pairs)
         or not all(_is_valid_addr_spec(addr_spec) for _, addr_spec in pairs)
     ):
-        hint = ""
-        if "," in text and '"' not in text:
-            hint = " (if a display name contains a comma, put it in double quotes)"
-        raise AnymailInvalidAddress(f"Invalid email address {text!r}{_in_field(field)}{hint}")
-    return [EmailAddress(name, addr_spec) for name, addr_spec in pairs]
+        return None
+    return pairs
 
 
 def _in_field(field: str | None) -> str:

@@ -165,3 +165,51 @@ class EmailAddressTests(SimpleTestCase):
         self.assertEqual(
             len({EmailAddress("A", "a@example.com"), EmailAddress("A", "a@example.com")}), 1
         )
+
+
+ATEXT = "abcXYZ019!#$%&'*+/=?^_`{|}~-"
+ADDRESS_PIECES = st.sampled_from(
+    [*ATEXT, ".", "@", " ", "  ", "<", ">", '"', ",", "(", ")", "\\", "é", "[", "]", ":", ";"]
+)
+
+
+class FastPathTests(SimpleTestCase):
+    """The everyday forms skip the email package's parser: it must not change any result."""
+
+    @given(
+        name=st.lists(ADDRESS_PIECES, max_size=12).map("".join),
+        local=st.lists(ADDRESS_PIECES, min_size=1, max_size=10).map("".join),
+        domain=st.lists(ADDRESS_PIECES, min_size=1, max_size=12).map("".join),
+        bracketed=st.booleans(),
+    )
+    @settings(max_examples=400)
+    def test_fast_path_agrees_with_full_parser(self, name, local, domain, bracketed):
+        from anymail.addresses import _SIMPLE_ADDRESS, _address_pairs, _parsed_address_pairs
+
+        text = f"{name} <{local}@{domain}>" if bracketed else f"{local}@{domain}"
+        core = text.strip(" \t,")
+        if not core or "\r" in core or "\n" in core:
+            return
+        self.assertEqual(_address_pairs(core), _parsed_address_pairs(core), text)
+        if _SIMPLE_ADDRESS.fullmatch(core):
+            self.assertIsNotNone(_address_pairs(core))
+
+    def test_everyday_forms_take_the_fast_path(self):
+        from anymail.addresses import _SIMPLE_ADDRESS
+
+        for text in ["shop@mg.example.com", "Bench Shop <shop@mg.example.com>", "a.b+c@x-y.io"]:
+            self.assertIsNotNone(_SIMPLE_ADDRESS.fullmatch(text), text)
+        for text in ['"Shop, Inc." <s@example.com>', "x@localhost", "Jörg <j@example.com>"]:
+            self.assertIsNone(_SIMPLE_ADDRESS.fullmatch(text), text)
+
+    def test_cached_results_are_fresh_objects(self):
+        first = parse_single_address("Bench Shop <shop@example.com>")
+        first.display_name = "Changed"
+        second = parse_single_address("Bench Shop <shop@example.com>")
+        self.assertEqual(second.display_name, "Bench Shop")
+        self.assertIsNot(first, second)
+
+    def test_a_cached_invalid_address_still_names_its_field(self):
+        for field in ("to", "cc"):
+            with self.assertRaisesRegex(AnymailInvalidAddress, f"in `{field}`"):
+                parse_address_list(["not-an-address"], field=field)

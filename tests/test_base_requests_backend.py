@@ -364,6 +364,47 @@ class RealHTTPServerTests(SimpleTestCase):
                 connection.send_messages([EmailMessage("S", "B", to=["to@example.com"])])
 
 
+@override_settings(ANYMAIL={"SAMPLE_ESP_API_KEY": "wire-key"})
+class ProxyEnvironmentTests(SimpleTestCase):
+    """Proxy settings from the environment still apply, read once per connection and host."""
+
+    def test_http_proxy_from_the_environment_carries_every_request(self):
+        with LocalESPServer(accepted("to@example.com")) as proxy:
+            environment = {"HTTP_PROXY": proxy.address, "NO_PROXY": ""}
+            with mock.patch.dict("os.environ", environment):
+                connection = get_connection(SAMPLE_BACKEND, api_url="http://esp.invalid/v1/")
+                messages = [EmailMessage("S", "B", to=["to@example.com"]) for _ in range(3)]
+                self.assertEqual(connection.send_messages(messages), 3)
+        # A proxy is sent the absolute url: the ESP's host was never contacted directly
+        self.assertEqual(
+            [request["path"] for request in proxy.requests],
+            ["http://esp.invalid/v1/messages/send"] * 3,
+        )
+
+    def test_no_proxy_from_the_environment_is_honoured(self):
+        with LocalESPServer(accepted("to@example.com")) as server:
+            environment = {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1"}
+            with mock.patch.dict("os.environ", environment):
+                connection = get_connection(SAMPLE_BACKEND, api_url=server.url)
+                connection.send_messages([EmailMessage("S", "B", to=["to@example.com"])])
+        self.assertEqual(server.requests[0]["path"], "/messages/send")
+
+    def test_environment_read_once_per_connection(self):
+        with (
+            LocalESPServer(accepted("to@example.com")) as server,
+            mock.patch(
+                "requests.sessions.get_environ_proxies", wraps=requests.utils.get_environ_proxies
+            ) as read_environment,
+        ):
+            connection = get_connection(SAMPLE_BACKEND, api_url=server.url)
+            messages = [EmailMessage("S", "B", to=["to@example.com"]) for _ in range(4)]
+            connection.send_messages(messages)
+            self.assertEqual(read_environment.call_count, 1)
+            connection.send_messages(messages[:1])  # a new connection reads it afresh
+            self.assertEqual(read_environment.call_count, 2)
+        self.assertEqual(len(server.requests), 5)
+
+
 @override_settings(
     EMAIL_BACKEND=SAMPLE_BACKEND, ANYMAIL={"SAMPLE_ESP_API_KEY": "SECRET-API-KEY-123"}
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.views.decorators.debug import sensitive_variables
@@ -44,6 +44,32 @@ class SupportsRequestParams(Protocol):
     def get_request_params(self, api_url: str) -> dict[str, Any]: ...
 
 
+class EnvironmentCachingSession(requests.Session):
+    """A Session that reads proxy and CA-bundle settings from the environment once per origin.
+
+    Requests re-reads them (and evaluates no_proxy) on every call, which costs as much as
+    building a payload. A backend connection is short-lived, so reading them when it first
+    talks to an ESP's host honours the environment just as well.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment_by_origin: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        if proxies or not self.trust_env:  # (explicit proxies: nothing worth caching)
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, stream, verify, cert)
+        settings = self._environment_by_origin.get(key)
+        if settings is None:
+            settings = super().merge_environment_settings(url, {}, stream, verify, cert)
+            self._environment_by_origin[key] = settings
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+
 class AnymailRequestsBackend(AnymailBaseBackend[RequestsPayloadT]):
     """Posts each payload's request with a shared ``requests.Session``."""
 
@@ -60,7 +86,7 @@ class AnymailRequestsBackend(AnymailBaseBackend[RequestsPayloadT]):
     def open(self) -> bool:
         if self.session is not None:
             return False
-        self.session = requests.Session()
+        self.session = EnvironmentCachingSession()
         self.session.headers["User-Agent"] = (
             f"django-anymail/{__version__}-{self.esp_name.lower().replace(' ', '')} "
             f"{requests.utils.default_user_agent()}"  # (what a new Session sends)

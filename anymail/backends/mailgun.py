@@ -166,10 +166,10 @@ class MailgunPayload(RequestsPayload):
     def get_request_params(self, api_url: str) -> dict[str, Any]:
         params = super().get_request_params(api_url)
         params["files"] = self.files
-        if any(not filename.isascii() for _, (filename, _, _) in self.files):
-            # Requests (through urllib3) may send a non-ASCII filename as RFC 2231 filename*=,
-            # which Mailgun doesn't understand (it drops the attachment): build the multipart
-            # body ourselves, with the raw UTF-8 filename RFC 7578 calls for
+        if self.files:
+            # Built here rather than by Requests: several times faster, and never RFC 2231
+            # filename*= for a non-ASCII filename (through urllib3), which Mailgun doesn't
+            # understand (it drops the attachment); RFC 7578 calls for the raw UTF-8 filename
             body, content_type = encode_multipart_form(form_fields(params["data"]), self.files)
             params.update(data=body, files=None, headers={"Content-Type": content_type})
         return params

@@ -51,6 +51,7 @@ from ..serialization import check_serializable
 from .base import AnymailBaseBackend, BasePayload
 from .base_requests import (
     DEFAULT_REQUESTS_TIMEOUT,
+    EnvironmentCachingSession,
     RequestsTimeoutOptions,
     describe_request_and_response,
 )
@@ -104,7 +105,7 @@ class EmailBackend(AnymailBaseBackend["SparkPostPayload"]):
     def open(self) -> bool:
         if self.client is not None:
             return False
-        session = requests.Session()
+        session = EnvironmentCachingSession()
         if self.debug_api_requests:
             session.hooks["response"].append(
                 lambda response, *args, **kwargs: describe_request_and_response(
@@ -441,14 +442,22 @@ def sparkpost_client_class() -> type:
             kwargs.setdefault("timeout", self.timeout)
             return super().request(method, uri, headers, **kwargs)
 
+    parsed_from_addresses: dict[str, Any] = {}  # (the same sender, message after message)
+
     class Transmissions(BaseTransmissions):
         def _parse_address(self, address: str) -> Any:
             # python-sparkpost turns a from_email string into {"email", "name"} with
             # parseaddr(), which keeps only the first of several From addresses. SparkPost
             # itself takes a From string, so leave a multi-address one as it is.
-            if len(getaddresses([address])) > 1:
-                return address
-            return super()._parse_address(address)
+            parsed = parsed_from_addresses.get(address)
+            if parsed is None:
+                if len(getaddresses([address])) > 1:
+                    parsed = address
+                else:
+                    parsed = super()._parse_address(address)
+                if len(parsed_from_addresses) < 256:
+                    parsed_from_addresses[address] = parsed
+            return dict(parsed) if isinstance(parsed, dict) else parsed
 
     class SparkPostClient(SparkPost):
         def __init__(
