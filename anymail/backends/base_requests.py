@@ -63,10 +63,11 @@ class EnvironmentCachingSession(requests.Session):
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         parts = urlsplit(url)
         key = (parts.scheme, parts.netloc, stream, verify, cert)
-        settings = self._environment_by_origin.get(key)
-        if settings is None:
-            settings = super().merge_environment_settings(url, {}, stream, verify, cert)
-            self._environment_by_origin[key] = settings
+        if key not in self._environment_by_origin:
+            self._environment_by_origin[key] = super().merge_environment_settings(
+                url, {}, stream, verify, cert
+            )
+        settings = self._environment_by_origin[key]
         return {**settings, "proxies": dict(settings["proxies"])}
 
 
