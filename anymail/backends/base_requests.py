@@ -54,11 +54,11 @@ class EnvironmentCachingSession(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
-        self._environment_by_origin: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._environment_by_origin: dict[tuple[Any, ...], Any] = {}
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
+    ) -> Any:  # (requests' own _Settings TypedDict isn't public)
         if proxies or not self.trust_env:  # (explicit proxies: nothing worth caching)
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         parts = urlsplit(url)
