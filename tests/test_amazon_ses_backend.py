@@ -10,6 +10,7 @@ the others skip there.
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import importlib
@@ -26,6 +27,8 @@ from unittest import mock, skipIf
 from django.core import mail
 from django.core.mail import BadHeaderError, EmailMessage, EmailMultiAlternatives, get_connection
 from django.test import RequestFactory, SimpleTestCase, override_settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anymail import __version__ as ANYMAIL_VERSION
 from anymail.exceptions import (
@@ -1320,6 +1323,411 @@ class AmazonSESNotSESResponseTests(SimpleTestCase):
                 with self.assertRaisesMessage(AnymailAPIError, "SendRawEmail failed"):
                     self.send(content)
                 self.assertEqual(self.send(content, fail_silently=True), 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# What crosses the wire: the real boto3 client against a loopback SES
+# ---------------------------------------------------------------------------------------------
+
+LOOPBACK_KEY_ID = "AKIDLOOPBACK"
+LOOPBACK_SECRET = "loopback/secret+key="
+SEND_RAW_EMAIL_XML = (
+    '<SendRawEmailResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/">'
+    f"<SendRawEmailResult><MessageId>{SES_MESSAGE_ID}</MessageId></SendRawEmailResult>"
+    "<ResponseMetadata><RequestId>d3a6f1a1</RequestId></ResponseMetadata>"
+    "</SendRawEmailResponse>"
+).encode()
+
+
+class LoopbackSES:
+    """A real HTTP server on 127.0.0.1 answering every SES v1 call with SendRawEmail's success
+    response; records each request's path, headers and raw body bytes."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        from .fakes import LocalHTTPServer
+
+        self.requests: list[dict[str, Any]] = []
+        recorded = self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                recorded.append(
+                    {
+                        "path": self.path,
+                        "headers": {name.lower(): value for name, value in self.headers.items()},
+                        "body": self.rfile.read(length),
+                    }
+                )
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(SEND_RAW_EMAIL_XML)))
+                self.end_headers()
+                self.wfile.write(SEND_RAW_EMAIL_XML)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = LocalHTTPServer(Handler)
+
+    def __enter__(self) -> LoopbackSES:
+        self.server.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.server.__exit__(*exc_info)
+
+    @property
+    def client_params(self) -> dict[str, Any]:
+        return {
+            "endpoint_url": self.server.address,
+            "region_name": "us-east-1",
+            "aws_access_key_id": LOOPBACK_KEY_ID,
+            "aws_secret_access_key": LOOPBACK_SECRET,
+        }
+
+
+def sigv4_signature_is_valid(request: dict[str, Any], secret: str) -> bool:
+    """Check a recorded request's AWS Signature Version 4 from scratch (not with botocore's code),
+    per AWS's "Create a signed AWS API request": over the body bytes that arrived."""
+    import hashlib
+    import hmac
+    import re
+
+    authorization = request["headers"]["authorization"]
+    match = re.fullmatch(
+        r"AWS4-HMAC-SHA256 Credential=[^/]+/(?P<scope>[^,]+), "
+        r"SignedHeaders=(?P<signed>[^,]+), Signature=(?P<signature>[0-9a-f]{64})",
+        authorization,
+    )
+    if not match:
+        raise AssertionError(f"unexpected Authorization header {authorization!r}")
+    scope, signed_headers = match["scope"], match["signed"].split(";")
+    path, _, query = request["path"].partition("?")
+    canonical_request = "\n".join(
+        [
+            "POST",
+            path,
+            query,
+            "".join(
+                f"{name}:{' '.join(request['headers'][name].split())}\n" for name in signed_headers
+            ),
+            match["signed"],
+            hashlib.sha256(request["body"]).hexdigest(),
+        ]
+    )
+    string_to_sign = "\n".join(
+        [
+            "AWS4-HMAC-SHA256",
+            request["headers"]["x-amz-date"],
+            scope,
+            hashlib.sha256(canonical_request.encode()).hexdigest(),
+        ]
+    )
+    key = f"AWS4{secret}".encode()
+    for part in scope.split("/"):  # date, region, service, "aws4_request"
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(signature, match["signature"])
+
+
+@needs_boto3
+@override_settings(EMAIL_BACKEND=SES_BACKEND)
+class AmazonSESWireTests(SimpleTestCase):
+    """The SendRawEmail form body SES receives: Anymail encodes it itself (once, fast), so check
+    it decodes to the right parameters, matches botocore's own encoding byte for byte, and
+    carries a valid signature."""
+
+    # Every character form encoding must escape, in addresses, headers and other params
+    AWKWARD = "a+b/c=d e&f ü%"
+    # ASCII text whose base64 has "+" and "/" (the raw message's, which SES's body escapes)
+    BASE64_ESCAPES = "?>" * 3
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.ses = LoopbackSES().__enter__()  # (not enterContext: that's Python 3.11+)
+        self.addCleanup(self.ses.__exit__, None, None, None)
+        anymail_settings = override_settings(
+            ANYMAIL={"AMAZON_SES_CLIENT_PARAMS": self.ses.client_params}
+        )
+        anymail_settings.enable()
+        self.addCleanup(anymail_settings.disable)
+
+    def awkward_message(self) -> AnymailMessage:
+        message = AnymailMessage(
+            f"Subject {self.AWKWARD}",
+            f"Text {self.AWKWARD} {self.BASE64_ESCAPES}",
+            "Sender <from@example.com>",
+            ["first+tag@example.com", "Bö Ünïcode <bo=x@exämple.com>"],
+            cc=["a&b@example.com"],
+            headers={"X-Awkward": self.AWKWARD},
+            metadata={"note": self.AWKWARD},
+            esp_extra={
+                "Tags": [{"Name": "campaign", "Value": self.AWKWARD}],
+                "ReturnPathArn": "arn:aws:ses:us-east-1:123456789012:identity/example.com",
+            },
+        )
+        message.envelope_sender = "bounce+id=1@example.com"
+        message.attach("data.bin", bytes([0xFB, 0xEF, 0xFF]) * 200, "application/octet-stream")
+        return message
+
+    def test_form_body_decodes_to_the_params(self):
+        from urllib.parse import parse_qs
+
+        message = self.awkward_message()
+        message.send()
+        self.assertEqual(message.anymail_status.message_id, SES_MESSAGE_ID)
+        self.assertEqual(len(self.ses.requests), 1)
+        request = self.ses.requests[0]
+        self.assertEqual(
+            request["headers"]["content-type"], "application/x-www-form-urlencoded; charset=utf-8"
+        )
+        self.assertEqual(int(request["headers"]["content-length"]), len(request["body"]))
+        fields = parse_qs(request["body"].decode("ascii"), strict_parsing=True)
+        self.assertTrue(all(len(values) == 1 for values in fields.values()))
+        params = {name: values[0] for name, values in fields.items()}
+        raw_data = params.pop("RawMessage.Data")
+        self.assertEqual(
+            params,
+            {
+                "Action": "SendRawEmail",
+                "Version": "2010-12-01",
+                "Destinations.member.1": "first+tag@example.com",
+                "Destinations.member.2": "bo=x@xn--exmple-cua.com",
+                "Destinations.member.3": "a&b@example.com",
+                "Source": "bounce+id=1@example.com",
+                "Tags.member.1.Name": "campaign",
+                "Tags.member.1.Value": self.AWKWARD,
+                "ReturnPathArn": "arn:aws:ses:us-east-1:123456789012:identity/example.com",
+            },
+        )
+        # (so the base64 escapes were exercised)
+        self.assertTrue({"+", "/"} <= set(raw_data), raw_data[:100])
+        mime = email.message_from_bytes(base64.b64decode(raw_data, validate=True))
+        mime = email.message_from_bytes(mime.as_bytes(), policy=email.policy.default)
+        self.assertEqual(mime["Subject"], f"Subject {self.AWKWARD}")
+        self.assertEqual(mime["X-Awkward"], self.AWKWARD)
+        self.assertEqual(json.loads(mime["X-Metadata"]), {"note": self.AWKWARD})
+        text, attachment = mime.get_payload()
+        self.assertEqual(decoded(text).rstrip("\n"), f"Text {self.AWKWARD} {self.BASE64_ESCAPES}")
+        self.assertEqual(attachment.get_content(), bytes([0xFB, 0xEF, 0xFF]) * 200)
+
+    def test_body_is_botocores_own_encoding_and_signed(self):
+        connection = get_connection()
+        connection.open()
+        sent_params: list[dict[str, Any]] = []
+        connection.client.meta.events.register(
+            "before-parameter-build.ses.SendRawEmail",
+            lambda params, **kwargs: sent_params.append(dict(params)),
+        )
+        message = self.awkward_message()
+        message.connection = connection
+        message.send()
+        connection.close()
+        # The same params through a plain boto3 client, which encodes the form body itself
+        plain_client = boto3.session.Session().client("ses", **self.ses.client_params)
+        self.addCleanup(plain_client.close)
+        plain_client.send_raw_email(**sent_params[0])
+        anymail_request, botocore_request = self.ses.requests
+        self.assertEqual(anymail_request["body"], botocore_request["body"])
+        self.assertIn(b"%2B", anymail_request["body"])
+        self.assertIn(b"%2F", anymail_request["body"])
+        for request in (anymail_request, botocore_request):
+            with self.subTest(request=request["headers"]["user-agent"]):
+                self.assertTrue(sigv4_signature_is_valid(request, LOOPBACK_SECRET))
+        # and a body that isn't what was signed fails the check
+        tampered = {**anymail_request, "body": anymail_request["body"].replace(b"%2B", b"%2F", 1)}
+        self.assertFalse(sigv4_signature_is_valid(tampered, LOOPBACK_SECRET))
+
+    def test_only_anymails_client_encodes_the_body(self):
+        """The body-encoding handler is registered on the client Anymail made, not on boto3's
+        shared handlers: other clients in the process still leave the body to botocore."""
+        bodies: dict[str, Any] = {}
+
+        def record_body(name: str) -> Any:
+            def handler(params: dict[str, Any], **kwargs: Any) -> None:
+                bodies[name] = params["body"]
+
+            return handler
+
+        connection = get_connection()
+        connection.open()
+        connection.client.meta.events.register(
+            "before-call.ses.SendRawEmail", record_body("anymail")
+        )
+        other_client = boto3.session.Session().client("ses", **self.ses.client_params)
+        self.addCleanup(other_client.close)
+        other_client.meta.events.register("before-call.ses.SendRawEmail", record_body("other"))
+        EmailMessage(
+            "Subject", "Body", "from@example.com", ["to@example.com"], connection=connection
+        ).send()
+        connection.close()
+        other_client.send_raw_email(RawMessage={"Data": b"Subject: hi\r\n\r\nBody"})
+        self.assertIsInstance(bodies["anymail"], bytes)
+        self.assertIsInstance(bodies["other"], dict)  # (what botocore's serializer makes)
+        self.assertEqual(len(self.ses.requests), 2)
+
+
+@needs_boto3
+class AmazonSESFormEncodingTests(SimpleTestCase):
+    """form_urlencode must give exactly what botocore's urlencode(doseq=True) of the UTF-8
+    encoded fields gives (AWSRequestPreparer), whatever the field values."""
+
+    @staticmethod
+    def botocore_encoding(fields: dict[str, Any]) -> bytes:
+        from urllib.parse import urlencode
+
+        def utf8(value: Any) -> Any:
+            return value.encode("utf-8") if isinstance(value, str) else value
+
+        return urlencode(
+            [(utf8(name), utf8(value)) for name, value in fields.items()], doseq=True
+        ).encode("ascii")
+
+    @given(
+        st.dictionaries(
+            st.text(min_size=1, max_size=20),
+            st.one_of(
+                st.text(),
+                st.text(alphabet="ABCXYZabcxyz0189+/=_.~-", max_size=200),
+                st.binary(max_size=100).map(lambda data: base64.b64encode(data).decode()),
+                st.integers(),
+            ),
+            max_size=6,
+        )
+    )
+    @settings(max_examples=300, deadline=None)
+    def test_same_as_botocores_encoding(self, fields):
+        from anymail.backends.amazon_ses import form_urlencode
+
+        self.assertEqual(form_urlencode(fields), self.botocore_encoding(fields))
+
+    def test_base64_value(self):
+        from anymail.backends.amazon_ses import form_urlencode
+
+        self.assertEqual(
+            form_urlencode({"RawMessage.Data": "+/8=", "Action": "SendRawEmail"}),
+            b"RawMessage.Data=%2B%2F8%3D&Action=SendRawEmail",
+        )
+
+
+@needs_boto3
+class AmazonSESMimeBytesTests(SimpleTestCase):
+    """mime_bytes() flattens faster than the stdlib's BytesGenerator, to the same bytes."""
+
+    @staticmethod
+    def stdlib_bytes(mime: Any) -> bytes:
+        from email.generator import BytesGenerator
+        from io import BytesIO
+
+        buffer = BytesIO()
+        BytesGenerator(buffer, mangle_from_=False).flatten(mime, linesep="\r\n")
+        return buffer.getvalue()
+
+    def assert_same_bytes(self, message: EmailMessage) -> None:
+        import copy
+        import random
+
+        from anymail.backends.amazon_ses import encode_8bit_text_parts, mime_bytes
+
+        mime = message.message()
+        encode_8bit_text_parts(mime)
+        mime_copy = copy.deepcopy(mime)  # (flattening sets the multipart boundaries)
+        state = random.getstate()  # (the generators draw each boundary from random)
+        expected = self.stdlib_bytes(mime)
+        random.setstate(state)
+        self.assertEqual(mime_bytes(mime_copy), expected)
+
+    def test_same_bytes_as_the_stdlib_generator(self):
+        long_word = "x" * 90
+        messages = {
+            "plain": EmailMessage("Subject", "Body", "from@example.com", ["to@example.com"]),
+            "awkward": EmailMessage(
+                "Sübject long enough to need folding, because it goes on and on and on and on",
+                "Line\r\nCRLF\rCR\nLF\n\nFrom the start of a line\n  indented \n",
+                '"Fröm, Name" <from@exämple.com>',
+                ["a@example.com", "B <b@example.com>"] * 5,
+                headers={
+                    "X-Trailing-Space": "value ",
+                    "X-Two-Trailing": "value  ",
+                    "X-Tab": "a\tb",
+                    "X-Long": f"{long_word} {long_word}",
+                    "X-Long-Word": long_word,
+                    "X-Empty": "",
+                    "X-Leading": "  lead",
+                    # (Header folds at a space once a line passes 78 characters)
+                    "X-Exactly-78": ("y " * 40)[: 78 - len("X-Exactly-78: ")],
+                    "X-Exactly-79": ("y " * 40)[: 79 - len("X-Exactly-79: ")],
+                },
+            ),
+        }
+        alternatives = EmailMultiAlternatives(
+            "Subject", "Tëxt", "from@example.com", ["to@example.com"]
+        )
+        alternatives.attach_alternative("<p>HTML é</p>" * 40, "text/html")
+        alternatives.attach("notes.txt", "a\nb\r\nc\n" * 50, "text/plain")
+        alternatives.attach("data.bin", bytes(range(256)) * 20, "application/octet-stream")
+        alternatives.attach(
+            "forwarded.eml", EmailMessage("Inner", "Inner body", "x@example.com", ["y@example.com"])
+        )
+        attach_inline_image(alternatives, PNG_BYTES)
+        messages["alternatives and attachments"] = alternatives
+        for name, message in messages.items():
+            with self.subTest(name):
+                self.assert_same_bytes(message)
+
+    def test_boundary_is_never_in_the_content(self):
+        import random
+        from email.generator import Generator
+
+        from anymail.backends.amazon_ses import mime_bytes
+
+        state = random.getstate()
+        first_choice = Generator._make_boundary()  # (the boundary the next draw will make)
+        message = EmailMultiAlternatives(
+            "Subject", f"--{first_choice}\n", "from@example.com", ["to@example.com"]
+        )
+        message.attach_alternative(f"<p>{first_choice}</p>", "text/html")
+        mime = message.message()
+        random.setstate(state)
+        raw = mime_bytes(mime)
+        boundary = mime.get_boundary()
+        self.assertNotEqual(boundary, first_choice)
+        self.assertNotIn(boundary.encode(), f"--{first_choice}".encode())
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        text, html = parsed.get_payload()
+        self.assertEqual(decoded(text), f"--{first_choice}\n")
+        self.assertEqual(decoded(html), f"<p>{first_choice}</p>")
+
+    @given(
+        name=st.from_regex(r"X-[A-Za-z0-9-]{1,30}", fullmatch=True),
+        value=st.one_of(
+            st.text(max_size=120),
+            st.text(alphabet=' \t\r\nxy;,=?"ü', max_size=90),  # (spaces, breaks, near 78)
+            st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=90),
+        ),
+    )
+    @settings(max_examples=500, deadline=None)
+    def test_header_folding_same_as_compat32(self, name, value):
+        from email.policy import compat32
+
+        from anymail.backends.amazon_ses import FAST_FOLD_COMPAT32
+
+        for linesep in ("\n", "\r\n"):
+            fast, stdlib = (
+                policy.clone(linesep=linesep) for policy in (FAST_FOLD_COMPAT32, compat32)
+            )
+            try:
+                expected = stdlib.fold_binary(name, value)
+            except Exception as error:  # (e.g. HeaderParseError for an embedded header)
+                with self.assertRaises(type(error)):
+                    fast.fold_binary(name, value)
+            else:
+                self.assertEqual(fast.fold_binary(name, value), expected)
 
 
 # ---------------------------------------------------------------------------------------------
