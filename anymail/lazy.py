@@ -7,6 +7,8 @@ from typing import Any
 from django.utils.encoding import force_str
 from django.utils.functional import Promise
 
+_PLAIN_TYPES = frozenset({str, int, float, bool, bytes, type(None)})
+
 
 def is_lazy(value: Any) -> bool:
     """True for ``gettext_lazy()`` and similar proxies."""
@@ -15,6 +17,8 @@ def is_lazy(value: Any) -> bool:
 
 def force_non_lazy(value: Any) -> Any:
     """Return value with every lazy string (at any depth in lists, tuples, dicts) made a str."""
+    if type(value) in _PLAIN_TYPES:  # (most values: answered without the checks below)
+        return value
     if isinstance(value, Promise):
         return force_str(value)
     if isinstance(value, dict):
