@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 from .exceptions import AnymailConfigurationError
 
@@ -71,6 +72,55 @@ def get_anymail_setting(
             + f" to use {esp_name or 'Anymail'}."
         )
     return default
+
+
+class CachedSettings:
+    """get_anymail_setting() for code that runs on every request, such as webhook views.
+
+    A setting's value is looked up once and remembered until Django's settings change (Django's
+    setting_changed signal, which override_settings sends), as Django's own caches of settings
+    do. (A lookup that misses every place costs a few microseconds: Django raises and catches
+    AttributeError for each.) Values given in kwargs are never remembered.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str | None, bool], Any] = {}
+
+    def get_anymail_setting(
+        self,
+        name: str,
+        default: Any = UNSET,
+        esp_name: str | None = None,
+        kwargs: dict[str, Any] | None = None,
+        allow_bare: bool = False,
+    ) -> Any:
+        """Like get_anymail_setting(name, ...), remembered."""
+        if kwargs is not None and name in kwargs:
+            return kwargs.pop(name)
+        key = (name, esp_name, allow_bare)
+        try:
+            value = self.values[key]
+        except KeyError:
+            value = get_anymail_setting(
+                name, default=_NOT_SET, esp_name=esp_name, allow_bare=allow_bare
+            )
+            self.values[key] = value
+        if value is _NOT_SET:
+            if default is UNSET:  # (the error that says where to set it)
+                return get_anymail_setting(name, default, esp_name, kwargs, allow_bare)
+            return default
+        return value
+
+    def clear(self, **kwargs: Any) -> None:
+        """Forget every value (a setting_changed receiver)."""
+        self.values.clear()
+
+
+_NOT_SET = object()  # (no setting: distinct from any default a caller gives)
+
+#: The remembered settings lookups (every Anymail module shares them)
+cached_settings = CachedSettings()
+setting_changed.connect(cached_settings.clear, dispatch_uid="anymail.conf.cached_settings")
 
 
 def esp_setting_prefix(esp_name: str) -> str:

@@ -20,6 +20,7 @@ import secrets
 import unicodedata
 from base64 import b64decode, encodebytes
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from email.header import decode_header, make_header
 from email.message import Message
@@ -32,16 +33,18 @@ from email.utils import (
     parsedate_to_datetime,
     unquote,
 )
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar, cast, overload
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.core.files.utils import validate_file_name
 
 from .addresses import EmailAddress, parse_address_list
 from .conf import get_anymail_setting
 from .exceptions import AnymailConfigurationError, AnymailInvalidAddress
+from .inbound_spool import SpooledContent, parse_spooled_mime, spooled_parts
+from .streaming import SPILL_SIZE, Base64Decoder, SpilledString, SpoolSet, SpoolView, new_spool
 
 __all__ = ["AnymailInboundMessage", "INBOUND_MAX_HEADER_SIZE", "max_header_size"]
 
@@ -214,6 +217,12 @@ class AnymailInboundMessage(Message):
     The body and attachment structure behind ``text``, ``html``, ``attachments`` and
     ``inline_attachments`` is found once and reused; changing the message through Message's
     methods (on it or on any of its parts) finds it again.
+
+    A message parsed from a file (as webhooks parse large inbound mail) leaves each large leaf
+    part's content in it, read and decoded only when asked for (``get_content_bytes()``,
+    ``as_uploaded_file()``, ``get_payload()``, ``as_bytes()``...): every method reads the
+    same, but in a webhook, only until its request is finished (its temporary files are
+    closed then; a copy or pickle made before then holds its own content).
     """
 
     def __init__(self, policy: Policy | None = None) -> None:
@@ -227,6 +236,8 @@ class AnymailInboundMessage(Message):
         self.stripped_html: str | None = None
         self._version = 0  # bumped by every change (see _structure)
         self._structure_cache: tuple[_Structure, list[tuple[Any, ...]]] | None = None
+        # A large leaf part's content, left in a file (then _payload is ""): see get_payload
+        self._spooled_content: SpooledContent | None = None
 
     # --- Documented alias and raw access ---
 
@@ -425,6 +436,7 @@ class AnymailInboundMessage(Message):
 
     def set_payload(self, payload: Any, charset: Any = None) -> None:
         """``email.message.Message.set_payload()``, noting the change (cached structure)."""
+        self._spooled_content = None
         super().set_payload(payload, charset)
         self._changed()
 
@@ -447,7 +459,45 @@ class AnymailInboundMessage(Message):
         # (pickle, copy: the cache refers to parts, which a copy doesn't share)
         state = self.__dict__.copy()
         state["_structure_cache"] = None
+        # A copy gets its own payload text, rather than sharing (temporary) files
+        content = state.get("_spooled_content")
+        if content is not None:
+            if not state.get("_payload"):
+                state["_payload"] = content.encoded_text()
+            state["_spooled_content"] = None
         return state
+
+    # --- Large parts whose content is in a file (see anymail.inbound_spool) ---
+
+    def get_payload(self, i: int | None = None, decode: bool = False) -> Any:
+        """``email.message.Message.get_payload()``, for parts whose content is in a file, too."""
+        content = self.__dict__.get("_spooled_content")
+        if content is None or i is not None or getattr(self, "_payload", None):
+            return super().get_payload(i, decode)  # type: ignore[call-overload]
+        if decode:
+            return self._spooled_decoded(content).read()
+        with _payload_text_in_place(self):
+            return super().get_payload()
+
+    def _spooled_decoded(self, content: SpooledContent) -> SpoolView:
+        def decode_whole() -> bytes:
+            with _payload_text_in_place(self):
+                data = Message.get_payload(self, decode=True)
+            return data if isinstance(data, bytes) else b""
+
+        return content.decoded(self, decode_whole)
+
+    def as_bytes(self, unixfrom: bool = False, policy: Policy | None = None) -> bytes:
+        """``email.message.Message.as_bytes()``, with the content of parts kept in files."""
+        with _payload_text_in_place(self, whole_tree=True):
+            return super().as_bytes(unixfrom, policy)
+
+    def as_string(
+        self, unixfrom: bool = False, maxheaderlen: int = 0, policy: Policy | None = None
+    ) -> str:
+        """``email.message.Message.as_string()``, with the content of parts kept in files."""
+        with _payload_text_in_place(self, whole_tree=True):
+            return super().as_string(unixfrom, maxheaderlen, policy)
 
     # --- MIME parameters (linear-time; Message's own parser is quadratic on long headers) ---
 
@@ -576,6 +626,9 @@ class AnymailInboundMessage(Message):
 
         For a message/rfc822 part, this is the attached message itself.
         """
+        content = self.__dict__.get("_spooled_content")
+        if content is not None:
+            return self._spooled_decoded(content).read()
         payload = _payload_or_none(self)
         if payload is None:
             return b""
@@ -605,11 +658,23 @@ class AnymailInboundMessage(Message):
                 charset = None
         return _decode_bytes(self.get_content_bytes(), charset, errors)
 
-    def as_uploaded_file(self) -> SimpleUploadedFile:
+    def as_uploaded_file(self) -> UploadedFile[bytes]:
         """This part as a Django UploadedFile, e.g. to assign to a FileField.
 
         Named ``safe_filename`` (never the sender's raw name). Never trust the content, either.
+        A large part that came in a webhook is its temporary file itself (no copy), readable
+        until the webhook's request is finished.
         """
+        content = self.__dict__.get("_spooled_content")
+        if content is not None:
+            data = self._spooled_decoded(content)
+            return UploadedFile(
+                file=cast("IO[bytes]", data),  # (an io.RawIOBase: a file, to File)
+                name=self.safe_filename,
+                content_type=self.get_content_type(),
+                size=data.size,
+                charset=self.get_content_charset(),
+            )
         uploaded = SimpleUploadedFile(
             name=self.safe_filename,
             content=self.get_content_bytes(),
@@ -649,11 +714,46 @@ class AnymailInboundMessage(Message):
     def parse_raw_mime_file(
         cls, fp: SupportsRead[str] | SupportsRead[bytes]
     ) -> AnymailInboundMessage:
-        """Parse a raw RFC 5322 message from a text or binary file object (or uploaded file)."""
-        data = fp.read()
-        if isinstance(data, str):
-            return cls.parse_raw_mime(data)
-        return cls.parse_raw_mime_bytes(data)
+        """Parse a raw RFC 5322 message from a text or binary file object (or uploaded file).
+
+        A large binary file is copied, a chunk at a time, to a temporary file, and its large
+        parts' content stays there (see ``parse_raw_mime_spool``).
+        """
+        head = fp.read(SPILL_SIZE + 1)
+        if isinstance(head, str):
+            rest = fp.read()
+            assert isinstance(rest, str)
+            return cls.parse_raw_mime(head + rest)
+        # (a short read isn't necessarily the end)
+        while len(head) <= SPILL_SIZE and (more := fp.read(SPILL_SIZE + 1 - len(head))):
+            assert isinstance(more, bytes)
+            head += more
+        if len(head) <= SPILL_SIZE:
+            return cls.parse_raw_mime_bytes(head)
+        spool = new_spool()
+        spool.write(head)
+        while chunk := fp.read(SPILL_SIZE):
+            assert isinstance(chunk, bytes)
+            spool.write(chunk)
+        spool.flush()
+        return cls.parse_raw_mime_spool(SpoolView(spool))
+
+    @classmethod
+    def parse_raw_mime_spool(
+        cls, source: SpoolView, spools: SpoolSet | None = None
+    ) -> AnymailInboundMessage:
+        """Parse the raw RFC 5322 message in a (temporary) file, leaving large parts' content there.
+
+        Every part reads exactly as if parsed in memory, but a large leaf part's body is read
+        (and decoded) from source only when asked for, so source must stay open as long as the
+        message is used. (Webhook views parse what they spooled from the request body; spools,
+        if given, owns any further temporary files, e.g. for decoded content.)
+        """
+        message = parse_spooled_mime(source, cls, _POLICY, spools)
+        if isinstance(message, cls):
+            return message
+        # (the file didn't parse as expected: parse it the ordinary way)
+        return cls.parse_raw_mime_bytes(source.view(0, source.size).read())
 
     @classmethod
     def construct(
@@ -728,7 +828,7 @@ class AnymailInboundMessage(Message):
     def construct_attachment(
         cls,
         content_type: str,
-        content: str | bytes,
+        content: str | bytes | SpilledString | SpoolView,
         charset: str | None = None,
         filename: str | None = None,
         content_id: str | None = None,
@@ -738,11 +838,22 @@ class AnymailInboundMessage(Message):
 
         ``content`` is str or bytes, or base64 text if ``base64`` is set. Giving a
         ``content_id`` (with or without <>) makes the part inline; otherwise it's an attachment.
+        (Webhook views may also give content still in a file: a ``SpilledString`` from
+        ``anymail.streaming.load_json``, or bytes as a ``SpoolView``. Large content then stays
+        in a file.)
         """
         part = cls()
         part["Content-Type"] = _clean_header_value(content_type or "") or "application/octet-stream"
         charset = _clean_header_value(charset) if charset else part.get_content_charset()
-        if base64:
+        spooled: SpoolView | None = None
+        data = b""
+        if isinstance(content, SpilledString) and not base64:
+            content = str(content)  # (long text, not base64: rare enough to hold)
+        if isinstance(content, SpoolView) and not base64:
+            spooled = content
+        elif isinstance(content, (SpoolView, SpilledString)):
+            spooled = _decode_base64_to_spool(content)
+        elif base64:
             data = b64decode(content)
         elif isinstance(content, str):
             try:
@@ -768,8 +879,19 @@ class AnymailInboundMessage(Message):
 
         if part.get_content_type() == "message/rfc822":
             # RFC 2046 forbids encoding message/rfc822; its content is the attached message
-            part.set_payload([cls.parse_raw_mime_bytes(data)])
+            attached = (
+                cls.parse_raw_mime_spool(spooled)
+                if spooled is not None
+                else cls.parse_raw_mime_bytes(data)
+            )
+            part.set_payload([attached])
+        elif spooled is not None and spooled.size > SPILL_SIZE:
+            part["Content-Transfer-Encoding"] = "base64"
+            part.set_payload("")
+            part._spooled_content = SpooledContent(decoded=spooled)
         else:
+            if spooled is not None:
+                data = spooled.view(0, spooled.size).read()
             part["Content-Transfer-Encoding"] = "base64"
             part.set_payload(encodebytes(data).decode("ascii"))
         return part
@@ -786,9 +908,16 @@ class AnymailInboundMessage(Message):
         charset = getattr(file, "charset", None)
         if isinstance(charset, bytes):  # Django's multipart parser gives it as bytes
             charset = charset.decode("ascii", "replace")
+        size = getattr(file, "size", None)
+        content: bytes | SpoolView
+        if isinstance(size, int) and size > SPILL_SIZE and hasattr(file, "seek"):
+            # A large upload stays in its (temporary) file: Django closes it with the request
+            content = SpoolView(file, 0, size)
+        else:
+            content = file.read()
         return cls.construct_attachment(
             content_type=getattr(file, "content_type", None) or "application/octet-stream",
-            content=file.read(),
+            content=content,
             charset=charset,
             filename=getattr(file, "name", None),
             content_id=content_id,
@@ -966,7 +1095,12 @@ def _is_inline_attachment(part: Message) -> bool:
 
 
 def _payload_or_none(part: Message) -> Any:
-    """The undecoded payload; get_payload() itself can raise on odd charsets."""
+    """The undecoded payload; get_payload() itself can raise on odd charsets.
+
+    (For a part with its content in a file, its empty placeholder: nothing is read.)
+    """
+    if getattr(part, "_spooled_content", None) is not None:
+        return ""
     if part.is_multipart():
         return part.get_payload()
     try:
@@ -1177,3 +1311,39 @@ def _decoded_payload(part: Message) -> bytes:
     """A leaf part's payload with its transfer encoding undone (b"" for a multipart part)."""
     payload = part.get_payload(decode=True)
     return payload if isinstance(payload, bytes) else b""
+
+
+# --- Parts with their content in a file ---
+
+
+@contextmanager
+def _payload_text_in_place(message: Message, whole_tree: bool = False) -> Iterator[None]:
+    """Give each part with its content in a file (message, or every part in it) its payload
+    text for a while: for the stdlib code (generators, decoders) that reads ``_payload``."""
+    parts = spooled_parts(message) if whole_tree else [message]
+    filled = []
+    try:
+        for part in parts:
+            content = getattr(part, "_spooled_content", None)
+            if content is not None and not part._payload:  # type: ignore[attr-defined]
+                part._payload = content.encoded_text()  # type: ignore[attr-defined]
+                filled.append(part)
+        yield
+    finally:
+        for part in filled:
+            part._payload = ""  # type: ignore[attr-defined]
+
+
+def _decode_base64_to_spool(content: SpilledString | SpoolView) -> SpoolView:
+    """b64decode(content), into a spooled file, a chunk at a time (same errors as b64decode)."""
+    is_text = isinstance(content, SpilledString)
+    spools = content.spools if isinstance(content, SpilledString) else None
+    decoder = Base64Decoder()
+    file = new_spool(spools)
+    for chunk in content.utf8_chunks() if isinstance(content, SpilledString) else content.chunks():
+        if is_text and not chunk.isascii():
+            raise ValueError("string argument should contain only ASCII characters")
+        file.write(decoder.decode(chunk))
+    file.write(decoder.finish())
+    file.flush()
+    return SpoolView(file)

@@ -23,6 +23,7 @@ from hmac import compare_digest as sample_esp_compare_digest  # bound now: unaff
 from typing import Any
 from unittest import mock
 
+from django.core.cache import caches
 from django.http import HttpResponse
 from django.test import Client, RequestFactory, SimpleTestCase, override_settings
 from django.urls import path
@@ -30,6 +31,7 @@ from django.utils import timezone as django_timezone
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from anymail.conf import cached_settings, get_anymail_setting
 from anymail.exceptions import (
     AnymailConfigurationError,
     AnymailInsecureWebhookWarning,
@@ -858,6 +860,170 @@ class ReceiverErrorTests(SampleESPWebhookTestCase):
         self.assertEqual(self.post_webhook(sample_events()).status_code, 200)
         self.assertEqual(self.tracking_handler.call_count, 3)
 
+    def test_django_dispatch_still_logs_a_failing_receiver(self):
+        # (as Signal.send_robust() does, though the view calls receivers itself)
+        self.tracking_handler.side_effect = RuntimeError("database is down")
+        client = Client(raise_request_exception=False)
+        with self.assertLogs("django.dispatch", level="ERROR") as logs:
+            self.assertEqual(self.post_webhook(sample_events(), client=client).status_code, 503)
+        self.assertEqual(len(logs.records), 3)  # one per event
+        self.assertIn("tracking_handler", logs.records[0].getMessage())
+
+
+class SenderFilteredReceiver:
+    """A receiver object with a bound method, to connect weakly (and to drop)."""
+
+    def __init__(self) -> None:
+        self.event_ids: list[str] = []
+
+    def receive(self, sender, event, esp_name, **kwargs):
+        self.event_ids.append(event.event_id)
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class ReceiverDispatchTests(SampleESPWebhookTestCase):
+    """The view calls receivers itself (looked up once per batch): exactly as send_robust."""
+
+    def connect(self, receiver, **kwargs):
+        tracking.connect(receiver, **kwargs)
+        self.addCleanup(tracking.disconnect, receiver, sender=kwargs.get("sender"))
+
+    def test_receiver_connected_for_a_sender_gets_only_that_views_events(self):
+        this_view, other_view = mock_receiver("this_view"), mock_receiver("other_view")
+        self.connect(this_view, sender=SampleTrackingWebhookView, weak=False)
+        self.connect(other_view, sender=SampleInboundWebhookView, weak=False)
+        self.post_webhook(sample_events())
+        self.assertEqual(this_view.call_count, 3)
+        other_view.assert_not_called()
+        self.assertIs(this_view.call_args.kwargs["sender"], SampleTrackingWebhookView)
+        self.assertIs(this_view.call_args.kwargs["signal"], tracking)
+        self.assertEqual(this_view.call_args.kwargs["esp_name"], "SampleESP")
+
+    def test_subclass_views_events_do_not_reach_a_receiver_for_its_parent(self):
+        # (Django matches the sender exactly: the subclass is another sender)
+        parent_only = mock_receiver("parent_only")
+        self.connect(parent_only, sender=SampleTrackingWebhookView, weak=False)
+        self.post_webhook(sample_events(), url="/sampleesp/combined/")
+        parent_only.assert_not_called()
+        self.assertEqual(self.tracking_handler.call_count, 3)
+
+    def test_weakly_connected_receiver_gets_events_while_it_lives(self):
+        receiver = SenderFilteredReceiver()
+        tracking.connect(receiver.receive)  # (weak: a WeakMethod, gone with its object)
+        self.post_webhook(sample_events())
+        self.assertEqual(receiver.event_ids, ["evt-0001", "evt-0002", "evt-0003"])
+
+        received = receiver.event_ids
+        del receiver  # (its bound method was connected weakly: now it's gone)
+        self.post_webhook(sample_events())
+        self.assertEqual(len(received), 3)  # nothing more
+        self.assertEqual(self.tracking_handler.call_count, 6)
+
+    def test_receiver_that_disconnects_another_stops_it_for_the_rest_of_the_batch(self):
+        # send_robust() per event would look the receivers up again for the next event
+        later = mock_receiver("later")
+
+        def disconnecting(sender, event, **kwargs):
+            tracking.disconnect(later)
+
+        self.connect(disconnecting, weak=False)
+        self.connect(later, weak=False)
+        self.post_webhook(sample_events())
+        # the first event reached "later" (connected when it was sent); no other did
+        self.assertEqual([c.kwargs["event"].event_id for c in later.call_args_list], ["evt-0001"])
+        self.assertEqual(self.tracking_handler.call_count, 3)
+
+    def test_receiver_connected_during_a_batch_gets_the_rest_of_it(self):
+        added = mock_receiver("added")
+
+        def connecting(sender, event, **kwargs):
+            tracking.connect(added, weak=False)
+
+        self.connect(connecting, weak=False)
+        self.addCleanup(tracking.disconnect, added)
+        self.post_webhook(sample_events())
+        self.assertEqual(
+            [c.kwargs["event"].event_id for c in added.call_args_list], ["evt-0002", "evt-0003"]
+        )
+
+    def test_async_receiver_gets_every_event_too(self):
+        received = []
+
+        async def async_receiver(sender, event, esp_name, **kwargs):
+            received.append(event.event_id)
+
+        self.connect(async_receiver, weak=False)
+        self.assertEqual(self.post_webhook(sample_events()).status_code, 200)
+        self.assertEqual(received, ["evt-0001", "evt-0002", "evt-0003"])
+        self.assertEqual(self.tracking_handler.call_count, 3)
+
+    def test_failing_async_receiver_is_isolated_and_answered_with_a_retry(self):
+        async def failing_async_receiver(sender, event, esp_name, **kwargs):
+            raise RuntimeError("async failure")
+
+        self.connect(failing_async_receiver, weak=False)
+        client = Client(raise_request_exception=False)
+        self.assertEqual(self.post_webhook(sample_events(), client=client).status_code, 503)
+        self.assertEqual(self.tracking_handler.call_count, 3)
+
+    def test_failing_receiver_does_not_stop_the_receivers_after_it(self):
+        first, last = mock_receiver("first"), mock_receiver("last")
+        first.side_effect = RuntimeError("first fails")
+        tracking.disconnect(self.tracking_handler)  # (so "first" is the first connected)
+        self.connect(first, weak=False)
+        self.connect(last, weak=False)
+        client = Client(raise_request_exception=False)
+        self.assertEqual(self.post_webhook(sample_events(), client=client).status_code, 503)
+        self.assertEqual(first.call_count, 3)
+        self.assertEqual(last.call_count, 3)
+
+
+@override_settings(
+    ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET, "DEDUPLICATE_WEBHOOK_EVENTS": True},
+    CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+)
+class BatchDeduplicationTests(SampleESPWebhookTestCase):
+    """With DEDUPLICATE_WEBHOOK_EVENTS, a batch's events are looked up in the cache at once."""
+
+    def setUp(self):
+        super().setUp()
+        caches["default"].clear()
+        self.addCleanup(caches["default"].clear)
+
+    def test_one_cache_lookup_for_the_whole_batch(self):
+        cache_class = type(caches["default"])
+        with mock.patch.object(
+            cache_class, "get_many", autospec=True, side_effect=cache_class.get_many
+        ) as get_many:
+            self.post_webhook(sample_events())
+            self.post_webhook(sample_events())
+        self.assertEqual(get_many.call_count, 2)  # one per post
+        self.assertEqual(len(get_many.call_args.args[1]), 3)  # the batch's three events
+        self.assertEqual(self.tracking_handler.call_count, 3)  # the repeat delivered nothing
+
+    def test_an_event_repeated_within_a_batch_is_delivered_once(self):
+        events = sample_events()
+        self.post_webhook(events + [events[1]])
+        self.assertEqual(
+            [event.event_id for event in self.received_events()],
+            ["evt-0001", "evt-0002", "evt-0003"],
+        )
+
+    def test_a_failed_event_is_not_remembered_but_the_others_are(self):
+        def fail_second(sender, event, esp_name, **kwargs):
+            if event.event_id == "evt-0002":
+                raise RuntimeError("temporary")
+
+        self.tracking_handler.side_effect = fail_second
+        client = Client(raise_request_exception=False)
+        self.assertEqual(self.post_webhook(sample_events(), client=client).status_code, 503)
+        self.tracking_handler.side_effect = None
+        self.assertEqual(self.post_webhook(sample_events()).status_code, 200)
+        self.assertEqual(
+            [event.event_id for event in self.received_events()],
+            ["evt-0001", "evt-0002", "evt-0003", "evt-0002"],
+        )
+
 
 # ---------------------------------------------------------------------------------------------
 # Malformed payloads
@@ -992,6 +1158,68 @@ class MalformedPayloadTests(SampleESPWebhookTestCase):
         with self.assertRaises(ValueError):
             parse_json_body(bad_bytes)
 
+    def test_parse_json_body_parses_a_request_once(self):
+        # (Views read it to check a signature, then again for their events)
+        request = RequestFactory().generic(
+            "POST", "/", data=b'{"a": [1, 2]}', content_type="application/json"
+        )
+        with mock.patch("anymail.webhooks.base.json.loads", wraps=json.loads) as loads:
+            first = parse_json_body(request, dict)
+            second = parse_json_body(request, (dict, list))
+        self.assertIs(second, first)
+        self.assertEqual(loads.call_count, 1)
+        with self.assertRaises(ValueError):  # (the expected type is still checked every time)
+            parse_json_body(request, list)
+
+    def test_parse_json_body_of_another_request_is_its_own(self):
+        factory = RequestFactory()
+        first = factory.generic("POST", "/", data=b'{"a": 1}', content_type="application/json")
+        second = factory.generic("POST", "/", data=b'{"b": 2}', content_type="application/json")
+        self.assertEqual(parse_json_body(first), {"a": 1})
+        self.assertEqual(parse_json_body(second), {"b": 2})
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings, looked up once per setting (views are made per request)
+# ---------------------------------------------------------------------------------------------
+
+
+class CachedSettingsTests(SampleESPWebhookTestCase):
+    def test_changed_settings_apply_to_the_next_request(self):
+        with override_settings(ANYMAIL={"WEBHOOK_SECRET": "first:secret"}):
+            response = self.post_webhook(sample_events(), auth="first:secret")
+            self.assertEqual(response.status_code, 200)
+        with override_settings(ANYMAIL={"WEBHOOK_SECRET": "second:secret"}):
+            response = self.post_webhook(sample_events(), auth="first:secret")
+            self.assertEqual(response.status_code, 400)
+            response = self.post_webhook(sample_events(), auth="second:secret")
+            self.assertEqual(response.status_code, 200)
+
+    @override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET, "TRACKING_MAX_BODY_SIZE": 20})
+    def test_a_setting_is_looked_up_once_while_settings_are_unchanged(self):
+        with mock.patch("anymail.conf.get_anymail_setting", wraps=get_anymail_setting) as lookup:
+            for _ in range(3):
+                self.assertEqual(self.post_webhook(sample_events()).status_code, 413)
+        looked_up = [call.args[0] for call in lookup.call_args_list]
+        self.assertEqual(looked_up.count("tracking_max_body_size"), 1)
+        self.assertEqual(looked_up.count("webhook_secret"), 1)
+
+    def test_missing_setting_gives_each_callers_default(self):
+        with override_settings(ANYMAIL={}):
+            self.assertEqual(cached_settings.get_anymail_setting("webhook_cache", default="a"), "a")
+            self.assertEqual(cached_settings.get_anymail_setting("webhook_cache", default="b"), "b")
+            with self.assertRaisesMessage(AnymailConfigurationError, "WEBHOOK_CACHE"):
+                cached_settings.get_anymail_setting("webhook_cache")
+
+    def test_kwargs_win_and_are_not_remembered(self):
+        with override_settings(ANYMAIL={"WEBHOOK_CACHE": "from-settings"}):
+            kwargs = {"webhook_cache": "from-kwargs"}
+            value = cached_settings.get_anymail_setting("webhook_cache", kwargs=kwargs)
+            self.assertEqual(value, "from-kwargs")
+            self.assertEqual(kwargs, {})  # (popped, as get_anymail_setting does)
+            value = cached_settings.get_anymail_setting("webhook_cache", kwargs={})
+            self.assertEqual(value, "from-settings")
+
 
 # ---------------------------------------------------------------------------------------------
 # HTTP methods and CSRF
@@ -1124,6 +1352,57 @@ class AnymailEventTests(SimpleTestCase):
             ("bounced", "m1", "r@example.com", ["t"], "bounced"),
         )
         self.assertEqual(event.esp_event, {"raw": True})
+
+    def test_create_makes_the_same_event_as_calling_the_class(self):
+        cases = [
+            {"event_type": "delivered"},
+            {"event_type": EventType.BOUNCED, "reject_reason": RejectReason.BOUNCED},
+            {"event_type": "no-such-type", "reject_reason": "no-such-reason"},
+            {"event_type": "sent", "timestamp": datetime(2024, 3, 4, 5, 6, 7)},  # naive
+            {
+                "event_type": EventType.CLICKED,
+                "timestamp": datetime(2024, 3, 4, 5, 6, 7, tzinfo=timezone(timedelta(hours=2))),
+                "event_id": "evt-1",
+                "esp_event": {"raw": True},
+                "message_id": "m1",
+                "recipient": "r@example.com",
+                "metadata": {"order": 1},
+                "tags": ["t"],
+                "description": "d",
+                "mta_response": "250 OK",
+                "user_agent": "ua",
+                "click_url": "https://example.com/",
+            },
+        ]
+        for fields in cases:
+            with self.subTest(fields=fields):
+                created = AnymailTrackingEvent.create(**fields)
+                called = AnymailTrackingEvent(**fields)
+                self.assertIs(type(created), AnymailTrackingEvent)
+                self.assertEqual(vars(created), vars(called))
+                self.assertEqual(list(vars(created)), list(vars(called)))  # (so repr() too)
+                self.assertEqual(repr(created), repr(called))
+
+    def test_create_takes_exactly_the_classs_documented_arguments(self):
+        # (so the two can't drift apart)
+        import inspect
+
+        init_params = list(inspect.signature(AnymailTrackingEvent.__init__).parameters)
+        create_params = list(inspect.signature(AnymailTrackingEvent.create).parameters)
+        self.assertEqual(init_params[0], "self")
+        self.assertEqual(init_params[-1], "kwargs")
+        self.assertEqual(create_params, init_params[1:-1])
+
+    def test_create_respects_a_subclass(self):
+        class ProjectEvent(AnymailTrackingEvent):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.project_note = "made by ProjectEvent"
+
+        event = ProjectEvent.create("opened", recipient="r@example.com")
+        self.assertIs(type(event), ProjectEvent)
+        self.assertEqual(event.project_note, "made by ProjectEvent")
+        self.assertEqual((event.event_type, event.recipient), ("opened", "r@example.com"))
 
     def test_inbound_event_type_is_inbound(self):
         event = AnymailInboundEvent()
@@ -1408,6 +1687,43 @@ class TimestampHelperTests(SimpleTestCase):
                 result = parse_iso_datetime(value)
                 self.assertEqual(result, expected)
                 self.assertEqual(result.utcoffset(), offset)
+
+    def test_timestamp_to_datetime_errors_say_what_was_wrong(self):
+        for value in ["nan", math.nan, "inf", math.inf, "abc", 10**400, True]:
+            with self.subTest(value=value), self.assertRaisesMessage(ValueError, "Invalid"):
+                timestamp_to_datetime(value)
+        for value in [1e20, "1e20", 10**15]:
+            with self.subTest(value=value), self.assertRaisesMessage(ValueError, "out of range"):
+                timestamp_to_datetime(value)
+
+    def test_timestamp_to_datetime_takes_numeric_strings_with_spaces(self):
+        self.assertEqual(
+            timestamp_to_datetime(" 1700000000 "), datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+        )
+
+    def test_parse_iso_datetime_agrees_with_djangos_parse_datetime(self):
+        # parse_iso_datetime tries datetime.fromisoformat() first, as parse_datetime does
+        from django.utils.dateparse import parse_datetime
+
+        values = [
+            "2024-01-02T03:04:05+00:00",
+            "2024-01-02T03:04:05.5+05:30",
+            "2024-01-02 03:04:05",
+            "2024-01-02T03:04",
+            "2024-01-02T03:04:05,123-0800",  # (parse_datetime's own regex takes this one)
+            "2024-01-02",
+        ]
+        for value in values:
+            with self.subTest(value=value):
+                expected = parse_datetime(value)
+                if expected is None:
+                    self.assert_value_error(parse_iso_datetime, value)
+                    continue
+                if expected.tzinfo is None:
+                    expected = expected.replace(tzinfo=UTC)
+                result = parse_iso_datetime(value)
+                self.assertEqual(result, expected)
+                self.assertEqual(result.utcoffset(), expected.utcoffset())
 
     def test_parse_iso_datetime_rejects_bad_values_with_value_error(self):
         bad_values = [None, "", "abc", math.nan, math.inf, 1e20, True, 1700000000, b"2024-01-02"]

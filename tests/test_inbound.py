@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import pickle
+import quopri
 import random
 import re
 import time
@@ -26,6 +28,8 @@ from hypothesis import strategies as st
 from anymail.addresses import EmailAddress
 from anymail.exceptions import AnymailConfigurationError
 from anymail.inbound import AnymailInboundMessage
+from anymail.inbound_spool import parse_spooled_mime
+from anymail.streaming import SpilledString, SpoolView, load_json
 
 PNG_DATA = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
 PDF_DATA = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n"
@@ -1873,3 +1877,291 @@ class SafeValueTests(SimpleTestCase):
             self.assertIsNone(reparsed["Bcc"])
             self.assertIsNone(reparsed["To"])
             self.assertEqual(reparsed.raw_header("Subject"), "a\x0bBcc: victim@example.com")
+
+
+# --- Large parts, left in a file (anymail.inbound_spool) ---
+
+
+def spooled_parse(raw: bytes, spill_size: int = 0, chunk_size: int = 7) -> AnymailInboundMessage:
+    """raw parsed from a file, each leaf body longer than spill_size left there (or None)."""
+    message = parse_spooled_mime(
+        SpoolView(io.BytesIO(raw)),
+        AnymailInboundMessage,
+        AnymailInboundMessage().policy,
+        spill_size=spill_size,
+        chunk_size=chunk_size,
+    )
+    assert message is None or isinstance(message, AnymailInboundMessage)
+    return message  # type: ignore[return-value]
+
+
+def everything_about(msg: Message) -> list:
+    """What a reader could learn from each part: type, defects, payload (both ways), etc."""
+    described = []
+    for part in msg.walk():
+        item: list = [part.get_content_type(), part.get_filename(), list(part.raw_items())]
+        if part.is_multipart():
+            item += [part.preamble, part.epilogue]
+        else:
+            item += [part.get_payload(), part.get_payload(decode=True)]
+        item.append([type(defect).__name__ for defect in part.defects])  # (after decoding)
+        described.append(item)
+    return described
+
+
+@st.composite
+def generated_messages(draw: st.DrawFn, depth: int = 0, line_end: bytes | None = None) -> bytes:
+    """A MIME message (or part) of random structure, encodings and line breaks, sometimes
+    malformed: missing close boundaries, stray boundaries, bodies that run into headers."""
+    line_end = line_end or draw(st.sampled_from([b"\r\n", b"\n", b"\r"]))
+    headers = b"From: a@example.com" + line_end if depth == 0 else b""
+    if depth < 2 and draw(st.integers(0, 3)) == 0:
+        boundary = draw(st.sampled_from([b"b1", b"b2", b"=_x"])) + str(depth).encode()
+        subtype = draw(st.sampled_from([b"mixed", b"digest", b"alternative"]))
+        body = draw(st.sampled_from([b"", b"preamble" + line_end]))
+        for child in draw(st.lists(generated_messages(depth + 1, line_end), max_size=3)):
+            body += b"--" + boundary + draw(st.sampled_from([b"", b"  "])) + line_end
+            body += child + line_end
+        if draw(st.integers(0, 4)):
+            body += b"--" + boundary + b"--" + line_end
+            body += draw(st.sampled_from([b"", b"epilogue" + line_end]))
+        content_type = b"multipart/" + subtype + b'; boundary="' + boundary + b'"'
+        return headers + b"Content-Type: " + content_type + line_end + line_end + body
+    if depth < 2 and draw(st.integers(0, 6)) == 0:
+        nested = draw(generated_messages(depth + 1, line_end))
+        return headers + b"Content-Type: message/rfc822" + line_end + line_end + nested
+    data = draw(st.binary(max_size=300))
+    encoding = draw(st.sampled_from([b"base64", b"quoted-printable", b"8bit", b"x-uuencode"]))
+    if encoding == b"base64":
+        body = encodebytes(data)
+        if draw(st.booleans()):  # (damaged, as real mail sometimes is)
+            body = body[: draw(st.integers(0, len(body)))] + draw(
+                st.sampled_from([b"", b"!", b"=", b"A", b" x", b"==A"])
+            )
+    elif encoding == b"quoted-printable":
+        body = quopri.encodestring(data)
+    else:
+        body = data + draw(
+            st.sampled_from([b"", b"\n-- \nsig\n", b"\r-x\n", b"--b1\n", b"--b20\n"])
+        )
+    body = body.replace(b"\n", line_end) if line_end != b"\n" else body
+    headers += b"Content-Type: " + draw(
+        st.sampled_from([b"application/octet-stream", b"text/plain; charset=latin-1"])
+    )
+    headers += line_end + b"Content-Transfer-Encoding: " + encoding + line_end
+    separator = draw(st.sampled_from([line_end, line_end, b"not a header" + line_end, b""]))
+    return headers + separator + body
+
+
+def outcome(read, msg: AnymailInboundMessage):
+    """read(msg), or the type of exception it raised."""
+    try:
+        return read(msg)
+    except Exception as error:
+        return type(error)
+
+
+class SpooledParsingTests(SimpleTestCase):
+    """Parsing from a file, leaving long bodies there, reads exactly like parsing in memory."""
+
+    def assert_same_message(self, raw: bytes, spooled: AnymailInboundMessage | None) -> None:
+        if spooled is None:
+            return  # (declined: the caller parses in memory instead)
+        expected = AnymailInboundMessage.parse_raw_mime_bytes(raw)
+        for read in (
+            lambda msg: msg.as_bytes(),  # (the stdlib can fail on hostile structure: alike)
+            everything_about,
+            lambda msg: (msg.text, msg.html),
+            lambda msg: [part.get_content_bytes() for part in msg.attachments],
+        ):
+            self.assertEqual(outcome(read, spooled), outcome(read, expected))
+
+    @settings(max_examples=600, deadline=None, database=None)
+    @given(generated_messages(), st.integers(0, 40), st.integers(1, 50))
+    def test_generated_messages(self, raw, spill_size, chunk_size):
+        self.assert_same_message(raw, spooled_parse(raw, spill_size, chunk_size))
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(mutated_messages(), st.integers(0, 40), st.integers(1, 50))
+    def test_mutated_messages(self, raw, spill_size, chunk_size):
+        self.assert_same_message(raw, spooled_parse(raw, spill_size, chunk_size))
+
+    def test_samples(self):
+        for raw in SAMPLES:
+            for spill_size in (0, 10, 1000):
+                with self.subTest(raw=raw[:40], spill_size=spill_size):
+                    spooled = spooled_parse(raw, spill_size)
+                    self.assertIsNotNone(spooled)
+                    self.assert_same_message(raw, spooled)
+
+    def test_large_parts_are_left_in_the_file(self):
+        spooled = spooled_parse(COMPLEX_MESSAGE, spill_size=10)
+        spooled_types = [
+            part.get_content_type()
+            for part in spooled.walk()
+            if getattr(part, "_spooled_content", None) is not None
+        ]
+        self.assertEqual(spooled_types, ["text/plain", "text/html", "image/png", "application/pdf"])
+
+    def test_unexpected_structure_is_parsed_in_memory(self):
+        # A body that stops at the boundary of a multipart that already ended: the scan stops
+        # following the structure (and whatever it did spill must still check out)
+        raw = (
+            b"Content-Type: multipart/mixed; boundary=in\n\n--in\n\nfirst\n--in--\n"
+            b"Content-Type: text/plain\n\n" + b"x\n" * 50 + b"--in\n" + b"y\n" * 50
+        )
+        self.assert_same_message(raw, spooled_parse(raw))
+
+
+def large_message(data: bytes) -> bytes:
+    """A message with text and html bodies, a large base64 attachment and an inline image."""
+    return (
+        b"From: sender@example.com\nTo: inbound@example.net\nSubject: Big\n"
+        b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="mix"\n\n'
+        b"--mix\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+        + "Caf\u00e9 \u2014 ".encode()
+        * 20_000
+        + b"\n--mix\nContent-Type: text/html; charset=iso-8859-1\n"
+        b"Content-Transfer-Encoding: quoted-printable\n\n"
+        + b"<p>caf=E9</p>=\n"
+        * 10_000
+        + b"\n--mix\nContent-Type: application/pdf; name=report.pdf\n"
+        b'Content-Disposition: attachment; filename="report.pdf"\n'
+        b"Content-Transfer-Encoding: base64\n\n" + encodebytes(data) + b"--mix\n"
+        b"Content-Type: image/png\nContent-ID: <logo@example.com>\n"
+        b"Content-Transfer-Encoding: base64\n\n" + encodebytes(PNG_DATA * 10_000) + b"--mix--\n"
+    )
+
+
+class SpooledPartTests(SimpleTestCase):
+    """A large part left in a file answers every documented API as an ordinary part does."""
+
+    def setUp(self):
+        self.data = random.Random(5).randbytes(300_000)
+        self.raw = large_message(self.data)
+        self.expected = AnymailInboundMessage.parse_raw_mime_bytes(self.raw)
+        self.msg = AnymailInboundMessage.parse_raw_mime_file(io.BytesIO(self.raw))
+        self.spooled = [part for part in self.msg.walk() if getattr(part, "_spooled_content", None)]
+
+    def test_large_parts_stay_in_a_file(self):
+        self.assertEqual(len(self.spooled), 4)
+        for part in self.spooled:
+            self.assertEqual(part._payload, "")  # (nothing held in memory)
+
+    def test_body_and_attachment_properties(self):
+        self.assertEqual(self.msg.text, self.expected.text)
+        self.assertEqual(self.msg.html, self.expected.html)
+        self.assertIn("café", self.msg.html)
+        (pdf,) = self.msg.attachments
+        self.assertEqual(pdf.get_content_bytes(), self.data)
+        self.assertEqual(pdf.get_content_text(), self.expected.attachments[0].get_content_text())
+        self.assertEqual(pdf.get_payload(decode=True), self.data)
+        self.assertEqual(pdf.get_payload(), self.expected.attachments[0].get_payload())
+        self.assertEqual(pdf.get_filename(), "report.pdf")
+        self.assertEqual(pdf.get_content_type(), "application/pdf")
+        self.assertTrue(pdf.is_attachment())
+        self.assertFalse(pdf.is_inline_attachment())
+        logo = self.msg.inline_attachments["logo@example.com"]
+        self.assertTrue(logo.is_inline_attachment())
+        self.assertEqual(logo.get_content_bytes(), PNG_DATA * 10_000)
+
+    def test_as_uploaded_file_hands_over_the_file(self):
+        (pdf,) = self.msg.attachments
+        uploaded = pdf.as_uploaded_file()
+        self.assertIsInstance(uploaded, UploadedFile)
+        self.assertIsInstance(uploaded.file, SpoolView)  # (the decoded file itself: no copy)
+        self.assertEqual(uploaded.name, "report.pdf")
+        self.assertEqual(uploaded.content_type, "application/pdf")
+        self.assertEqual(uploaded.size, len(self.data))
+        self.assertEqual(b"".join(uploaded.chunks(10_000)), self.data)
+        uploaded.seek(0)
+        self.assertEqual(uploaded.read(), self.data)
+        # Each call is a file of its own (reading one doesn't move the other)
+        other = pdf.as_uploaded_file()
+        self.assertEqual(other.read(5), self.data[:5])
+
+    def test_whole_message_serializes_as_received(self):
+        self.assertEqual(self.msg.as_bytes(), self.expected.as_bytes())
+        self.assertEqual(self.msg.as_string(), self.expected.as_string())
+        self.assertEqual(bytes(self.msg), bytes(self.expected))
+        self.assertEqual(str(self.msg), str(self.expected))
+        for part in self.spooled:
+            self.assertEqual(part._payload, "")  # (the text was only lent to the generator)
+
+    def test_copies_hold_their_own_content(self):
+        for copied in (pickle.loads(pickle.dumps(self.msg)), copy.deepcopy(self.msg)):
+            self.assertEqual(copied.as_bytes(), self.expected.as_bytes())
+            self.assertEqual(copied.attachments[0].get_content_bytes(), self.data)
+
+    def test_changing_the_payload_replaces_the_file(self):
+        (pdf,) = self.msg.attachments
+        pdf.set_payload("bmV3")
+        self.assertIsNone(pdf._spooled_content)
+        self.assertEqual(pdf.get_payload(), "bmV3")
+        self.assertEqual(pdf.get_content_bytes(), b"new")
+
+    def test_8bit_text_is_decoded_as_the_stdlib_does(self):
+        (text,) = [part for part in self.spooled if part.get_content_type() == "text/plain"]
+        expected = self.expected.get_payload(0)
+        self.assertEqual(text.get_payload(), expected.get_payload())  # (charset-decoded text)
+        self.assertEqual(text.get_payload(decode=True), expected.get_payload(decode=True))
+
+    def test_file_that_reads_in_short_pieces(self):
+        class Trickle(io.RawIOBase):  # (as a pipe or socket reads: never more than 1000 bytes)
+            def __init__(self, data: bytes) -> None:
+                self.data, self.position = data, 0
+
+            def readable(self) -> bool:
+                return True
+
+            def read(self, size: int | None = -1) -> bytes:
+                size = 1000 if size is None or size < 0 else min(size, 1000)
+                piece = self.data[self.position : self.position + size]
+                self.position += len(piece)
+                return piece
+
+        for raw in (self.raw, COMPLEX_MESSAGE):
+            msg = AnymailInboundMessage.parse_raw_mime_file(Trickle(raw))
+            self.assertEqual(msg.as_bytes(), parse(raw).as_bytes())
+
+    def test_small_file_is_parsed_in_memory(self):
+        msg = AnymailInboundMessage.parse_raw_mime_file(io.BytesIO(COMPLEX_MESSAGE))
+        self.assertFalse(any(getattr(p, "_spooled_content", None) for p in msg.walk()))
+        self.assertEqual(msg.as_bytes(), parse(COMPLEX_MESSAGE).as_bytes())
+
+
+class SpooledConstructAttachmentTests(SimpleTestCase):
+    def test_base64_content_still_in_a_file(self):
+        data = random.Random(7).randbytes(200_000)
+        text = b64encode(data).decode("ascii")
+        content = load_json(
+            io.BytesIO(json.dumps({"Content": text}).encode()), keep_spilled=lambda key: True
+        )["Content"]
+        self.assertIsInstance(content, SpilledString)
+        part = AnymailInboundMessage.construct_attachment(
+            "application/zip", content, filename="big.zip", base64=True
+        )
+        self.assertIsNotNone(part._spooled_content)
+        self.assertEqual(part.get_content_bytes(), data)
+        self.assertEqual(part.get_payload(), encodebytes(data).decode("ascii"))
+        self.assertEqual(part.as_uploaded_file().read(), data)
+        expected = AnymailInboundMessage.construct_attachment(
+            "application/zip", text, filename="big.zip", base64=True
+        )
+        self.assertEqual(part.as_bytes(), expected.as_bytes())
+
+    def test_bad_base64_in_a_file_is_an_error(self):
+        for text in ("QUJD" * 50_000 + "Q", "QUJD" * 50_000 + "\u00e9"):
+            content = load_json(
+                io.BytesIO(json.dumps({"C": text}).encode()), keep_spilled=lambda key: True
+            )["C"]
+            with self.assertRaises(ValueError):
+                AnymailInboundMessage.construct_attachment("a/b", content, base64=True)
+
+    def test_uploaded_file_content_is_not_copied(self):
+        data = random.Random(8).randbytes(200_000)
+        upload = SimpleUploadedFile("big.bin", data, "application/octet-stream")
+        part = AnymailInboundMessage.construct_attachment_from_uploaded_file(upload)
+        self.assertIsNotNone(part._spooled_content)
+        self.assertEqual(part.get_content_bytes(), data)
+        self.assertEqual(part.get_filename(), "big.bin")

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent
+from anymail.webhooks.base import stable_event_id
 from anymail.webhooks.mailjet import MailjetInboundWebhookView
 
 from .test_mailjet_webhooks import (
@@ -411,13 +412,18 @@ class MailjetInboundCostTests(MailjetWebhookTestCase):
             for n in range(300)
         ]
         payload = dict(DOCS_PAYLOAD, Parts=DOCS_PAYLOAD["Parts"] + parts, Attachment1=b64(content))
+        # (a large attachment's content is in a file until the request ends: read it in time)
+        contents = []
+        self.inbound_handler.side_effect = lambda event, **kwargs: contents.append(
+            [part.get_content_bytes() for part in event.message.attachments]
+        )
         response, peak, _, size = self.post_measured(payload)
         self.assertEqual(response.status_code, 200)
         self.assertLess(peak, 12 * size)  # (it was over 400 times)
         message = self.inbound_handler.call_args.kwargs["event"].message
         (attachment,) = message.attachments  # the first reference describes it
         self.assertEqual(attachment.get_filename(), "copy0.pdf")
-        self.assertEqual(attachment.get_content_bytes(), content)
+        self.assertEqual(contents, [[content]])
         self.assertEqual(message.text, DOCS_PAYLOAD["Text-part"])
 
     def test_header_bombs(self):
@@ -581,4 +587,45 @@ class MailjetInboundPropertyTests(MailjetWebhookTestCase):
             response = self.post_webhook(body, url=INBOUND_PATH, auth=auth)
         self.assertEqual(response.status_code, 400)
         parse_events.assert_not_called()
+        self.inbound_handler.assert_not_called()
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class MailjetInboundLargeMessageTests(MailjetWebhookTestCase):
+    """A long AttachmentN is read from, and decoded to, temporary files."""
+
+    def test_large_attachment(self):
+        data = random.Random(11).randbytes(300_000)
+        payload = dict(
+            DOCS_PAYLOAD,
+            Parts=DOCS_PAYLOAD["Parts"]
+            + [
+                {
+                    "Headers": {
+                        "Content-Type": "application/zip",
+                        "Content-Disposition": 'attachment; filename="big.zip"',
+                    },
+                    "ContentRef": "Attachment1",
+                }
+            ],
+            Attachment1=b64(data),
+        )
+        results = []
+        self.inbound_handler.side_effect = lambda event, **kwargs: results.append(
+            (
+                [
+                    (part.get_filename(), part.get_content_bytes())
+                    for part in event.message.attachments
+                ],
+                event.esp_event == payload,  # (a SpilledString, equal to what was posted)
+                event.event_id,
+            )
+        )
+        self.assertEqual(self.post_webhook(payload, url=INBOUND_PATH).status_code, 200)
+        expected_id = stable_event_id(AnymailInboundEvent(esp_event=payload), "Mailjet")
+        self.assertEqual(results, [([("big.zip", data)], True, expected_id)])
+
+    def test_bad_base64_is_400(self):
+        payload = dict(DOCS_PAYLOAD, Attachment1=b64(bytes(300_000))[:-3])
+        self.assertEqual(self.post_webhook(payload, url=INBOUND_PATH).status_code, 400)
         self.inbound_handler.assert_not_called()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import copy
 import json
-from base64 import b64encode
+import os
+import random
+from base64 import b64encode, encodebytes
 from typing import Any
 from unittest import mock
 
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 
 from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
+from anymail.streaming import SpilledString
 from anymail.webhooks.postmark import PostmarkInboundWebhookView
 
 from .fakes import EVENT_ID_DIGEST, basic_auth_header, mock_receiver, quiet_webhook_logs
@@ -561,3 +564,128 @@ class PostmarkInboundPropertyTests(SimpleTestCase):
         self.assertEqual(response.status_code, 400)
         parse_events.assert_not_called()
         handler.assert_not_called()
+
+
+def open_file_count() -> int | None:
+    """How many file descriptors this process has open (None where that can't be told)."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return None
+
+
+class PostmarkInboundLargeMessageTests(PostmarkInboundTestCase):
+    """Long strings (a large attachment's base64) are read from, and decoded to, files."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.data = random.Random(2).randbytes(400_000)  # (base64 far over SPILL_SIZE)
+        self.payload = inbound_payload()
+        self.payload["Attachments"] = [
+            {
+                "Name": "big.zip",
+                "Content": b64encode(self.data).decode("ascii"),
+                "ContentType": "application/zip",
+                "ContentLength": len(self.data),
+            }
+        ]
+
+    def read_during_signal(self, payload: dict[str, Any], read) -> Any:
+        """read(event), called in a receiver (large content is readable until the response)."""
+        results = []
+        receiver = lambda sender, event, **kwargs: results.append(read(event))  # noqa: E731
+        inbound.connect(receiver)
+        self.addCleanup(inbound.disconnect, receiver)
+        self.assertEqual(self.post(payload).status_code, 200)
+        (result,) = results
+        return result
+
+    def test_large_attachment(self) -> None:
+        def read(event):
+            (attachment,) = event.message.attachments
+            content = event.esp_event["Attachments"][0]["Content"]
+            return (
+                attachment.get_content_bytes(),
+                attachment.get_filename(),
+                attachment.get_content_type(),
+                type(content),  # (still in its file...)
+                event.esp_event == self.payload,  # (...and equal to what was posted)
+            )
+
+        self.assertEqual(
+            self.read_during_signal(self.payload, read),
+            (self.data, "big.zip", "application/zip", SpilledString, True),
+        )
+
+    def test_large_raw_email(self) -> None:
+        raw = (
+            "From: a@example.com\nSubject: Big raw\nContent-Type: multipart/mixed; boundary=b\n\n"
+            "--b\nContent-Type: text/plain\n\nCafé\n--b\nContent-Type: application/zip\n"
+            "Content-Transfer-Encoding: base64\n\n" + encodebytes(self.data).decode() + "--b--\n"
+        )
+
+        def read(event):
+            message = event.message
+            return (
+                message.subject,
+                message.text,
+                message.attachments[0].get_content_bytes(),
+                message.as_string(),
+            )
+
+        self.assertEqual(
+            self.read_during_signal({**inbound_payload(), "RawEmail": raw}, read),
+            ("Big raw", "Café", self.data, AnymailInboundMessage.parse_raw_mime(raw).as_string()),
+        )
+
+    def test_attachment_readable_during_the_signal_and_closed_after(self) -> None:
+        uploads = []
+
+        def receiver(sender, event, **kwargs):
+            upload = event.message.attachments[0].as_uploaded_file()
+            uploads.append(upload)
+            self.assertEqual(upload.read(), self.data)  # (during the signal: readable)
+
+        inbound.connect(receiver)
+        self.addCleanup(inbound.disconnect, receiver)
+        self.assertEqual(self.post(self.payload).status_code, 200)
+        with self.assertRaises(ValueError):  # (the request is over: its files are closed)
+            uploads[0].seek(0) or uploads[0].read()
+
+    def test_no_file_descriptors_leak(self) -> None:
+        kept = []  # (even with receivers keeping everything they were given)
+        receiver = lambda sender, event, **kwargs: kept.append(event)  # noqa: E731
+        inbound.connect(receiver)
+        self.addCleanup(inbound.disconnect, receiver)
+        self.post(self.payload)  # (anything opened once, e.g. by imports)
+        before = open_file_count()
+        if before is None:
+            self.skipTest("can't count open files here")
+        for _ in range(5):
+            self.assertEqual(self.post(self.payload).status_code, 200)
+        self.assertEqual(open_file_count(), before)
+        self.assertEqual(kept[-1].message.attachments[0].get_filename(), "big.zip")
+
+    def test_same_statuses_as_reading_into_memory(self) -> None:
+        content = self.payload["Attachments"][0]["Content"]
+        good = json.dumps(self.payload).encode()
+        bodies = {
+            "truncated base64": good.replace(content.encode(), content[:-3].encode()),
+            "not ascii": good.replace(
+                content[:10].encode(), "\u00e9".encode() + content[1:10].encode()
+            ),
+            "string never ends": good[: good.index(content[:20].encode()) + 100_000],
+            "bad escape": good.replace(content[:10].encode(), b"\\x" + content[2:10].encode()),
+            "control character": good.replace(
+                content[:2].encode(), b"\x01" + content[1:2].encode()
+            ),
+            "not utf-8": good.replace(content[:2].encode(), b"\xff" + content[1:2].encode()),
+            "fine": good,
+        }
+        for name, body in bodies.items():
+            with self.subTest(name):
+                spooled = self.post(None, raw=body).status_code
+                with mock.patch.object(PostmarkInboundWebhookView, "spool_body", False):
+                    in_memory = self.post(None, raw=body).status_code
+                self.assertEqual(spooled, in_memory)
+                self.assertEqual(spooled, 200 if name == "fine" else 400)

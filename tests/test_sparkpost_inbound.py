@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import base64
+import random
 from typing import Any
 from unittest import mock
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
+from anymail.webhooks.base import stable_event_id
 from anymail.webhooks.sparkpost import SparkPostInboundWebhookView
 
 from .fakes import (
@@ -402,3 +404,62 @@ class SparkPostInboundPropertyTests(SparkPostWebhookTestCase):
         self.assertEqual(response.status_code, 400)
         parse_events.assert_not_called()
         self.inbound_handler.assert_not_called()
+
+
+BIG_DATA = random.Random(9).randbytes(300_000)
+# The docs' sample message, with a large base64 attachment (far over SPILL_SIZE)
+BIG_RFC822 = (
+    "From: me@here.com\r\nTo: you@there.com\r\nSubject: Big\r\nMIME-Version: 1.0\r\n"
+    'Content-Type: multipart/mixed; boundary="mix"\r\n\r\n--mix\r\n'
+    "Content-Type: text/plain; charset=utf-8\r\n\r\nCaf\u00e9\r\n--mix\r\n"
+    "Content-Type: application/zip; name=big.zip\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    + base64.encodebytes(BIG_DATA).decode().replace("\n", "\r\n")
+    + "--mix--\r\n"
+)
+
+
+@override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET})
+class SparkPostInboundLargeMessageTests(SparkPostWebhookTestCase):
+    """A long email_rfc822 is read from, and parsed in, a temporary file."""
+
+    def read_during_signal(self, read, body: Any) -> list[Any]:
+        """read(event) for each event, called in a receiver (until the response, files are
+        readable)."""
+        results = []
+        receiver = lambda sender, event, **kwargs: results.append(read(event))  # noqa: E731
+        inbound.connect(receiver)
+        self.addCleanup(inbound.disconnect, receiver)
+        self.assertEqual(self.post_webhook(body, url=INBOUND_PATH).status_code, 200)
+        return results
+
+    def read(self, event: AnymailInboundEvent) -> Any:
+        message = event.message
+        return (message.text, message.attachments[0].get_content_bytes(), message.as_bytes())
+
+    def test_large_message(self):
+        expected = AnymailInboundMessage.parse_raw_mime(BIG_RFC822).as_bytes()
+        for is_base64, email_rfc822 in (
+            (False, BIG_RFC822),
+            (True, base64.b64encode(BIG_RFC822.encode()).decode()),
+            (True, base64.encodebytes(BIG_RFC822.encode()).decode()),  # (with line breaks)
+        ):
+            with self.subTest(is_base64=is_base64):
+                body = [relay_message(email_rfc822, is_base64=is_base64)]
+                self.assertEqual(
+                    self.read_during_signal(self.read, body), [("Café", BIG_DATA, expected)]
+                )
+
+    def test_event_id_is_the_digest_of_the_item(self):
+        item = relay_message(BIG_RFC822)
+        ids = self.read_during_signal(lambda event: event.event_id, [item])
+        self.assertEqual(ids, [stable_event_id(AnymailInboundEvent(esp_event=item), "SparkPost")])
+
+    def test_bad_base64_costs_only_its_message(self):
+        bad = base64.b64encode(BIG_RFC822.encode()).decode()[:-3]  # (truncated)
+        texts = self.read_during_signal(
+            lambda event: event.message.text,
+            [relay_message(bad, is_base64=True), relay_message(BIG_RFC822)],
+        )
+        self.assertEqual(texts, ["Café"])
+        (call,) = self.tracking_handler.call_args_list  # (the unreadable one)
+        self.assertEqual(call.kwargs["event"].event_type, "unknown")

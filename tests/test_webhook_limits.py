@@ -4,6 +4,7 @@ event ids, de-duplication and failing closed. Through the sample ESP of test_bas
 from __future__ import annotations
 
 import email.policy
+import io
 import json
 import time
 from typing import Any
@@ -11,16 +12,28 @@ from unittest import mock
 
 from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIRequest
-from django.test import Client, RequestFactory, override_settings
+from django.test import Client, RequestFactory, SimpleTestCase, override_settings
 from django.urls import path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anymail.exceptions import AnymailWebhookValidationFailure
+from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
-from anymail.webhooks.base import AnymailBaseWebhookView
+from anymail.streaming import SPILL_SIZE, SPOOL_MEMORY_SIZE, SpilledString, load_json
+from anymail.webhooks.base import AnymailBaseWebhookView, stable_event_id
 from anymail.webhooks.dedup import already_delivered, first_delivery, remember_delivered
-from anymail.webhooks.limits import INBOUND_MAX_BODY_SIZE, TRACKING_MAX_BODY_SIZE
+from anymail.webhooks.limits import (
+    INBOUND_MAX_BODY_SIZE,
+    TRACKING_MAX_BODY_SIZE,
+    SpooledBodyMixin,
+    close_spools,
+    read_body,
+    request_spools,
+    spooled_body,
+    spooled_event_id,
+    spooled_field,
+)
 from anymail.webhooks.replay import remember_once
 
 from .fakes import ReadCountingInput, basic_auth_header
@@ -52,10 +65,47 @@ class SampleFormInboundWebhookView(AnymailBaseWebhookView):
         return [AnymailInboundEvent(esp_event=request, message=message)]
 
 
+class SpooledFormInboundWebhookView(SpooledBodyMixin, SampleFormInboundWebhookView):
+    """The form view, reading a large field from its temporary file."""
+
+    def parse_events(self, request):
+        raw = spooled_field(request, "email")
+        if raw is None:
+            return super().parse_events(request)
+        message = AnymailInboundMessage.parse_raw_mime_spool(raw, request_spools(request))
+        return [AnymailInboundEvent(esp_event=request, message=message)]
+
+
+class SpooledJsonInboundWebhookView(SpooledBodyMixin, AnymailBaseWebhookView):
+    """The sample ESP's JSON inbound view, reading its body (and a long raw_message) from
+    temporary files."""
+
+    esp_name = "SampleESP"
+    signal = inbound
+
+    def parse_events(self, request):
+        payload = load_json(
+            spooled_body(request),
+            keep_spilled=lambda key: key == "raw_message",
+            spools=request_spools(request),
+        )
+        raw = payload["raw_message"]
+        message = (
+            AnymailInboundMessage.parse_raw_mime_spool(raw.open(), request_spools(request))
+            if isinstance(raw, SpilledString)
+            else AnymailInboundMessage.parse_raw_mime(raw)
+        )
+        return [AnymailInboundEvent(event_id=payload.get("id"), esp_event=payload, message=message)]
+
+
 FORM_INBOUND_PATH = "/sampleesp/inbound-form/"
+SPOOLED_FORM_PATH = "/sampleesp/inbound-form-spooled/"
+SPOOLED_JSON_PATH = "/sampleesp/inbound-spooled/"
 urlpatterns = [
     *sample_urlpatterns,
     path("sampleesp/inbound-form/", SampleFormInboundWebhookView.as_view()),
+    path("sampleesp/inbound-form-spooled/", SpooledFormInboundWebhookView.as_view()),
+    path("sampleesp/inbound-spooled/", SpooledJsonInboundWebhookView.as_view()),
 ]
 
 MiB = 1024 * 1024
@@ -88,7 +138,10 @@ class WebhookTestCase(SampleESPWebhookTestCase):
         )
         wsgi_input = ReadCountingInput(body)
         environ["wsgi.input"] = wsgi_input
-        view_class = SampleInboundWebhookView if url == INBOUND_PATH else SampleTrackingWebhookView
+        view_class = {
+            INBOUND_PATH: SampleInboundWebhookView,
+            SPOOLED_JSON_PATH: SpooledJsonInboundWebhookView,
+        }.get(url, SampleTrackingWebhookView)
         try:
             status = view_class.as_view()(WSGIRequest(environ)).status_code
         except AnymailWebhookValidationFailure:
@@ -397,3 +450,168 @@ class BodySizePropertyTests(WebhookTestCase):
         else:
             self.assertEqual(response.status_code, 413)
             self.tracking_handler.assert_not_called()
+
+
+class SpooledBodyTests(WebhookTestCase):
+    """Views with SpooledBodyMixin: the body is read into temporary files, within the same caps."""
+
+    def read_during_signal(self, read, response_of):
+        """read(event), called in a receiver; and the response (files are closed after it)."""
+        results = []
+        receiver = lambda sender, event, **kwargs: results.append(read(event))  # noqa: E731
+        inbound.connect(receiver)
+        self.addCleanup(inbound.disconnect, receiver)
+        response = response_of()
+        return results, response
+
+    def test_declared_size_over_the_limit_is_413_before_reading(self):
+        body = encode_json(dict(sample_inbound_payload(), raw_message=big_message(MiB)))
+        with (
+            override_settings(
+                ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET, "INBOUND_MAX_BODY_SIZE": MiB // 2}
+            ),
+            self.assertLogs("anymail.webhooks", level="WARNING"),
+        ):
+            status, bytes_read = self.post_counting_reads(
+                SPOOLED_JSON_PATH, body, HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET)
+            )
+        self.assertEqual((status, bytes_read), (413, 0))
+        self.inbound_handler.assert_not_called()
+
+    def test_bad_auth_reads_no_body_byte(self):
+        body = encode_json(sample_inbound_payload())
+        status, bytes_read = self.post_counting_reads(
+            SPOOLED_JSON_PATH, body, HTTP_AUTHORIZATION=basic_auth_header("user:wrong")
+        )
+        self.assertEqual((status, bytes_read), (400, 0))
+
+    def test_large_json_body(self):
+        raw_message = big_message(2 * SPOOL_MEMORY_SIZE)  # (the body goes to disk)
+        payload = dict(sample_inbound_payload(), raw_message=raw_message)
+
+        def read(event):
+            return (
+                type(event.esp_event["raw_message"]),
+                event.message["Subject"],
+                event.message.get_content_text(),
+            )
+
+        results, response = self.read_during_signal(
+            read, lambda: self.post_webhook(payload, url=SPOOLED_JSON_PATH, signature=None)
+        )
+        self.assertEqual(response.status_code, 200)
+        expected = AnymailInboundMessage.parse_raw_mime(raw_message)
+        self.assertEqual(
+            results, [(SpilledString, "Order A-1001 question", expected.get_content_text())]
+        )
+
+    def test_request_body_still_works(self):
+        for size in (1000, 2 * SPOOL_MEMORY_SIZE):  # (in memory, or on disk)
+            with self.subTest(size=size):
+                body = b"x" * size
+                request = WSGIRequest(
+                    RequestFactory()
+                    .generic("POST", "/", data=body, content_type="application/json")
+                    .environ
+                )
+                read_body(request, INBOUND_MAX_BODY_SIZE, spool=True)
+                self.assertEqual(spooled_body(request).read(), body)
+                with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=None):
+                    self.assertEqual(request.body, body)  # (within Django's own limit)
+                close_spools(request)
+
+    def test_large_form_field_is_spooled_but_still_in_post(self):
+        raw = big_message(4 * MiB)
+
+        def read(event):
+            request = event.esp_event
+            return (
+                spooled_field(request, "email").read() == raw.encode(),
+                request.POST["email"] == raw,  # (read from the file when asked for)
+                request.POST.getlist("email") == [raw],
+                request.POST["to"],
+                "email" in request.FILES,
+                spooled_field(request, "to"),
+                event.message["Subject"],
+            )
+
+        results, response = self.read_during_signal(
+            read,
+            lambda: self.client.post(
+                SPOOLED_FORM_PATH,
+                {"email": raw, "to": "support@example.com"},
+                HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
+            ),
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(
+            results,
+            [(True, True, True, "support@example.com", False, None, "Order A-1001 question")],
+        )
+
+    def test_field_just_over_the_spill_size(self):
+        value = "x" * (SPILL_SIZE + 1)
+        results, response = self.read_during_signal(
+            lambda event: (event.esp_event.POST["email"], spooled_field(event.esp_event, "email")),
+            lambda: self.client.post(
+                SPOOLED_FORM_PATH,
+                {"email": value},
+                HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
+            ),
+        )
+        self.assertEqual(response.status_code, 200)
+        ((posted, spooled),) = results
+        self.assertEqual(posted, value)
+        self.assertEqual(spooled.size, SPILL_SIZE + 1)
+
+    def test_files_are_closed_when_the_response_is(self):
+        payload = dict(sample_inbound_payload(), raw_message=big_message(MiB))
+        results, response = self.read_during_signal(
+            lambda event: event.esp_event["raw_message"],
+            lambda: self.post_webhook(payload, url=SPOOLED_JSON_PATH, signature=None),
+        )
+        self.assertEqual(response.status_code, 200)
+        ((spilled,),) = [results]
+        with self.assertRaises(ValueError):
+            str(spilled)
+
+    def test_files_are_closed_when_the_view_raises(self):
+        spools = []
+
+        def failing_parse(view, request):
+            spools.append(request_spools(request).new_file())
+            raise AnymailWebhookValidationFailure("bad")
+
+        with mock.patch.object(SpooledJsonInboundWebhookView, "parse_events", failing_parse):
+            response = self.post_webhook(sample_inbound_payload(), url=SPOOLED_JSON_PATH)
+        self.assertEqual(response.status_code, 400)
+        self.assertTrue(spools[0].closed)
+
+    def test_malformed_multipart_is_400(self):
+        response = self.client.generic(
+            "POST",
+            SPOOLED_FORM_PATH,
+            data=b"--xyz\r\nContent-Disposition: form-data\r\n\r\nno name\r\n--xyz--",
+            content_type="multipart/form-data; boundary=xyz",
+            HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
+        )
+        self.assertEqual(response.status_code, 400)
+        self.inbound_handler.assert_not_called()
+
+
+class SpooledEventIdTests(SimpleTestCase):
+    def test_same_id_as_the_base_view_gives(self):
+        payload = {
+            "id": None,
+            "nested": [{"text": 'caf\u00e9 \U0001f600 \\ "' * 20_000}, 1, None],
+            "short": "x",
+        }
+        loaded = load_json(io.BytesIO(json.dumps(payload).encode()), keep_spilled=lambda key: True)
+        self.assertIsInstance(loaded["nested"][0]["text"], SpilledString)
+        self.assertEqual(
+            spooled_event_id(loaded, "SampleESP"),
+            stable_event_id(AnymailInboundEvent(esp_event=payload), "SampleESP"),
+        )
+
+    def test_none_without_spilled_strings(self):
+        self.assertIsNone(spooled_event_id({"a": ["b"]}, "SampleESP"))

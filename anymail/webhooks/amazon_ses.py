@@ -494,7 +494,7 @@ class AmazonSESTrackingWebhookView(AmazonSESBaseWebhookView):
         }
         common.update(self.event_details(kind, details))
         return [
-            AnymailTrackingEvent(**common, recipient=recipient, **recipient_fields)
+            AnymailTrackingEvent.create(**common, recipient=recipient, **recipient_fields)
             for recipient, recipient_fields in self.event_recipients(kind, details, mail)
         ]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import logging
@@ -19,14 +18,14 @@ from collections.abc import Callable, Iterable
 from email.errors import MessageError
 from typing import Any, TypeVar
 
-from django.http import HttpRequest, HttpResponse
+from django.dispatch import Signal
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.multipartparser import MultiPartParserError
 from django.utils.datastructures import MultiValueDict
-from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 
-from ..conf import get_anymail_setting
+from ..conf import cached_settings
 from ..exceptions import (
     AnymailConfigurationError,
     AnymailInsecureWebhookWarning,
@@ -34,6 +33,7 @@ from ..exceptions import (
 )
 from ..signals import AnymailEvent, AnymailTrackingEvent, EventType, inbound
 from . import dedup
+from .digests import sha256
 from .limits import INBOUND_MAX_BODY_SIZE, TRACKING_MAX_BODY_SIZE, BodyTooLarge, read_body
 
 logger = logging.getLogger("anymail.webhooks")
@@ -52,7 +52,7 @@ class AnymailBasicAuthMixin:
     webhook_secret: str | list[str] | None = None  # allows as_view(webhook_secret=...)
 
     def __init__(self, **kwargs: Any) -> None:
-        secret = get_anymail_setting("webhook_secret", default=[], kwargs=kwargs)
+        secret = cached_settings.get_anymail_setting("webhook_secret", default=[], kwargs=kwargs)
         secrets = [secret] if isinstance(secret, str) else list(secret or [])
         # An empty secret would match a request with no auth at all: treat it as no secret
         self.basic_auth: list[str] = [allowed for allowed in secrets if allowed]
@@ -107,7 +107,6 @@ def request_uri(request: HttpRequest) -> str:
     return url
 
 
-@method_decorator(csrf_exempt, name="dispatch")
 class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
     """Base for tracking and inbound webhooks: authenticate, parse, send one signal per event.
 
@@ -140,15 +139,31 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
         carries_inbound_mail = self.carries_inbound_mail
         if carries_inbound_mail is None:
             carries_inbound_mail = self.signal is inbound
+        # (Django makes a view instance per request: settings are looked up once, not per call)
         self.max_body_size = (
-            get_anymail_setting("inbound_max_body_size", default=INBOUND_MAX_BODY_SIZE)
+            cached_settings.get_anymail_setting(
+                "inbound_max_body_size", default=INBOUND_MAX_BODY_SIZE
+            )
             if carries_inbound_mail
-            else get_anymail_setting("tracking_max_body_size", default=TRACKING_MAX_BODY_SIZE)
+            else cached_settings.get_anymail_setting(
+                "tracking_max_body_size", default=TRACKING_MAX_BODY_SIZE
+            )
         )
-        self.require_authentication = get_anymail_setting(
+        self.require_authentication = cached_settings.get_anymail_setting(
             "webhook_require_authentication", default=False
         )
-        self.deduplicate = get_anymail_setting("deduplicate_webhook_events", default=False)
+        self.deduplicate = cached_settings.get_anymail_setting(
+            "deduplicate_webhook_events", default=False
+        )
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
+        """The view function, exempt from CSRF checks (ESPs can't send Django's CSRF token).
+
+        (Marked once, here: method_decorator(csrf_exempt) on dispatch would wrap the method
+        again on every request.)
+        """
+        return csrf_exempt(super().as_view(**initkwargs))
 
     @classmethod
     def signature_key_is_configured(cls) -> bool:
@@ -183,7 +198,8 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
             return response
         self.validate_basic_auth(request)  # from the headers alone: no body byte read yet
         try:
-            read_body(request, self.max_body_size)
+            # (views with limits.SpooledBodyMixin read it into temporary files)
+            read_body(request, self.max_body_size, spool=getattr(self, "spool_body", False))
         except BodyTooLarge as err:
             logger.warning("%s webhook refused: %s", self.esp_name, err)
             return HttpResponse(str(err), status=413)
@@ -226,16 +242,16 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
         Every event reaches every receiver even when some raise (the ESP will retry the whole
         batch: receivers recognize events they've handled by ``event_id``).
         """
-        all_ok = True
         for event in events:
             if not event.event_id:
                 event.event_id = stable_event_id(event, self.esp_name)
-            if self.deduplicate and dedup.already_delivered(event):
+        deliveries = dedup.BatchDeliveries(events) if self.deduplicate else None
+        dispatch = BatchDispatch(sender=self.__class__, esp_name=self.esp_name)
+        all_ok = True
+        for event in events:
+            if deliveries is not None and deliveries.already_delivered(event):
                 continue
-            results = self.signal_for_event(event).send_robust(
-                sender=self.__class__, event=event, esp_name=self.esp_name
-            )
-            errors = [result for _, result in results if isinstance(result, Exception)]
+            errors = dispatch.send(self.signal_for_event(event), event)
             for error in errors:
                 logger.error(
                     "Error in a receiver of a %s event (event_id %s) from %s; answering 503 "
@@ -247,8 +263,8 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
                 )
             if errors:
                 all_ok = False
-            elif self.deduplicate:
-                dedup.remember_delivered(event)
+            elif deliveries is not None:
+                deliveries.remember(event)
         return all_ok
 
     def normalize_event(
@@ -262,14 +278,31 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
         try:
             return convert(esp_event)
         except MALFORMED_PAYLOAD_ERRORS as err:
-            logger.warning(
-                "Could not normalize a %s event (delivered as event_type 'unknown'): %s; "
-                "event data: %.2000r",
-                self.esp_name,
-                err,
-                esp_event,
-            )
-            return AnymailTrackingEvent(event_type=EventType.UNKNOWN, esp_event=esp_event)
+            return self.unreadable_event(esp_event, err)
+
+    def normalize_events(
+        self, convert: Callable[[Any], EventT], esp_events: Iterable[Any]
+    ) -> list[EventT | AnymailTrackingEvent]:
+        """normalize_event(convert, esp_event) for each of a batch's events, in one loop."""
+        events: list[EventT | AnymailTrackingEvent] = []
+        append = events.append
+        for esp_event in esp_events:
+            try:
+                append(convert(esp_event))
+            except MALFORMED_PAYLOAD_ERRORS as err:
+                append(self.unreadable_event(esp_event, err))
+        return events
+
+    def unreadable_event(self, esp_event: Any, error: Exception) -> AnymailTrackingEvent:
+        """The "unknown" event that stands for an ESP event convert() couldn't read (logged)."""
+        logger.warning(
+            "Could not normalize a %s event (delivered as event_type 'unknown'): %s; "
+            "event data: %.2000r",
+            self.esp_name,
+            error,
+            esp_event,
+        )
+        return AnymailTrackingEvent.create(event_type=EventType.UNKNOWN, esp_event=esp_event)
 
     def run_validators(self, request: HttpRequest) -> None:
         """The ESP's own checks (e.g., a signature); any failure is a 400 before parsing.
@@ -298,6 +331,66 @@ class AnymailBaseWebhookView(AnymailBasicAuthMixin, View):
     def parse_events(self, request: HttpRequest) -> Iterable[AnymailEvent]:
         """Return the normalized events in request; raise anything for a malformed payload."""
         raise NotImplementedError(f"{self.__class__.__name__} must implement parse_events")
+
+
+class BatchDispatch:
+    """Sends events' signals as Signal.send_robust() does, looking up receivers once per batch.
+
+    send_robust() finds a signal's live receivers for the sender (resolving weak references,
+    matching senders) on every call: per event, that's most of what delivering a batch costs.
+    Here the lookup is reused from one event to the next for as long as the signal's
+    connections stay the same (a receiver may connect or disconnect others: the next event
+    sees the change). A signal with async receivers goes through send_robust() itself, which
+    runs them in an event loop.
+    """
+
+    def __init__(self, sender: type, esp_name: str) -> None:
+        self.sender = sender
+        self.esp_name = esp_name
+        #: signal -> (its connections when looked up, its live receivers or None)
+        self.lookups: dict[Signal, tuple[list[Any], list[Callable[..., Any]] | None]] = {}
+
+    def send(self, signal: Signal, event: AnymailEvent) -> list[Exception]:
+        """Call every receiver of signal with event; what they raised (the others still run)."""
+        lookup = self.lookups.get(signal)
+        if lookup is None or lookup[0] != signal.receivers:
+            receivers = live_sync_receivers(signal, self.sender)
+            lookup = self.lookups[signal] = (list(signal.receivers), receivers)
+        receivers = lookup[1]
+        if receivers is None:
+            results = signal.send_robust(sender=self.sender, event=event, esp_name=self.esp_name)
+            return [result for _, result in results if isinstance(result, Exception)]
+        errors = []
+        for receiver in receivers:
+            try:
+                receiver(signal=signal, sender=self.sender, event=event, esp_name=self.esp_name)
+            except Exception as err:
+                log_robust_failure(signal, receiver, err)
+                errors.append(err)
+        return errors
+
+
+def live_sync_receivers(signal: Signal, sender: Any) -> list[Callable[..., Any]] | None:
+    """signal's live receivers for sender, as send_robust() calls them; None if any is async
+    (or this Django's Signal is unfamiliar), for send_robust() itself to handle."""
+    try:
+        # (Django's own lookup: weak references resolved, sender matched, its cache used)
+        live: Any = signal._live_receivers(sender)
+    except (AttributeError, TypeError):
+        return None
+    if isinstance(live, tuple) and len(live) == 2:  # Django 5.0 and later: (sync, async)
+        sync_receivers, async_receivers = live
+        return None if async_receivers else list(sync_receivers)
+    if isinstance(live, list):  # Django 4.2 (no async receivers)
+        return live
+    return None
+
+
+def log_robust_failure(signal: Signal, receiver: Any, error: Exception) -> None:
+    """The log entry Django's send_robust() makes for a receiver that raised (if it makes one)."""
+    log_failure = getattr(signal, "_log_robust_failure", None)
+    if log_failure is not None:
+        log_failure(receiver, error)
 
 
 #: What parse_events raises for a payload that can never be parsed (so a 400, not a 503)
@@ -341,7 +434,7 @@ def stable_event_id(event: AnymailEvent, esp_name: str) -> str | None:
 
 def data_event_id(data: bytes, esp_name: str) -> str:
     """The event_id Anymail gives an event it knows by data (its own digest of it, say)."""
-    digest = hashlib.sha256(esp_name.encode("utf-8") + b"\0" + data).hexdigest()
+    digest = sha256(esp_name.encode("utf-8") + b"\0" + data).hexdigest()
     return f"anymail-{digest[:40]}"
 
 
@@ -358,11 +451,24 @@ def collect_all_methods(cls: type, method_name: str) -> list[Any]:
     return methods
 
 
+#: Where parse_json_body keeps a request's parsed body (with the body it was parsed from)
+PARSED_JSON_ATTR = "_anymail_parsed_json"
+
+
 def parse_json_body(
     request: HttpRequest, expected_type: type | tuple[type, ...] = (dict, list)
 ) -> Any:
-    """The request body as JSON of the expected type; ValueError (so a 400) otherwise."""
-    data = json.loads(request.body.decode("utf-8"))
+    """The request body as JSON of the expected type; ValueError (so a 400) otherwise.
+
+    Parsed once per request (a view may read it to check a signature, then for its events).
+    """
+    body = request.body
+    parsed = getattr(request, PARSED_JSON_ATTR, None)
+    if parsed is not None and parsed[0] is body:
+        data = parsed[1]
+    else:
+        data = json.loads(body.decode("utf-8"))
+        setattr(request, PARSED_JSON_ATTR, (body, data))
     if not isinstance(data, expected_type):
         raise ValueError(f"Expected JSON {expected_type}, got {type(data).__name__}")
     return data

@@ -19,9 +19,10 @@ relies on Django's cache: see :mod:`anymail.webhooks.replay` about sharing it ac
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from ..conf import get_anymail_setting
+from ..conf import cached_settings
 from .replay import cache_key, remember_once, webhook_cache
 
 #: How long an event is remembered: longer than any ESP keeps retrying (SendGrid: 72 hours)
@@ -36,7 +37,7 @@ def _key(event: Any) -> str | None:
 
 
 def _timeout() -> int:
-    timeout: int = get_anymail_setting(
+    timeout: int = cached_settings.get_anymail_setting(
         "webhook_deduplication_timeout", default=DEFAULT_DEDUPLICATION_TIMEOUT
     )
     return timeout
@@ -62,3 +63,33 @@ def remember_delivered(event: Any) -> None:
     key = _key(event)
     if key is not None:
         webhook_cache().set(cache_key(NAMESPACE, key), True, timeout=_timeout())
+
+
+class BatchDeliveries:
+    """The record of a batch's events, for the webhook views: which were delivered before.
+
+    One cache lookup for the whole batch (one round trip to a shared cache), then each event
+    is recorded as it's delivered. Each event's cache key is worked out once.
+    """
+
+    def __init__(self, events: Iterable[Any]) -> None:
+        self.cache = webhook_cache()
+        self.timeout = _timeout()
+        self.keys: dict[int, str] = {}  # id(event) -> its cache key (events with an id)
+        for event in events:
+            key = _key(event)
+            if key is not None:
+                self.keys[id(event)] = cache_key(NAMESPACE, key)
+        found = self.cache.get_many(list(set(self.keys.values()))) if self.keys else {}
+        self.delivered = {key for key, value in found.items() if value is not None}
+
+    def already_delivered(self, event: Any) -> bool:
+        """Whether event was recorded as delivered (before this batch, or earlier in it)."""
+        return self.keys.get(id(event)) in self.delivered
+
+    def remember(self, event: Any) -> None:
+        """Record that event has been handled (so a repeat later in the batch is skipped too)."""
+        key = self.keys.get(id(event))
+        if key is not None:
+            self.cache.set(key, True, timeout=self.timeout)
+            self.delivered.add(key)

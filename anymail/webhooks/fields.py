@@ -14,6 +14,8 @@ def optional_str(data: Mapping[str, Any], key: str, numbers_ok: bool = False) ->
     """data[key] as a str; None if missing, null or empty. numbers_ok: also accept (and str())
     integers, for ESPs that send ids or codes as either."""
     value = data.get(key)
+    if value.__class__ is str and value:  # (the usual case first: read per field per event)
+        return value
     if value is None or value == "":
         return None
     if isinstance(value, str):

@@ -14,7 +14,6 @@ protection below.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import math
@@ -23,9 +22,10 @@ import time
 from email.utils import getaddresses
 from typing import Any
 
+from django.core.cache.backends.base import BaseCache
 from django.http import HttpRequest, HttpResponse, QueryDict
 
-from ..conf import get_anymail_setting
+from ..conf import cached_settings
 from ..exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
 from ..inbound import AnymailInboundMessage
 from ..signals import (
@@ -38,8 +38,10 @@ from ..signals import (
 )
 from ..timestamps import timestamp_to_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
+from .digests import new_hmac, sha256
 from .fields import optional_dict, optional_str
-from .replay import cache_key, remember_once, webhook_cache
+from .limits import SpooledBodyMixin, request_spools, spooled_field_utf8, uploaded_content
+from .replay import cache_key, webhook_cache
 
 TRACKING_URL = "anymail/mailgun/tracking/"
 INBOUND_URL = "anymail/mailgun/inbound/ (or anymail/mailgun/inbound_mime/)"
@@ -83,10 +85,11 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
         return True
 
     def __init__(self, **kwargs: Any) -> None:
-        signing_key = get_anymail_setting(
+        # (Django makes a view instance per request: cached_settings looks them up once)
+        signing_key = cached_settings.get_anymail_setting(
             "webhook_signing_key", esp_name=self.esp_name, kwargs=kwargs, default=None
         )
-        api_key = get_anymail_setting(
+        api_key = cached_settings.get_anymail_setting(
             "api_key", esp_name=self.esp_name, kwargs=kwargs, default=None, allow_bare=True
         )
         signing_key = signing_key or api_key
@@ -101,7 +104,7 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
             signing_key = str(signing_key).encode("utf-8")
         self.webhook_signing_key: bytes = signing_key
         self.signature_configured = True  # (for WEBHOOK_REQUIRE_AUTHENTICATION)
-        self.max_age = get_anymail_setting(
+        self.max_age = cached_settings.get_anymail_setting(
             "webhook_max_age", esp_name=self.esp_name, kwargs=kwargs, default=DEFAULT_MAX_AGE
         )
         if self.max_age is not None and (
@@ -115,6 +118,8 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
             )
         #: The verified token of this call, once it has passed the replay checks
         self.replay_token: str | None = None
+        #: Where check_replay found the token's records (the cache, the used and pending keys)
+        self.replay_records: tuple[BaseCache, str, str] | None = None
         super().__init__(**kwargs)
 
     def validate_request(self, request: HttpRequest) -> None:
@@ -143,7 +148,7 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
             raise AnymailWebhookValidationFailure("Mailgun webhook has malformed signature fields")
         key = self.webhook_signing_key
         assert isinstance(key, bytes)  # (__init__ made it bytes)
-        expected = hmac.new(key, f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+        expected = new_hmac(key, f"{timestamp}{token}".encode(), "sha256").hexdigest()
         if not hmac.compare_digest(signature.encode("utf-8"), expected.encode("ascii")):
             raise AnymailWebhookValidationFailure(
                 "Mailgun webhook called with incorrect signature (check your "
@@ -164,13 +169,16 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
     def check_replay(self, request: HttpRequest, timestamp: str | int, token: str) -> None:
         """Refuse a token already handled, or reused with other content, or too old a call."""
         age = seconds_from_now(timestamp)
-        if webhook_cache().get(cache_key("mailgun-token", token)) is not None:
+        cache = webhook_cache()
+        used_key = cache_key("mailgun-token", token)
+        pending_key = cache_key("mailgun-pending", token)
+        known = cache.get_many([used_key, pending_key])  # (one round trip to a shared cache)
+        if known.get(used_key) is not None:
             raise AnymailWebhookValidationFailure(
                 "Mailgun webhook token was already used (a replayed request?)"
             )
         digest = content_digest(request)
-        pending_key = cache_key("mailgun-pending", token)
-        pending_digest = webhook_cache().get(pending_key)
+        pending_digest = known.get(pending_key)
         if pending_digest is not None and pending_digest != digest:
             raise AnymailWebhookValidationFailure(
                 "Mailgun webhook token was already used with different content"
@@ -182,16 +190,19 @@ class MailgunBaseWebhookView(AnymailBaseWebhookView):
                     f"{self.max_age} seconds from now (a replayed request, or a server clock "
                     "that's off? See MAILGUN_WEBHOOK_MAX_AGE)"
                 )
-            webhook_cache().set(pending_key, digest, timeout=max(RETRY_WINDOW, 2 * self.max_age))
+            cache.set(pending_key, digest, timeout=max(RETRY_WINDOW, 2 * self.max_age))
         self.replay_token = token
+        self.replay_records = (cache, used_key, pending_key)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().post(request, *args, **kwargs)
-        if self.replay_token is not None and 200 <= response.status_code < 300:
+        if self.replay_records is not None and 200 <= response.status_code < 300:
             # Handled: from now on the token is refused. (Until the timestamp is too old,
-            # when the age check refuses it: no retry is pending any more.)
-            remember_once("mailgun-token", self.replay_token, timeout=math.ceil(2 * self.max_age))
-            webhook_cache().delete(cache_key("mailgun-pending", self.replay_token))
+            # when the age check refuses it: no retry is pending any more.) As remember_once
+            # does, with the records check_replay already found.
+            cache, used_key, pending_key = self.replay_records
+            cache.add(used_key, True, timeout=math.ceil(2 * self.max_age))
+            cache.delete(pending_key)
         return response
 
 
@@ -214,9 +225,9 @@ def content_digest(request: HttpRequest) -> str:
     The same for a retry of the call, whose encoding (multipart boundaries, JSON spacing) may
     differ; different if anything in it differs.
     """
-    digest = hashlib.sha256()
+    digest = sha256()
     if is_json_request(request):
-        data = json.loads(request.body.decode("utf-8"))
+        data = parse_json_body(request)  # (as the signature check read it)
         digest.update(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8"))
         return digest.hexdigest()
     for name, values in sorted(request.POST.lists()):
@@ -311,7 +322,7 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
             description = optional_str(delivery_status, "description", numbers_ok=True)
 
         timestamp = event_data.get("timestamp")
-        return AnymailTrackingEvent(
+        return AnymailTrackingEvent.create(
             event_type=event_type,
             timestamp=timestamp_to_datetime(timestamp) if timestamp is not None else None,
             # Mailgun's event-data "id" is only unique within a day; the signature token is
@@ -420,7 +431,7 @@ class MailgunTrackingWebhookView(MailgunBaseWebhookView):
         if message_id is None and headers is not None:
             message_id = next(iter(header_values(headers, "Message-Id")), None)
         timestamp = field("timestamp")
-        return AnymailTrackingEvent(
+        return AnymailTrackingEvent.create(
             event_type=event_type,
             timestamp=timestamp_to_datetime(timestamp) if timestamp is not None else None,
             event_id=field("token"),
@@ -487,12 +498,13 @@ def header_values(headers: list[tuple[str, str]], name: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-class MailgunInboundWebhookView(MailgunBaseWebhookView):
+class MailgunInboundWebhookView(SpooledBodyMixin, MailgunBaseWebhookView):
     """Mailgun inbound routes' forward() action, in either of its formats.
 
     A forward() url ending in "mime" (Anymail's .../inbound_mime/) gets the raw message in a
     "body-mime" field; any other url (.../inbound/) gets Mailgun's "fully parsed" fields. The
-    same view handles both.
+    same view handles both. The form is read into temporary files (SpooledBodyMixin): a large
+    body-mime is parsed from its own, and large attachments stay in theirs.
     """
 
     signal = inbound
@@ -504,10 +516,19 @@ class MailgunInboundWebhookView(MailgunBaseWebhookView):
                 f"*inbound* url. Use {TRACKING_URL} for tracking webhooks instead."
             )
         post = request.POST
-        if "body-mime" in post:
+        if (raw_mime := spooled_field_utf8(request, "body-mime")) is not None:
+            message = AnymailInboundMessage.parse_raw_mime_spool(raw_mime, request_spools(request))
+        elif "body-mime" in post:
             message = AnymailInboundMessage.parse_raw_mime(post["body-mime"])
         elif (mime_file := request.FILES.get("body-mime")) is not None:
-            message = AnymailInboundMessage.parse_raw_mime_file(mime_file)
+            mime_content = uploaded_content(mime_file)
+            message = (
+                AnymailInboundMessage.parse_raw_mime_bytes(mime_content)
+                if isinstance(mime_content, bytes)
+                else AnymailInboundMessage.parse_raw_mime_spool(
+                    mime_content, request_spools(request)
+                )
+            )
         elif is_inbound_form(post):
             message = self.construct_fully_parsed(request)
         else:
@@ -615,7 +636,9 @@ def str_list(value: Any, name: str) -> list[str]:
     if value is None:
         return []
     items = require_type(value, list, name)
-    return [require_type(item, str, name) for item in items]
+    for item in items:
+        require_type(item, str, name)
+    return list(items)
 
 
 def first_addr_spec(header: str | None) -> str | None:

@@ -22,9 +22,11 @@ from ..inbound import AnymailInboundMessage
 from ..signals import AnymailInboundEvent, AnymailTrackingEvent, EventType, RejectReason
 from ..signals import inbound as inbound_signal
 from ..signals import tracking as tracking_signal
+from ..streaming import SpilledString, load_json
 from ..timestamps import timestamp_to_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
 from .fields import optional_str
+from .limits import SpooledBodyMixin, request_spools, spooled_body, spooled_event_id
 
 INBOUND_URL = "anymail/mailjet/inbound/"
 TRACKING_URL = "anymail/mailjet/tracking/"
@@ -80,9 +82,7 @@ class MailjetTrackingWebhookView(AnymailBaseWebhookView):
             esp_events = [esp_events]
         # One event we can't read must not cost the rest of the batch (Mailjet would post the
         # whole batch again and again): it reaches receivers as an "unknown" event
-        return [
-            self.normalize_event(self.esp_to_anymail_event, esp_event) for esp_event in esp_events
-        ]
+        return self.normalize_events(self.esp_to_anymail_event, esp_events)
 
     def esp_to_anymail_event(self, esp_event: Any) -> AnymailTrackingEvent:
         if not isinstance(esp_event, dict):
@@ -98,7 +98,7 @@ class MailjetTrackingWebhookView(AnymailBaseWebhookView):
         esp_type = optional_str(esp_event, "event")
         if esp_type is None:
             raise ValueError("Mailjet tracking event has no 'event' type")
-        return AnymailTrackingEvent(
+        return AnymailTrackingEvent.create(
             event_type=self.event_type(esp_type, esp_event),
             timestamp=event_timestamp(esp_event),
             event_id=None,  # Mailjet events have no id of their own (MessageID repeats)
@@ -178,14 +178,24 @@ def looks_like_inbound(payload: Mapping[str, Any]) -> bool:
     )
 
 
-class MailjetInboundWebhookView(AnymailBaseWebhookView):
-    """Mailjet Parse API: one JSON object per inbound message, already split into parts."""
+class MailjetInboundWebhookView(SpooledBodyMixin, AnymailBaseWebhookView):
+    """Mailjet Parse API: one JSON object per inbound message, already split into parts.
+
+    Read from a temporary file (SpooledBodyMixin): a long (base64) AttachmentN stays in one (a
+    SpilledString, in esp_event too), and is decoded from there.
+    """
 
     esp_name = "Mailjet"
     signal = inbound_signal
 
     def parse_events(self, request: HttpRequest) -> list[AnymailInboundEvent]:
-        esp_event = parse_json_body(request, (dict, list))
+        esp_event = load_json(
+            spooled_body(request),
+            keep_spilled=lambda key: key is not None and is_attachment_ref(key),
+            spools=request_spools(request),
+        )
+        if not isinstance(esp_event, (dict, list)):
+            raise ValueError(f"Expected a JSON object, got {type(esp_event).__name__}")
         if isinstance(esp_event, list) or "event" in esp_event:
             raise AnymailConfigurationError(
                 "This looks like a Mailjet Event API (tracking) payload, posted to Anymail's "
@@ -202,7 +212,7 @@ class MailjetInboundWebhookView(AnymailBaseWebhookView):
                 event_type=EventType.INBOUND,
                 # (Parse API's "Date" is the message's own Date, not when Mailjet received it)
                 timestamp=None,
-                event_id=None,
+                event_id=spooled_event_id(esp_event, self.esp_name),  # (else the base view's)
                 esp_event=esp_event,
                 message=self.build_message(esp_event),
             )
@@ -299,7 +309,9 @@ def attachment_from_part(
     esp_event: dict[str, Any], content_ref: str, part_headers: AnymailInboundMessage
 ) -> Message:
     """The AttachmentN content (always base64, per the Parse API docs) as a MIME part."""
-    content = optional_str(esp_event, content_ref) or ""
+    content = esp_event.get(content_ref)
+    if not isinstance(content, SpilledString):  # (a long one stays in its file)
+        content = optional_str(esp_event, content_ref) or ""
     disposition = (part_headers.get("Content-Disposition") or "").split(";")[0].strip().lower()
     content_id = part_headers.get("Content-ID")
     try:

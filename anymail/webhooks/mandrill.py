@@ -25,7 +25,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.debug import sensitive_variables
 
-from ..conf import get_anymail_setting
+from ..conf import cached_settings, get_anymail_setting
 from ..exceptions import AnymailConfigurationError, AnymailWarning, AnymailWebhookValidationFailure
 from ..inbound import AnymailInboundMessage
 from ..signals import (
@@ -97,10 +97,11 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
     def __init__(self, **kwargs: Any) -> None:
         # Not required at startup: Mandrill only issues the key after it has checked (with a
         # HEAD request, which needs no key) that the url works. Docs: "deploying twice".
-        self.webhook_key = get_anymail_setting(
+        # (Django makes a view instance per request: cached_settings looks them up once)
+        self.webhook_key = cached_settings.get_anymail_setting(
             "webhook_key", default=None, esp_name=self.esp_name, kwargs=kwargs
         )
-        self.webhook_url = get_anymail_setting(
+        self.webhook_url = cached_settings.get_anymail_setting(
             "webhook_url", default=None, esp_name=self.esp_name, kwargs=kwargs
         )
         if self.webhook_url and url_credentials(self.webhook_url):
@@ -111,7 +112,7 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
                 AnymailWarning,
                 stacklevel=2,
             )
-        self.replay_window = get_anymail_setting(
+        self.replay_window = cached_settings.get_anymail_setting(
             "webhook_replay_window",
             default=DEFAULT_REPLAY_WINDOW,
             esp_name=self.esp_name,
@@ -218,9 +219,7 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
             self.replay_signature = None
         # One event that can't be read is delivered as an "unknown" event with its raw data,
         # rather than costing the other events of the batch
-        return [
-            self.normalize_event(self.esp_to_anymail_event, esp_event) for esp_event in esp_events
-        ]
+        return self.normalize_events(self.esp_to_anymail_event, esp_events)
 
     def esp_to_anymail_event(self, esp_event: Any) -> AnymailEvent:
         if not isinstance(esp_event, dict):
@@ -242,7 +241,7 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
         description = None
         if event_type == EventType.BOUNCED:
             description = field(msg, "bounce_description", str)
-        return AnymailTrackingEvent(
+        return AnymailTrackingEvent.create(
             event_type=event_type,
             timestamp=event_timestamp(esp_event),
             event_id=field(esp_event, "_id", str),
@@ -263,7 +262,7 @@ class MandrillCombinedWebhookView(AnymailBaseWebhookView):
         """Whitelist/blacklist changes: not about a message, so Anymail's 'unknown' (docs)."""
         # The changed list entry is "reject" (blacklist) or "entry" (whitelist)
         entry = field(esp_event, "reject", dict) or field(esp_event, "entry", dict, {})
-        return AnymailTrackingEvent(
+        return AnymailTrackingEvent.create(
             event_type=EventType.UNKNOWN,
             timestamp=event_timestamp(esp_event),
             esp_event=esp_event,

@@ -27,9 +27,11 @@ from ..signals import (
     inbound,
     tracking,
 )
+from ..streaming import SpilledString, load_json
 from ..timestamps import parse_iso_datetime
 from .base import AnymailBaseWebhookView, parse_json_body
 from .fields import optional_str
+from .limits import SpooledBodyMixin, request_spools, spooled_body
 
 
 class PostmarkBaseWebhookView(AnymailBaseWebhookView):
@@ -173,7 +175,7 @@ class PostmarkTrackingWebhookView(PostmarkBaseWebhookView):
         if not isinstance(metadata, dict):
             raise ValueError("Postmark webhook Metadata is not an object")
 
-        return AnymailTrackingEvent(
+        return AnymailTrackingEvent.create(
             event_type=event_type or EventType.UNKNOWN,  # (every kind above sets one)
             timestamp=timestamp,
             event_id=str(event_id) if event_id is not None else None,
@@ -198,10 +200,24 @@ HEADER_NAME_RE = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")
 DOTNET_ZONE_RE = re.compile(r"([+-]\d\d):(\d\d)\s*$")
 
 
-class PostmarkInboundWebhookView(PostmarkBaseWebhookView):
-    """Postmark's inbound JSON (https://postmarkapp.com/developer/webhooks/inbound-webhook)."""
+class PostmarkInboundWebhookView(SpooledBodyMixin, PostmarkBaseWebhookView):
+    """Postmark's inbound JSON (https://postmarkapp.com/developer/webhooks/inbound-webhook).
+
+    Read from a temporary file (SpooledBodyMixin); a long attachment "Content" or "RawEmail"
+    stays in one (a SpilledString, in esp_event too) and is decoded from there.
+    """
 
     signal = inbound
+
+    def parse_events(self, request: HttpRequest) -> list[Any]:
+        esp_event = load_json(
+            spooled_body(request),
+            keep_spilled=lambda key: key in SPOOLED_FIELDS,
+            spools=request_spools(request),
+        )
+        if not isinstance(esp_event, dict):
+            raise ValueError(f"Expected a JSON object, got {type(esp_event).__name__}")
+        return [self.esp_to_anymail_event(esp_event)]
 
     def esp_to_anymail_event(self, esp_event: dict[str, Any]) -> AnymailInboundEvent:
         kind = record_type(esp_event)
@@ -214,10 +230,14 @@ class PostmarkInboundWebhookView(PostmarkBaseWebhookView):
         if kind != "Inbound" and "FromFull" not in esp_event:
             raise ValueError(f"Not a Postmark inbound payload (RecordType {kind!r})")
         headers = inbound_headers(esp_event)
-        raw_email = optional_str(esp_event, "RawEmail")
+        raw_email = spooled_or_str(esp_event, "RawEmail")
         if raw_email:
             # Postmark's "include raw email content" option: the message exactly as received
-            message = AnymailInboundMessage.parse_raw_mime(raw_email)
+            message = (
+                AnymailInboundMessage.parse_raw_mime_spool(raw_email.open(), raw_email.spools)
+                if isinstance(raw_email, SpilledString)
+                else AnymailInboundMessage.parse_raw_mime(raw_email)
+            )
             headers = headers or [(name, str(value)) for name, value in message.items()]
         else:
             message = construct_inbound_message(esp_event, headers)
@@ -237,6 +257,19 @@ class PostmarkInboundWebhookView(PostmarkBaseWebhookView):
             esp_event=esp_event,
             message=message,
         )
+
+
+# Fields that may be long enough to leave in a file (see anymail.streaming.load_json)
+SPOOLED_FIELDS = frozenset(("Content", "RawEmail"))
+
+
+def spooled_or_str(data: dict[str, Any], key: str) -> SpilledString | str | None:
+    """optional_str(data, key), except that a long string may still be in a file."""
+    value = data.get(key)
+    if isinstance(value, SpilledString):
+        # (RawEmail is parsed as UTF-8: one with lone surrogates needs the str's own handling)
+        return str(value) if value.has_surrogates else value
+    return optional_str(data, key)
 
 
 def inbound_headers(esp_event: dict[str, Any]) -> list[tuple[str, str]]:
@@ -278,7 +311,7 @@ def construct_inbound_message(
         attachments.append(
             AnymailInboundMessage.construct_attachment(
                 content_type=optional_str(attachment, "ContentType") or "",
-                content=optional_str(attachment, "Content") or "",
+                content=spooled_or_str(attachment, "Content") or "",
                 filename=optional_str(attachment, "Name"),
                 content_id=optional_str(attachment, "ContentID"),
                 base64=True,

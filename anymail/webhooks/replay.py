@@ -7,23 +7,22 @@ to hold across them; Django's default local-memory cache protects each process s
 
 from __future__ import annotations
 
-import hashlib
-
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 
-from ..conf import get_anymail_setting
+from ..conf import cached_settings
+from .digests import sha256
 
 
 def webhook_cache() -> BaseCache:
     """The Django cache Anymail's webhooks remember things in."""
-    alias: str = get_anymail_setting("webhook_cache", default="default")
+    alias: str = cached_settings.get_anymail_setting("webhook_cache", default="default")
     return caches[alias]
 
 
 def cache_key(namespace: str, key: str) -> str:
     # Hashed: ESP tokens and signatures may hold characters some cache backends refuse
-    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    digest = sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return f"anymail:{namespace}:{digest}"
 
 

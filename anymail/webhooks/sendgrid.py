@@ -27,9 +27,20 @@ from ..signals import (
 )
 from ..signals import inbound as inbound_signal
 from ..signals import tracking as tracking_signal
+from ..streaming import SpoolView
 from ..timestamps import timestamp_to_datetime
 from .base import AnymailBaseWebhookView, data_event_id, parse_json_body
 from .fields import optional_str
+from .limits import (
+    SpooledBodyMixin,
+    SpooledFieldValue,
+    request_spools,
+    set_lazy_values,
+    spooled_body,
+    spooled_field,
+    spooled_field_names,
+    uploaded_content,
+)
 
 INBOUND_URL = "anymail/sendgrid/inbound/"
 TRACKING_URL = "anymail/sendgrid/tracking/"
@@ -92,9 +103,7 @@ class SendGridTrackingWebhookView(AnymailBaseWebhookView):
         esp_events = parse_json_body(request, list)
         # One event that can't be read (say, a category that isn't a string) becomes an
         # "unknown" event, rather than costing the rest of the batch
-        return [
-            self.normalize_event(self.esp_to_anymail_event, esp_event) for esp_event in esp_events
-        ]
+        return self.normalize_events(self.esp_to_anymail_event, esp_events)
 
     def esp_to_anymail_event(self, esp_event: Any) -> AnymailTrackingEvent:
         if not isinstance(esp_event, dict):
@@ -105,7 +114,7 @@ class SendGridTrackingWebhookView(AnymailBaseWebhookView):
         if esp_type is None:
             raise ValueError("SendGrid event has no 'event' type")
         event_type = self.event_types.get(esp_type, EventType.UNKNOWN)
-        return AnymailTrackingEvent(
+        return AnymailTrackingEvent.create(
             event_type=event_type,
             timestamp=event_timestamp(esp_event),
             event_id=optional_str(esp_event, "sg_event_id"),
@@ -214,16 +223,21 @@ def event_tags(esp_event: dict[str, Any]) -> list[str]:
     if category is None or category == "":
         return []
     categories = category if isinstance(category, list) else [category]
-    if not all(isinstance(item, str) for item in categories):
-        raise ValueError("SendGrid 'category' should be a string or list of strings")
+    for item in categories:  # (a loop, not all(): read for every event)
+        if not isinstance(item, str):
+            raise ValueError("SendGrid 'category' should be a string or list of strings")
     return categories
 
 
 # --- Inbound: Inbound Parse ---
 
 
-class SendGridInboundWebhookView(AnymailBaseWebhookView):
-    """SendGrid Inbound Parse: a multipart form, either parsed fields or the raw MIME message."""
+class SendGridInboundWebhookView(SpooledBodyMixin, AnymailBaseWebhookView):
+    """SendGrid Inbound Parse: a multipart form, either parsed fields or the raw MIME message.
+
+    The form is read into temporary files (SpooledBodyMixin): a raw message is parsed from its
+    own, and its large parts are decoded from there only when a receiver asks for them.
+    """
 
     esp_name = "SendGrid"
     signal = inbound_signal
@@ -241,7 +255,7 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
 
     def parse_events(self, request: HttpRequest) -> list[AnymailInboundEvent]:
         if request.content_type not in FORM_CONTENT_TYPES:
-            if request.content_type == "application/json" or request.body.lstrip()[:1] == b"[":
+            if request.content_type == "application/json" or first_byte(request) == b"[":
                 raise ValueError(
                     "This looks like a SendGrid Event Webhook (tracking) payload, posted to "
                     "Anymail's SendGrid inbound webhook. Set your SendGrid Event Webhook HTTP "
@@ -253,7 +267,12 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
         fields = decoded_form_fields(request, self.original_encoding)
         if "email" in fields.raw:
             # "POST the raw, full MIME message" is checked: parse it as the bytes it was
-            message = AnymailInboundMessage.parse_raw_mime_bytes(fields.raw["email"])
+            raw_email = fields.raw["email"]
+            message = (
+                AnymailInboundMessage.parse_raw_mime_spool(raw_email, request_spools(request))
+                if isinstance(raw_email, SpoolView)
+                else AnymailInboundMessage.parse_raw_mime_bytes(raw_email)
+            )
         elif any(name in fields.raw for name in ("headers", "text", "html", "from", "to")):
             message = self.construct_message(request, fields)
         else:
@@ -284,7 +303,14 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
         """
         digest = hashlib.sha256()
         for name in sorted(fields.raw):
-            digest_value(digest, name.encode("utf-8"), fields.raw[name])
+            value = fields.raw[name]
+            if isinstance(value, SpoolView):  # (the same digest, a chunk at a time)
+                digest_value(digest, name.encode("utf-8"))
+                digest.update(value.size.to_bytes(8, "big"))
+                for chunk in value.chunks():
+                    digest.update(chunk)
+            else:
+                digest_value(digest, name.encode("utf-8"), value)
         for field_name, uploaded in sorted(uploaded_files(request)):
             digest_value(
                 digest,
@@ -335,12 +361,11 @@ class SendGridInboundWebhookView(AnymailBaseWebhookView):
             content_id = details.get("content-id")
             # (attachment-info's filename is exact; see decoded_form_fields for uploaded.name)
             filename = details.get("filename") or uploaded.name
-            uploaded.seek(0)
             attachments.append(
                 AnymailInboundMessage.construct_attachment(
                     content_type=uploaded.content_type
                     or str(details.get("type") or "application/octet-stream"),
-                    content=uploaded.read(),
+                    content=uploaded_content(uploaded),
                     charset=upload_charset(uploaded.charset),
                     filename=str(filename) if filename else None,
                     content_id=str(content_id) if content_id else None,
@@ -423,9 +448,10 @@ class DecodedFields:
     SendGrid posts each field in the message's own charset, and says which in the "charsets"
     field (JSON, e.g. {"to": "UTF-8", "subject": "UTF-8", "text": "iso-8859-1"}).
     ``utf8_only`` is for fields something else already decoded (and re-encoded as UTF-8).
+    A large field's raw bytes are still in a file (a SpoolView).
     """
 
-    def __init__(self, raw: dict[str, bytes], utf8_only: bool = False) -> None:
+    def __init__(self, raw: dict[str, bytes | SpoolView], utf8_only: bool = False) -> None:
         self.raw = raw
         self.utf8_only = utf8_only
         charsets = parse_json_object(self.decode(raw.get("charsets"), "utf-8"), "charsets")
@@ -440,7 +466,9 @@ class DecodedFields:
         return self.decode(self.raw.get(field), "utf-8" if self.utf8_only else self.charset(field))
 
     @staticmethod
-    def decode(value: bytes | None, charset: str) -> str | None:
+    def decode(value: bytes | SpoolView | None, charset: str) -> str | None:
+        if isinstance(value, SpoolView):
+            value = value.view(0, value.size).read()
         return None if value is None else value.decode(charset, errors="replace")
 
 
@@ -474,12 +502,21 @@ def decoded_form_fields(request: HttpRequest, original_encoding: str | None) -> 
             {key: value.encode("utf-8") for key, value in form_fields(request)},
             utf8_only=True,
         )
-    # (FILES keep their bytes whatever the encoding)
-    raw = {key: value.encode(LOSSLESS_ENCODING) for key, value in form_fields(request)}
+    # (FILES keep their bytes whatever the encoding; large fields are still in files)
+    spooled = {name: spooled_field(request, name) for name in spooled_field_names(request)}
+    raw: dict[str, bytes | SpoolView] = {
+        key: value.encode(LOSSLESS_ENCODING)
+        for key, value in form_fields(request)
+        if key not in spooled
+    }
+    raw.update({name: data for name, data in spooled.items() if data is not None})
     fields = DecodedFields(raw)
     decoded = QueryDict(mutable=True)
-    for key in raw:
-        decoded[key] = fields.get(key) or ""  # (every key in raw has a value)
+    for key, value in raw.items():
+        if isinstance(value, SpoolView):  # (decoded only if something reads it)
+            set_lazy_values(decoded, key, [SpooledFieldValue(value, fields.charset(key))])
+        else:
+            decoded[key] = fields.get(key) or ""  # (every key in raw has a value)
     # (this discards the 8-bit POST...; None, Django's default, means DEFAULT_CHARSET, though
     # django-stubs' setter takes only a str)
     request.encoding = original_encoding  # type: ignore[assignment]
@@ -493,8 +530,25 @@ def decoded_form_fields(request: HttpRequest, original_encoding: str | None) -> 
 
 
 def form_fields(request: HttpRequest) -> list[tuple[str, str]]:
-    """request.POST.items(): each field's (last) value. (Typed: a value is always a str.)"""
-    return [(key, value) for key, value in request.POST.items() if isinstance(value, str)]
+    """request.POST.items(): each field's (last) value. (Typed: a value is always a str.)
+
+    Leaves out spooled fields (see spooled_field), rather than reading them into memory.
+    """
+    spooled = spooled_field_names(request)
+    return [
+        (key, value)
+        for key in request.POST
+        if key not in spooled and isinstance(value := request.POST[key], str)
+    ]
+
+
+def first_byte(request: HttpRequest) -> bytes:
+    """The body's first non-whitespace byte (b"" if none), read from its spooled file."""
+    body = spooled_body(request)
+    while chunk := body.read(64 * 1024):
+        if chunk.strip():
+            return chunk.lstrip()[:1]
+    return b""
 
 
 def uploaded_files(request: HttpRequest) -> list[tuple[str, UploadedFile[bytes]]]:

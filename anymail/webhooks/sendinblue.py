@@ -82,9 +82,7 @@ class SendinBlueTrackingWebhookView(AnymailBaseWebhookView):
             esp_events = [esp_events]  # the usual case: one event per call
         # An event that can't be read (say, "tags" that isn't a list) becomes an "unknown"
         # event: in a batch, the others still get through
-        return [
-            self.normalize_event(self.esp_to_anymail_event, esp_event) for esp_event in esp_events
-        ]
+        return self.normalize_events(self.esp_to_anymail_event, esp_events)
 
     def esp_to_anymail_event(self, esp_event: Any) -> AnymailTrackingEvent:
         if not isinstance(esp_event, dict):
@@ -95,7 +93,7 @@ class SendinBlueTrackingWebhookView(AnymailBaseWebhookView):
         if esp_type is None:
             raise ValueError("SendinBlue webhook event has no 'event' type")
         reason = optional_str(esp_event, "reason")
-        return AnymailTrackingEvent(
+        return AnymailTrackingEvent.create(
             event_type=self.event_types.get(esp_type, EventType.UNKNOWN),
             timestamp=event_timestamp(esp_event),
             # SendinBlue's "id" identifies the webhook, not the event: there's no event id

@@ -32,24 +32,29 @@ from ..signals import (
 )
 from ..signals import inbound as inbound_signal
 from ..signals import tracking as tracking_signal
+from ..streaming import SpilledString, SpoolView, StrictBase64Decoder, load_json, new_spool
 from ..timestamps import parse_iso_datetime, timestamp_to_datetime
-from .base import AnymailBaseWebhookView, parse_json_body
+from .base import MALFORMED_PAYLOAD_ERRORS, AnymailBaseWebhookView, parse_json_body
 from .fields import optional_str
+from .limits import SpooledBodyMixin, request_spools, spooled_body, spooled_event_id
 
 TRACKING_URL = "anymail/sparkpost/tracking/"
 INBOUND_URL = "anymail/sparkpost/inbound/"
 RELAY_MESSAGE = "relay_message"  # the inbound (relay webhook) event class
 
 
-def batch_items(request: HttpRequest) -> list[tuple[str | None, Any]]:
+def batch_items(request: HttpRequest, batch: Any = None) -> list[tuple[str | None, Any]]:
     """(event class, batch item) for each event in a SparkPost webhook batch (a JSON array).
 
     An item that isn't a ``{"msys": {...}}`` object is one event of class None: it can't be
     read, but it mustn't cost the rest of the batch. An item with an empty msys
     (``[{"msys": {}}]`` is how SparkPost tests a new webhook's target) has no events. Only a
-    body that isn't a JSON array at all is malformed.
+    body that isn't a JSON array at all is malformed. (batch: the body, if already parsed.)
     """
-    batch = parse_json_body(request, list)
+    if batch is None:
+        batch = parse_json_body(request, list)
+    elif not isinstance(batch, list):
+        raise ValueError(f"Expected a JSON array, got {type(batch).__name__}")
     events: list[tuple[str | None, Any]] = []
     for item in batch:
         msys = item.get("msys") if isinstance(item, dict) else None
@@ -142,14 +147,15 @@ class SparkPostTrackingWebhookView(AnymailBaseWebhookView):
                 f"SparkPost tracking webhook. Set your relay webhook's target to "
                 f"{INBOUND_URL} (not {TRACKING_URL})."
             )
-        # An event that can't be read becomes an "unknown" event: the others still get through
-        return [
-            self.normalize_event(partial(self.item_to_anymail_event, event_class), item)
-            for event_class, item in items
-        ]
-
-    def item_to_anymail_event(self, event_class: str | None, item: Any) -> AnymailTrackingEvent:
-        return self.esp_to_anymail_event(msys_event(event_class, item), item)
+        # An event that can't be read becomes an "unknown" event (holding its batch item): the
+        # others still get through
+        events: list[AnymailEvent] = []
+        for event_class, item in items:
+            try:
+                events.append(self.esp_to_anymail_event(msys_event(event_class, item), item))
+            except MALFORMED_PAYLOAD_ERRORS as err:
+                events.append(self.unreadable_event(item, err))
+        return events
 
     def esp_to_anymail_event(
         self, esp_event: dict[str, Any], item: dict[str, Any]
@@ -158,7 +164,7 @@ class SparkPostTrackingWebhookView(AnymailBaseWebhookView):
         bounce_class = optional_str(esp_event, "bounce_class", numbers_ok=True)
         event_type = self.event_types.get(esp_type or "", EventType.UNKNOWN)
         campaign = optional_str(esp_event, "campaign_id", numbers_ok=True)
-        return AnymailTrackingEvent(
+        return AnymailTrackingEvent.create(
             event_type=event_type,
             timestamp=event_timestamp(esp_event),
             event_id=optional_str(esp_event, "event_id", numbers_ok=True),
@@ -221,19 +227,42 @@ def event_metadata(esp_event: Mapping[str, Any]) -> dict[str, Any]:
     return metadata
 
 
+def decoded_base64_file(text: SpilledString) -> SpoolView:
+    """The bytes of (strictly valid) base64 text, decoded a chunk at a time into a file."""
+    decoder = StrictBase64Decoder()
+    file = new_spool(text.spools)
+    try:
+        for chunk in text.utf8_chunks():
+            file.write(decoder.decode(chunk))
+        file.write(decoder.finish())
+    except (binascii.Error, ValueError) as err:
+        raise ValueError("SparkPost email_rfc822 isn't valid base64") from err
+    file.flush()
+    return SpoolView(file)
+
+
 def truncated(value: Any, length: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= length else text[: length - 3] + "..."
 
 
-class SparkPostInboundWebhookView(AnymailBaseWebhookView):
-    """SparkPost relay webhooks: each relay_message carries the raw RFC 822 message."""
+class SparkPostInboundWebhookView(SpooledBodyMixin, AnymailBaseWebhookView):
+    """SparkPost relay webhooks: each relay_message carries the raw RFC 822 message.
+
+    Read from a temporary file (SpooledBodyMixin): a long email_rfc822 stays in one (a
+    SpilledString, in esp_event too), and the message is parsed from there.
+    """
 
     esp_name = "SparkPost"
     signal = inbound_signal
 
     def parse_events(self, request: HttpRequest) -> list[AnymailEvent]:
-        items = batch_items(request)
+        batch = load_json(
+            spooled_body(request),
+            keep_spilled=lambda key: key == "email_rfc822",
+            spools=request_spools(request),
+        )
+        items = batch_items(request, batch)
         for event_class, _ in items:
             if event_class is not None and event_class != RELAY_MESSAGE:
                 raise ValueError(
@@ -254,6 +283,7 @@ class SparkPostInboundWebhookView(AnymailBaseWebhookView):
             timestamp=None,  # (relay messages don't say when they arrived)
             # Nor an id: the base view uses a digest of the item, which has the envelope too
             # (the same message relayed to two recipients is two events)
+            event_id=spooled_event_id(item, self.esp_name),
             esp_event=item,
             message=self.build_message(msys_event(event_class, item)),
         )
@@ -271,12 +301,18 @@ class SparkPostInboundWebhookView(AnymailBaseWebhookView):
         if not isinstance(content, dict):
             raise ValueError("SparkPost relay_message has no 'content' object")
         raw = content.get("email_rfc822")
-        if not isinstance(raw, str):
+        if isinstance(raw, SpilledString) and raw.has_surrogates:
+            raw = str(raw)  # (parsed as UTF-8 below: lone surrogates need the str's handling)
+        if not isinstance(raw, (str, SpilledString)):
             raise ValueError("SparkPost relay_message content has no email_rfc822")
         is_base64 = content.get("email_rfc822_is_base64")
         if is_base64 not in (None, True, False):
             raise ValueError("SparkPost email_rfc822_is_base64 should be a boolean")
-        if is_base64:
+        if isinstance(raw, SpilledString):
+            message = AnymailInboundMessage.parse_raw_mime_spool(
+                decoded_base64_file(raw) if is_base64 else raw.open(), raw.spools
+            )
+        elif is_base64:
             # (SparkPost base64-encodes the whole message if any of it isn't valid UTF-8)
             try:
                 raw_bytes = base64.b64decode("".join(raw.split()), validate=True)
