@@ -1701,7 +1701,8 @@ class AmazonSESMimeBytesTests(SimpleTestCase):
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         text, html = parsed.get_payload()
         self.assertEqual(decoded(text), f"--{first_choice}\n")
-        self.assertEqual(decoded(html), f"<p>{first_choice}</p>")
+        # (Django 6's messages end a text part with a line break)
+        self.assertEqual(decoded(html).rstrip("\n"), f"<p>{first_choice}</p>")
 
     @given(
         name=st.from_regex(r"X-[A-Za-z0-9-]{1,30}", fullmatch=True),

@@ -391,6 +391,13 @@ def log_robust_failure(signal: Signal, receiver: Any, error: Exception) -> None:
     log_failure = getattr(signal, "_log_robust_failure", None)
     if log_failure is not None:
         log_failure(receiver, error)
+    else:  # (Django 4.2 logs inline in send_robust(), in these words)
+        logging.getLogger("django.dispatch").error(
+            "Error calling %s in Signal.send_robust() (%s)",
+            getattr(receiver, "__qualname__", repr(receiver)),
+            error,
+            exc_info=error,
+        )
 
 
 #: What parse_events raises for a payload that can never be parsed (so a 400, not a 503)
@@ -403,6 +410,11 @@ MALFORMED_PAYLOAD_ERRORS = (
     RecursionError,  # absurdly deep JSON
     MessageError,
 )
+
+
+#: The canonical JSON that event-id digests are taken of (one encoder, made once: json.dumps
+#: with options builds a new one on every call)
+CANONICAL_JSON = json.JSONEncoder(sort_keys=True, default=str)
 
 
 def stable_event_id(event: AnymailEvent, esp_name: str) -> str | None:
@@ -422,7 +434,7 @@ def stable_event_id(event: AnymailEvent, esp_name: str) -> str | None:
         elif source is None and message is not None:
             data = message.as_bytes()
         elif source is None or isinstance(source, (dict, list, str, int, float, bool)):
-            data = json.dumps(source, sort_keys=True, default=str).encode("utf-8", "replace")
+            data = CANONICAL_JSON.encode(source).encode("utf-8", "replace")
         elif message is not None:  # e.g., esp_event is the request
             data = message.as_bytes()
         else:
