@@ -1712,7 +1712,7 @@ class AmazonSESMimeBytesTests(SimpleTestCase):
             st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=90),
         ),
     )
-    @settings(max_examples=500, deadline=None)
+    @settings(max_examples=200, deadline=None)
     def test_header_folding_same_as_compat32(self, name, value):
         from email.policy import compat32
 

@@ -1349,7 +1349,7 @@ class RobustnessTests(SimpleTestCase):
         read_everything(AnymailInboundMessage.parse_raw_mime_bytes(raw))
 
     @settings(
-        max_examples=500,
+        max_examples=200,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow],
@@ -1976,7 +1976,7 @@ class SpooledParsingTests(SimpleTestCase):
         ):
             self.assertEqual(outcome(read, spooled), outcome(read, expected))
 
-    @settings(max_examples=600, deadline=None, database=None)
+    @settings(max_examples=200, deadline=None, database=None)
     @given(generated_messages(), st.integers(0, 40), st.integers(1, 50))
     def test_generated_messages(self, raw, spill_size, chunk_size):
         self.assert_same_message(raw, spooled_parse(raw, spill_size, chunk_size))

@@ -81,7 +81,7 @@ def base64_texts(draw) -> bytes:
 
 
 class Base64DecoderTests(SimpleTestCase):
-    @settings(max_examples=1500, **SETTINGS)
+    @settings(max_examples=400, **SETTINGS)
     @given(base64_texts(), chunk_sizes)
     @example(b"YW=JjYW=Jj", [1])  # padding that doesn't end the data (a2b ignores it)
     @example(b"YWJj" + b"=" * 500 + b"YQ==", [7])  # a long run of padding
@@ -114,7 +114,7 @@ class Base64DecoderTests(SimpleTestCase):
 
 
 class StrictBase64DecoderTests(SimpleTestCase):
-    @settings(max_examples=1500, **SETTINGS)
+    @settings(max_examples=400, **SETTINGS)
     @given(base64_texts(), chunk_sizes)
     def test_same_as_b64decode_validate(self, text, sizes):
         def decode():
@@ -161,7 +161,7 @@ def quoted_printable_texts(draw) -> bytes:
 
 
 class QuotedPrintableDecoderTests(SimpleTestCase):
-    @settings(max_examples=1500, **SETTINGS)
+    @settings(max_examples=400, **SETTINGS)
     @given(quoted_printable_texts(), st.lists(st.integers(1, 150), min_size=1, max_size=4))
     @example(b"=\rAA==", [2])  # "=" and CR swallow the rest of the line
     @example(b"ab" * 100 + b"=4" + b"1" + b"cd" * 100, [201, 1, 300])  # a long line
@@ -207,7 +207,7 @@ def comparable(value):
 
 
 class LoadJsonTests(SimpleTestCase):
-    @settings(max_examples=2500, **SETTINGS)
+    @settings(max_examples=600, **SETTINGS)
     @given(json_documents(), st.integers(0, 8), st.integers(1, 9), st.booleans())
     @example(b'["' + b"\\ud83d\\ude00" * 10 + b'"]', 2, 3, True)  # pairs split across chunks
     @example(b'"' + b"\\\\" * 20 + b'"', 3, 1, True)  # runs of escaped backslashes
