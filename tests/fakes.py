@@ -481,3 +481,46 @@ def large_batch(
         odd[index] if index in odd else samples[index % len(samples)] for index in range(size)
     ]
     return LargeBatch(events, [index for index in range(size) if index not in odd])
+
+
+# Large attachments in JSON payloads
+
+
+def json_strings(value: Any) -> list[str]:
+    """Every string value anywhere in decoded JSON."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in json_strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in json_strings(item)]
+    return []
+
+
+def assert_large_attachments_sent_whole(
+    test_case: RequestsFakeTestCase, message: Any, inline_image: bool = True
+) -> None:
+    """Send message with a 20 KB attachment and a 3 KB inline image; check the API call's JSON
+    carries both contents exactly (they skip JSON escaping: see BasePayload.verbatim_base64)."""
+    import base64
+    import random
+
+    from django.core.mail import EmailMultiAlternatives
+
+    from anymail.message import attach_inline_image
+
+    document = random.Random(7).randbytes(20_000)
+    image = random.Random(8).randbytes(3_000)
+    message.attach("report.bin", document, "application/octet-stream")
+    inline_image = inline_image and isinstance(message, EmailMultiAlternatives)
+    if inline_image:
+        cid = attach_inline_image(message, image, "logo.png", subtype="png")
+        message.attach_alternative(f"<img src='cid:{cid}'>", "text/html")
+    message.send()
+    body = test_case.api_call_kwargs()["data"]
+    body_text = body.decode("utf-8") if isinstance(body, bytes) else body
+    test_case.assertNotIn("anymail-verbatim", body_text)
+    sent = json_strings(json.loads(body_text))
+    test_case.assertIn(base64.b64encode(document).decode("ascii"), sent)
+    if inline_image:
+        test_case.assertIn(base64.b64encode(image).decode("ascii"), sent)

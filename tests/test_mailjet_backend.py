@@ -28,7 +28,7 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, attach_inline_image
 
-from .fakes import RequestsFakeTestCase
+from .fakes import RequestsFakeTestCase, assert_large_attachments_sent_whole
 
 MAILJET_BACKEND = "anymail.backends.mailjet.EmailBackend"
 SEND_URL = "https://api.mailjet.com/v3/send"
@@ -1223,3 +1223,8 @@ class MailjetResponseTests(MailjetBackendTestCase):
 
     def test_backend_class(self):
         self.assertIsInstance(get_connection(), EmailBackend)
+
+
+class MailjetBackendLargeAttachmentTests(MailjetBackendTestCase):
+    def test_large_attachment_content_sent_whole(self):
+        assert_large_attachments_sent_whole(self, self.message)

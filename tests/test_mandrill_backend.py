@@ -35,7 +35,7 @@ from anymail.exceptions import (
     AnymailUnsupportedFeature,
 )
 from anymail.message import AnymailMessage, attach_inline_image
-from tests.fakes import RequestsFakeTestCase
+from tests.fakes import RequestsFakeTestCase, assert_large_attachments_sent_whole
 
 API_KEY = "test-mandrill-api-key"
 SEND_URL = "https://mandrillapp.com/api/1.0/messages/send.json"
@@ -1280,3 +1280,8 @@ class MandrillEmailMultiAlternativesTests(MandrillBackendTestCase):
         msg.attach_alternative("<b>H</b>", "text/html")
         msg.send()
         self.assertEqual(self.sent_message()["html"], "<b>H</b>")
+
+
+class MandrillBackendLargeAttachmentTests(MandrillBackendTestCase):
+    def test_large_attachment_content_sent_whole(self):
+        assert_large_attachments_sent_whole(self, self.message)

@@ -31,7 +31,7 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, attach_inline_image
 
-from .fakes import RequestsFakeTestCase
+from .fakes import RequestsFakeTestCase, assert_large_attachments_sent_whole
 
 SERVER_TOKEN = "test-server-token-0123"
 API_URL = "https://api.postmarkapp.com/"
@@ -1233,3 +1233,28 @@ class PostmarkBackendMultiAlternativesTests(PostmarkBackendTestCase):
         data = self.assert_postmark_called("email")
         self.assertEqual(data["Tag"], "plain-django")
         self.assertEqual(data["Metadata"], {"k": "v"})
+
+
+class PostmarkBackendLargeAttachmentTests(PostmarkBackendTestCase):
+    def test_large_attachment_content_sent_whole(self):
+        assert_large_attachments_sent_whole(self, self.message)
+
+    def test_large_attachment_in_every_message_of_a_batch(self):
+        import base64
+
+        content = bytes(range(256)) * 40  # (10 KB: past the verbatim threshold)
+        self.set_response(
+            json_data=[postmark_result("alice@example.com"), postmark_result("bob@example.com")]
+        )
+        message = AnymailMessage(
+            template_id=1234,
+            from_email="from@example.com",
+            to=["alice@example.com", "bob@example.com"],
+            merge_data={"alice@example.com": {"name": "Alice"}, "bob@example.com": {}},
+        )
+        message.attach("big.bin", content, "application/octet-stream")
+        message.send()
+        sent = self.api_call_json()
+        self.assertEqual(len(sent["Messages"]), 2)
+        for each in sent["Messages"]:
+            self.assertEqual(each["Attachments"][0]["Content"], base64.b64encode(content).decode())

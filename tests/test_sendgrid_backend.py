@@ -32,7 +32,7 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, attach_inline_image
 
-from .fakes import RequestsFakeTestCase
+from .fakes import RequestsFakeTestCase, assert_large_attachments_sent_whole
 
 SENDGRID_BACKEND = "anymail.backends.sendgrid.EmailBackend"
 SEND_URL = "https://api.sendgrid.com/v3/mail/send"
@@ -1325,3 +1325,8 @@ class SendGridResponseTests(SendGridBackendTestCase):
         self.message.send_at = datetime.now(timezone.utc) + timedelta(hours=1)
         self.message.send()
         self.assertEqual(self.message.anymail_status.status, {"queued"})
+
+
+class SendGridBackendLargeAttachmentTests(SendGridBackendTestCase):
+    def test_large_attachment_content_sent_whole(self):
+        assert_large_attachments_sent_whole(self, self.message)

@@ -29,7 +29,7 @@ from anymail.exceptions import (
 )
 from anymail.message import AnymailMessage, attach_inline_image
 
-from .fakes import RequestsFakeTestCase
+from .fakes import RequestsFakeTestCase, assert_large_attachments_sent_whole
 
 SENDINBLUE_BACKEND = "anymail.backends.sendinblue.EmailBackend"
 SEND_URL = "https://api.sendinblue.com/v3/smtp/email"
@@ -795,3 +795,8 @@ class SendinBlueResponseTests(SendinBlueBackendTestCase):
 
     def test_backend_class(self):
         self.assertIsInstance(get_connection(), EmailBackend)
+
+
+class SendinBlueBackendLargeAttachmentTests(SendinBlueBackendTestCase):
+    def test_large_attachment_content_sent_whole(self):
+        assert_large_attachments_sent_whole(self, self.message, inline_image=False)

@@ -9,7 +9,9 @@ address and header rules, unsupported-feature refusal, recipient status and erro
 from __future__ import annotations
 
 import difflib
+import json
 import logging
+import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, cast
 
@@ -235,6 +237,7 @@ class BasePayload:
         self.backend = backend
         self.esp_name = backend.esp_name
         self.all_recipients: list[EmailAddress] = []  # to + cc + bcc, as parsed
+        self.verbatim_json_strings: dict[str, str] = {}  # see verbatim_base64
         self.init_payload()
         self.process_message()
 
@@ -378,7 +381,31 @@ class BasePayload:
 
     def serialize_json(self, data: Any) -> str:
         """JSON for the ESP, or AnymailSerializationError naming what can't be sent."""
-        return serialize_json(data, self.esp_name, email_message=self.message, backend=self.backend)
+        text = serialize_json(data, self.esp_name, email_message=self.message, backend=self.backend)
+        return self.restore_verbatim_json(text)
+
+    def verbatim_base64(self, text: str) -> str:
+        """A stand-in for base64 text (an attachment's content) to put in the payload's data.
+
+        JSON encoding escapes a string a character at a time: about 80 µs for a 20 KB
+        attachment, more than the rest of a payload, for text that needs no escapes at all.
+        serialize_json puts the text back in whole, in place of its stand-in.
+        """
+        if len(text) < 1024:  # (not worth it)
+            return text
+        if not self.verbatim_json_strings:
+            self._verbatim_nonce = secrets.token_hex(8)
+        stand_in = (
+            f"\x00anymail-verbatim-{self._verbatim_nonce}-{len(self.verbatim_json_strings)}\x00"
+        )
+        self.verbatim_json_strings[json.dumps(stand_in)] = f'"{text}"'
+        return stand_in
+
+    def restore_verbatim_json(self, text: str) -> str:
+        """text (JSON made of this payload's data) with each verbatim_base64 stand-in replaced."""
+        for stand_in, json_string in getattr(self, "verbatim_json_strings", {}).items():
+            text = text.replace(stand_in, json_string)
+        return text
 
     # Helpers for ESP payloads
 

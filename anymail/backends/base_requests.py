@@ -236,7 +236,8 @@ class RequestsPayload(BasePayload):
         return self.data
 
     def serialize_json(self, data: Any) -> str:
-        return serialize_json(data, self.esp_name, email_message=self.message, backend=self.backend)
+        text = serialize_json(data, self.esp_name, email_message=self.message, backend=self.backend)
+        return self.restore_verbatim_json(text)
 
 
 @cache

@@ -306,7 +306,7 @@ class MailjetPayload(RequestsPayload):
             {
                 "Content-type": attachment.mimetype,
                 "Filename": filename,
-                "content": attachment.b64content,
+                "content": self.verbatim_base64(attachment.b64content),
             }
         )
 

@@ -195,7 +195,7 @@ class MandrillPayload(RequestsPayload):
                     {
                         "type": attachment.mimetype,
                         "name": attachment.cid,
-                        "content": attachment.b64content,
+                        "content": self.verbatim_base64(attachment.b64content),
                     }
                 )
                 return
@@ -207,7 +207,7 @@ class MandrillPayload(RequestsPayload):
             {
                 "type": attachment.mimetype,
                 "name": attachment.name or "",
-                "content": attachment.b64content,
+                "content": self.verbatim_base64(attachment.b64content),
             }
         )
 

@@ -289,7 +289,7 @@ class PostmarkPayload(RequestsPayload):
     def add_attachment(self, attachment: Attachment) -> None:
         postmark_attachment = {
             "Name": attachment.name or "",
-            "Content": attachment.b64content,
+            "Content": self.verbatim_base64(attachment.b64content),
             "ContentType": attachment.mimetype,
         }
         if attachment.inline:

@@ -431,7 +431,7 @@ class SendGridPayload(RequestsPayload):
 
     def add_attachment(self, attachment: Attachment) -> None:
         item = {
-            "content": attachment.b64content,
+            "content": self.verbatim_base64(attachment.b64content),
             "type": attachment.mimetype,
             "filename": attachment.name or default_filename(attachment),
             "disposition": "attachment",

@@ -177,7 +177,7 @@ class SendinBluePayload(RequestsPayload):
             # ignoring unsupported features: send it as an ordinary attachment
         # SendinBlue picks the content type from the name's extension. Without a name, its API
         # refuses the attachment (documented): Anymail can't send a content type instead.
-        item = {"content": attachment.b64content}
+        item = {"content": self.verbatim_base64(attachment.b64content)}
         if attachment.name:
             item = {"name": attachment.name, **item}
         self.attachments.append(item)
