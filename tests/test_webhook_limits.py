@@ -221,15 +221,20 @@ class BodySizeTests(WebhookTestCase):
         self.assertEqual(response.status_code, 400)
 
     def test_malformed_multipart_is_400(self):
-        response = self.client.generic(
-            "POST",
-            FORM_INBOUND_PATH,
-            data=b"--xyz\r\nContent-Disposition: form-data\r\n\r\nno name\r\n--xyz--",
-            content_type="multipart/form-data; boundary=xyz",
-            HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
-        )
-        self.assertEqual(response.status_code, 400)
-        self.inbound_handler.assert_not_called()
+        assert_malformed_multipart_refused(self, FORM_INBOUND_PATH)
+
+
+def assert_malformed_multipart_refused(test_case: Any, path: str) -> None:
+    """A multipart body whose part has no name: a 400, and no receiver runs."""
+    response = test_case.client.generic(
+        "POST",
+        path,
+        data=b"--xyz\r\nContent-Disposition: form-data\r\n\r\nno name\r\n--xyz--",
+        content_type="multipart/form-data; boundary=xyz",
+        HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
+    )
+    test_case.assertEqual(response.status_code, 400)
+    test_case.inbound_handler.assert_not_called()
 
 
 class AuthBeforeBodyTests(WebhookTestCase):
@@ -588,15 +593,7 @@ class SpooledBodyTests(WebhookTestCase):
         self.assertTrue(spools[0].closed)
 
     def test_malformed_multipart_is_400(self):
-        response = self.client.generic(
-            "POST",
-            SPOOLED_FORM_PATH,
-            data=b"--xyz\r\nContent-Disposition: form-data\r\n\r\nno name\r\n--xyz--",
-            content_type="multipart/form-data; boundary=xyz",
-            HTTP_AUTHORIZATION=basic_auth_header(WEBHOOK_SECRET),
-        )
-        self.assertEqual(response.status_code, 400)
-        self.inbound_handler.assert_not_called()
+        assert_malformed_multipart_refused(self, SPOOLED_FORM_PATH)
 
 
 class SpooledEventIdTests(SimpleTestCase):
